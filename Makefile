@@ -1,0 +1,19 @@
+# The two commands of README.md. Both run scripts/setup first, so a fresh machine needs nothing else.
+SHELL := /bin/bash
+RUN := source .venv/dmdw.env &&
+
+.PHONY: setup failover test suites lint
+setup:
+	@scripts/setup
+
+failover: setup          ## the main job: pytest suites/failover on the embedded default
+	$(RUN) pytest suites/failover $(ARGS)
+
+suites: setup            ## every suite (long)
+	$(RUN) pytest suites $(ARGS)
+
+test: setup              ## the project's own tests (what CI runs)
+	$(RUN) pytest tests $(ARGS)
+
+lint: setup
+	$(RUN) ruff check harness emulator tests suites benchmarks

@@ -1,0 +1,43 @@
+"""Seeded defects: DMEMU_BUGS=name[,name] switches on documented deliberate bugs.
+
+They exist so the harness can prove its suites see what they claim to check. Each name is listed in
+CATALOG with the property it breaks (emulator/README.md repeats the table). An unknown name is an error.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+CATALOG: dict[str, str] = {
+    # instance level (part 1)
+    "commit-not-durable": "a commit is acknowledged but not made durable: kill -9 loses it",
+    "wrong-svrmode": "the login reply reports the wrong SvrMode (PRIMARY<->STANDBY swapped)",
+    # data watch (part 2)
+    "commit-before-send": "the primary acknowledges a commit before the standby received the redo",
+    "standby-skips-redo": "the standby silently skips some redo packages",
+    "standby-accepts-dml": "the standby accepts DML and DDL instead of -2018/-710",
+    "no-suspend-on-send-failure": "the primary never suspends nor invalidates the archive when a send fails",
+    "takeover-while-healthy": "takeover is allowed while the primary is healthy",
+    "switchover-drops-keepbuf": "switchover does not apply the KEEP_BUF package (the last commit is lost)",
+    "watcher-ignores-oguid": "dmwatcher does not check the instance's OGUID",
+}
+
+
+def _load() -> frozenset[str]:
+    raw = os.environ.get("DMEMU_BUGS", "")
+    names = frozenset(n.strip() for n in raw.split(",") if n.strip())
+    unknown = sorted(names - CATALOG.keys())
+    if unknown:
+        sys.stderr.write(f"DMEMU_BUGS: unknown defect {', '.join(unknown)}; known: {', '.join(CATALOG)}\n")
+        raise SystemExit(2)
+    return names
+
+
+ACTIVE = _load()
+
+
+def active(name: str) -> bool:
+    """True when the seeded defect `name` is switched on for this process."""
+    assert name in CATALOG, name
+    return name in ACTIVE
