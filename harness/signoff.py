@@ -1,0 +1,194 @@
+"""Sign-off table: the seed's acceptance items, the tests behind each, and a verdict per item.
+
+A DBA signs a run against these items, so each one names the seed section it accepts and lists the
+tests that decided its verdict. Tests map to items by an explicit `@pytest.mark.signoff("item")` or,
+failing that, by the suite folder / area marker and (for failover) by keywords in the test name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from html import escape
+
+import pytest
+
+
+@dataclass(frozen=True)
+class Item:
+    """One acceptance item of the seed procedure."""
+
+    key: str
+    title: str
+    seed: str
+
+
+ITEMS: tuple[Item, ...] = (
+    Item("build", "Build procedure", "四–十一: install, dminit, backup/restore, dmmal/dmarch/dmwatcher, mount, start"),
+    Item("replication", "Replication", "real-time redo shipping and apply, data identical on both sides"),
+    Item("switchover", "Switchover", "十二.1: planned role swap from the monitor"),
+    Item("takeover", "Takeover", "十二.2: standby takes over after the primary is lost"),
+    Item("split-brain", "Split-brain rebuild", "十二.3: old primary rebuilt as standby after a takeover"),
+    Item("client-failover", "Client failover", "dm_svc.conf LOGIN_MODE, SWITCH_TIME/SWITCH_INTERVAL"),
+    Item("shutdown-order", "Shutdown order", "十: stop monitor, watchers, standby, primary; start in reverse"),
+    Item("chaos", "Chaos", "network and process faults: no lost acknowledged writes, one primary"),
+)
+KEYS: tuple[str, ...] = tuple(i.key for i in ITEMS)
+
+# area (suite folder or marker) -> sign-off item; failover is split by name keywords below
+_AREA_ITEMS = {
+    "smoke": "build",
+    "conformance": "build",
+    "replication": "replication",
+    "client": "client-failover",
+    "lifecycle": "shutdown-order",
+    "chaos": "chaos",
+}
+_FAILOVER_KEYWORDS = (
+    ("switchover", "switchover"),
+    ("takeover", "takeover"),
+    ("split", "split-brain"),
+    ("brain", "split-brain"),
+    ("rebuild", "split-brain"),
+)
+
+MARKER_LINE = (
+    "signoff(*items): counts this test towards sign-off items of the report "
+    f"({', '.join(KEYS)}); overrides the mapping by suite folder"
+)
+
+
+def items_for(item: pytest.Item) -> list[str]:
+    """The sign-off items a collected test counts towards (empty: none). Raises UsageError on a bad key."""
+    explicit: list[str] = []
+    for mark in item.iter_markers("signoff"):
+        for key in mark.args:
+            if key not in KEYS:
+                raise pytest.UsageError(
+                    f"{item.nodeid}: unknown sign-off item {key!r} in @pytest.mark.signoff "
+                    f"(known: {', '.join(KEYS)})"
+                )
+            if key not in explicit:
+                explicit.append(key)
+    if explicit:
+        return explicit
+    areas = _areas(item)
+    found: list[str] = []
+    for area in areas:
+        key = _AREA_ITEMS.get(area)
+        if key and key not in found:
+            found.append(key)
+    if "failover" in areas:
+        name = item.name.lower()
+        for word, key in _FAILOVER_KEYWORDS:
+            if word in name and key not in found:
+                found.append(key)
+    return found
+
+
+def _areas(item: pytest.Item) -> list[str]:
+    """Suite folders (suites/<area>/...) and area markers of a test."""
+    parts = item.nodeid.split("::", 1)[0].split("/")
+    areas = [parts[i + 1] for i, p in enumerate(parts[:-1]) if p == "suites"]
+    areas += [m.name for m in item.iter_markers() if m.name in _AREA_ITEMS or m.name == "failover"]
+    return areas
+
+
+@dataclass
+class Tally:
+    """Outcomes of the tests behind one item; `pending` are collected tests that have not finished."""
+
+    outcomes: dict[str, str] = field(default_factory=dict)  # nodeid -> passed/failed/error/skipped/...
+    pending: set[str] = field(default_factory=set)
+
+    def verdict(self) -> str:
+        """PASS, FAIL, INCOMPLETE (some tests never finished), SKIPPED or NOT RUN."""
+        values = set(self.outcomes.values())
+        if values & {"failed", "error", "xpassed"}:
+            return "FAIL"
+        if self.pending:
+            return "INCOMPLETE"
+        if values & {"passed", "xfailed"}:
+            return "PASS"
+        if values:
+            return "SKIPPED"
+        return "NOT RUN"
+
+
+class SignOff:
+    """Collects per-item test outcomes during a run and renders the sign-off table."""
+
+    def __init__(self) -> None:
+        self.tallies: dict[str, Tally] = {k: Tally() for k in KEYS}
+        self._by_test: dict[str, list[str]] = {}
+
+    def collected(self, items: Iterable[pytest.Item]) -> None:
+        """Record which collected test counts towards which item."""
+        for item in items:
+            keys = items_for(item)
+            if keys:
+                self._by_test[item.nodeid] = keys
+                for key in keys:
+                    self.tallies[key].pending.add(item.nodeid)
+
+    def outcome(self, nodeid: str, outcome: str, *, final: bool) -> None:
+        """Record a test outcome; a failure in any phase sticks, `final` marks the test finished."""
+        for key in self._by_test.get(nodeid, ()):
+            tally = self.tallies[key]
+            if tally.outcomes.get(nodeid) not in ("failed", "error"):
+                tally.outcomes[nodeid] = outcome
+            if final:
+                tally.pending.discard(nodeid)
+
+    def finished(self, nodeid: str) -> None:
+        """Mark a test finished without changing its recorded outcome."""
+        for key in self._by_test.get(nodeid, ()):
+            self.tallies[key].pending.discard(nodeid)
+
+    def overall(self, interrupted: bool) -> str:
+        """The run's verdict over all items that ran."""
+        verdicts = [t.verdict() for t in self.tallies.values()]
+        if "FAIL" in verdicts:
+            return "FAIL"
+        if interrupted or "INCOMPLETE" in verdicts:
+            return "INCOMPLETE"
+        if "PASS" in verdicts:
+            return "PASS"
+        return "NOT RUN"
+
+    def html(self, *, interrupted: bool = False, exitstatus: int | None = None) -> str:
+        """The sign-off section: overall verdict, one row per item, and a place to sign."""
+        rows = []
+        for item in ITEMS:
+            tally = self.tallies[item.key]
+            verdict = tally.verdict()
+            tests = [
+                f'<li><span class="dw-outcome dw-{escape(o)}">{escape(o)}</span> {escape(n)}</li>'
+                for n, o in sorted(tally.outcomes.items())
+            ]
+            tests += [f'<li><span class="dw-outcome dw-pending">not run</span> {escape(n)}</li>'
+                      for n in sorted(tally.pending - set(tally.outcomes))]
+            if not tests:
+                cell = '<span class="dw-none">no tests</span>'
+            elif len(tests) <= 4:
+                cell = f"<ul>{''.join(tests)}</ul>"
+            else:
+                cell = f"<details><summary>{len(tests)} tests</summary><ul>{''.join(tests)}</ul></details>"
+            rows.append(
+                f'<tr data-item="{item.key}"><td>{escape(item.title)}</td><td>{escape(item.seed)}</td>'
+                f'<td class="dw-verdict dw-{verdict.lower().replace(" ", "-")}">{verdict}</td><td>{cell}</td></tr>'
+            )
+        overall = self.overall(interrupted)
+        note = " (run interrupted: results so far)" if interrupted else ""
+        if overall in ("PASS", "NOT RUN") and exitstatus in (1, 3, 4):
+            overall, note = "FAIL", " (tests outside the sign-off items failed, or pytest reported an error)"
+        status = f" · pytest exit status {exitstatus}" if exitstatus is not None else ""
+        return (
+            '<section id="dw-signoff"><h2>Sign-off</h2>'
+            f'<p class="dw-overall">Run verdict: <span class="dw-verdict dw-{overall.lower().replace(" ", "-")}">'
+            f"{overall}</span>{escape(note)}{status}</p>"
+            '<table id="dw-signoff-table"><thead><tr><th>Acceptance item</th><th>Seed</th><th>Verdict</th>'
+            f"<th>Tests</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+            '<p class="dw-sign">Accepted by: ____________________ &nbsp; Date: ____________ &nbsp; '
+            "Signature: ____________________</p></section>"
+        )

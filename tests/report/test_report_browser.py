@@ -1,0 +1,104 @@
+"""The real thing: render a report from a short run and look at it in headless Chromium (Debian's)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from reportdemo import latest_run, probe, run_demo, screenshot
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, int]:
+    """One run of the demo suite: (run folder, terminal output, exit code)."""
+    folder = tmp_path_factory.mktemp("demo")
+    proc = run_demo(folder, "-q")
+    return latest_run(folder), proc.stdout, proc.returncode
+
+
+def test_signoff_environment_and_plot_are_visible_in_chromium(demo: tuple[Path, str, int], tmp_path: Path,
+                                                              request: pytest.FixtureRequest) -> None:
+    run, out, rc = demo
+    assert rc == 1, out  # the demo has one failing test
+    html = run / "report.html"
+    seen = probe(html, tmp_path)
+    assert seen["signoff_visible"], seen
+    assert seen["signoff_rows"] == 8, seen
+    assert re.search(r"Takeover\s.*PASS", seen["signoff_text"]), seen["signoff_text"]
+    assert re.search(r"Switchover\s.*FAIL", seen["signoff_text"]), seen["signoff_text"]
+    assert re.search(r"Client failover\s.*NOT RUN", seen["signoff_text"]), seen["signoff_text"]
+    assert seen["env_visible"], seen
+    for expected in ("Target", "emulator", "DM build", "03134284194", "Seed", "4242", "DW_ERROR_TIME",
+                     "Image ids", "Run id"):
+        assert expected in seen["env_text"], (expected, seen["env_text"])
+    assert "Mema_1234" not in seen["env_text"]
+    assert seen["images_visible"] >= 3, seen  # two timelines and the apply-lag plot at the top
+    assert seen["external"] == [], seen  # self-contained: no external script, style or image
+    assert seen["title"].startswith("DM8 Data Watch acceptance report")
+    shot = screenshot(html, run / "screenshot.png")
+    assert shot.stat().st_size > 20_000
+    outer = getattr(request.config, "dmdw_run_dir", None)  # keep a copy in this session's run folder too
+    if outer is not None:
+        shutil.copy(shot, Path(outer) / "report-test-screenshot.png")
+
+
+def test_run_folder_holds_report_junit_and_artifacts(demo: tuple[Path, str, int]) -> None:
+    run, out, _ = demo
+    names = {str(p.relative_to(run)) for p in run.rglob("*") if p.is_file()}
+    assert {"report.html", "junit.xml", "steps.jsonl", "monitor-1.log", "progress.log"} <= names, names
+    assert any(n.endswith("history.jsonl") for n in names), names
+    assert any(n.endswith("timeline.png") for n in names), names
+    assert any(n.endswith("apply-lag.png") for n in names), names
+    assert any("log-host2-dm_MEMA2.log" in n for n in names), names
+    assert (run.parent / "latest").is_symlink()
+    assert f"dmdw run folder: {run}" in out or str(run) in out
+
+
+def test_passwords_are_masked_in_report_and_copied_files(demo: tuple[Path, str, int]) -> None:
+    run, _, _ = demo
+    for path in run.rglob("*"):
+        if path.is_file() and path.suffix != ".png":
+            assert b"Mema_1234" not in path.read_bytes(), path
+    html = (run / "report.html").read_text()
+    assert "SYSDBA/******@" in html  # masked, not dropped
+    assert "SYSDBA_PWD=******" in html
+
+
+def test_failed_test_shows_logs_and_last_show(demo: tuple[Path, str, int]) -> None:
+    run, _, _ = demo
+    html = (run / "report.html").read_text()
+    # extras of the failed switchover test: its last show and the DM log (escaped inside the JSON data)
+    assert "Last monitor <code>show</code>" in html.replace("&lt;", "<").replace("&gt;", ">").replace("&#34;", '"') \
+        or "Last monitor &lt;code&gt;show&lt;/code&gt;" in html
+    assert "dm_MEMA2.log" in html
+    assert "redo apply stopped" in html
+    # found by the plugin itself: the monitor transcript written during the failed test
+    assert "switchover failed: mema2 is not VALID" in html
+    # the passing takeover test's show is kept in the run folder, not in the page
+    assert "GRP1 mema2 PRIMARY OPEN" not in html
+    assert any("GRP1 mema2 PRIMARY OPEN" in p.read_text() for p in run.rglob("show*.txt"))
+
+
+def test_steps_run_during_a_test_are_attached_to_it(demo: tuple[Path, str, int]) -> None:
+    run, _, _ = demo
+    html = (run / "report.html").read_text()
+    assert "procedure steps during call" in html and "restore successfully" in html
+    attached = list(run.glob("tests/*test_build_group*/steps*.jsonl"))
+    assert attached and "restore standby" in attached[0].read_text()
+
+
+def test_a_workload_history_gets_its_timeline_without_a_call(demo: tuple[Path, str, int]) -> None:
+    run, _, _ = demo
+    html = (run / "report.html").read_text()
+    assert "<b>Roles, faults and writes (workload)</b> — test_demo.py::test_workload_timeline_is_automatic" in html
+    folder = next(run.glob("tests/*test_workload_timeline_is_automatic*"))
+    assert (folder / "timeline.png").exists() and "cut MAL" in (folder / "faults.json").read_text()
+    # the explicit timeline of the takeover test is not doubled by an automatic one
+    assert len(list(run.glob("tests/*test_takeover_after_isolation*/timeline*.png"))) == 1
+
+
+def test_progress_lines_show_under_quiet(demo: tuple[Path, str, int]) -> None:
+    _, out, _ = demo
+    assert re.search(r"\[dmdw +[\d.]+s\] bulk load: done in [\d.]+ s, 60/60 rows \(100%\), \d+ rows/s", out), out
