@@ -1,3 +1,3 @@
-"""Root conftest: loads the dmdw-harness pytest plugin for suites/ and tests/."""
+"""Root conftest: loads the dmdw-harness pytest plugins for suites/ and tests/."""
 
-pytest_plugins = ["harness.plugin"]
+pytest_plugins = ["harness.plugin", "harness.report"]

@@ -1,0 +1,412 @@
+"""MAL: the instance-to-instance links of a Data Watch group (runs inside dmserver when MAL_INI=1).
+
+Primary side: `send(rec)` is the instance's realtime_sender. It ships each RLOG_PKG to every VALID
+REALTIME destination before the instance writes its own online log, and waits for the ack. On a send
+failure the primary goes SUSPEND and waits until its watcher has set the archive INVALID and reopened
+it (DM8: "the primary tries to enter SUSPEND ... the watcher sets the archive INVALID and reopens
+the primary"). `recover(dest)` re-sends history redo from the archives and the online log to a
+returning standby and sets its archive VALID again.
+
+Standby side: each package is checked (OGUID, equal PERMANENT_MAGIC, different DB_MAGIC, OPEN
+STANDBY, LSN continuity); the newest is kept in KEEP_BUF, the one before is applied, then the ack.
+KEEP_BUF is applied by the next package, by SP_APPLY_KEEP_PKG(), or by the primary's idle flush
+notice (DMEMU_KEEP_FLUSH_INTERVAL, default 1 s; it stands for the checkpoint redo DM8 keeps shipping).
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import queue
+import threading
+import time
+from collections.abc import Iterator
+
+from .. import bugs, lang
+from ..api import RedoRecord
+from ..errors import DmError
+from . import protocol
+from .config import MalConfig, MalInst
+
+lang.register({
+    "mal_oguid": ("OGUID不一致: 主库oguid({theirs}), 本地oguid({mine}), 拒绝接收日志",
+                  "OGUID mismatch: primary oguid({theirs}) not equal with local oguid({mine}), redo refused"),
+    "mal_pmagic": ("永久魔数不一致: 主库permanent_magic({theirs}), 本地permanent_magic({mine}), 拒绝接收日志",
+                   "PERMANENT_MAGIC mismatch: primary({theirs}) local({mine}), redo refused"),
+    "mal_dbmagic": ("数据库魔数相同(db_magic={mine}), 备库必须执行 RECOVER DATABASE ... UPDATE DB_MAGIC",
+                    "DB_MAGIC is the same on both instances ({mine}); run RECOVER DATABASE ... UPDATE DB_MAGIC "
+                    "on the standby"),
+    "mal_lsn_gap": ("日志不连续: 期望LSN[{want}], 收到LSN[{got}]",
+                    "Redo not consecutive: expected LSN[{want}], received LSN[{got}]"),
+    "mal_not_standby": ("实例{name}不是OPEN状态的备库(模式{mode}, 状态{status}), 拒绝接收日志",
+                        "Instance {name} is not an OPEN standby (mode {mode}, status {status}), redo refused"),
+    "mal_ini_diff": ("实例{peer}的dmmal.ini与本地不一致, 拒绝建立MAL链路",
+                     "dmmal.ini of instance {peer} differs from the local one, MAL link refused"),
+    "mal_no_dest": ("MAL中找不到实例[{name}]", "Instance [{name}] not found in dmmal.ini"),
+    "mal_send_fail": ("发送归档日志到{dest}失败: {why}", "Send redo to {dest} failed: {why}"),
+})
+
+ERR_OGUID = -6110
+ERR_PMAGIC = -6111
+ERR_DBMAGIC = -6112
+ERR_LSN_GAP = -6113
+ERR_NOT_STANDBY = -6114
+ERR_MAL_INI = -6115
+ERR_SEND = -6116
+
+SKIP_EVERY = 3                         # standby-skips-redo: every 3rd realtime package is dropped
+
+
+def _err(code: int, key: str, **fmt: object) -> DmError:
+    return DmError(code, lang.msg(key, **fmt))
+
+
+class SendStat:
+    """Per-destination numbers behind V$ARCH_SEND_INFO and the monitor's `show arch send info`."""
+
+    def __init__(self, dest: str):
+        self.dest = dest
+        self.max_send_lsn = 0
+        self.last_send_lsn = 0
+        self.last_code = 0
+        self.last_desc = "SUCCESS"
+        self.last_start = 0.0
+        self.last_end = 0.0
+        self.last_time = 0.0
+        self.max_time = 0.0
+        self.n_send = 0
+        self.bytes = 0
+        self.recover_time = 0.0
+        self.recover_code = 0
+
+
+class Mal:
+    """The MAL endpoint of one instance (see module docstring)."""
+
+    def __init__(self, inst, cfg: MalConfig, me: MalInst):
+        self.inst = inst
+        self.cfg = cfg
+        self.me = me
+        self.links: dict[str, protocol.Conn] = {}
+        self.link_lock = threading.Lock()
+        self.link_up: dict[str, float] = {}
+        self.send_lock = threading.Lock()
+        self.stats: dict[str, SendStat] = {}
+        self.keep: RedoRecord | None = None
+        self.recv_hi = -1                  # highest LSN received (kept or applied); -1 = take cur_lsn
+        self.n_recv = 0
+        self.apply_lock = threading.RLock()
+        self.applied_pkgs = 0
+        self.last_apply = 0.0
+        self.dw_status = 0                 # SP_SET_GLOBAL_DW_STATUS value (6 switchover, 7 takeover)
+        self.notify = None                 # agent callback(msg) towards the watcher
+        self._unflushed: dict[str, int] = {}
+        self._last_send = 0.0
+        self._stop = threading.Event()
+        self.flush_interval = float(os.environ.get("DMEMU_KEEP_FLUSH_INTERVAL", "1.0"))
+        self._async_q: queue.Queue | None = None
+        self.recent = collections.deque(maxlen=64)
+        self.listener = protocol.Listener(me.host, me.port, self._on_conn, name=f"mal-{me.name}",
+                                          on_request=self._on_request, on_push=self._on_push)
+        threading.Thread(target=self._checker, name="mal-check", daemon=True).start()
+        if bugs.active("commit-before-send"):
+            self._async_q = queue.Queue()
+            threading.Thread(target=self._async_sender, name="mal-async", daemon=True).start()
+
+    # ---- links ---------------------------------------------------------------------------
+    def _on_conn(self, conn: protocol.Conn) -> None:
+        conn.info["peer"] = None
+
+    def link(self, name: str, timeout: float | None = None) -> protocol.Conn:
+        """The outgoing link to instance `name`, dialled (and checked by a hello) when needed."""
+        with self.link_lock:
+            c = self.links.get(name.upper())
+            if c is not None and not c.closed:
+                return c
+            peer = self.cfg.find(name)
+            if peer is None:
+                raise _err(ERR_SEND, "mal_no_dest", name=name)
+            t = timeout or float(self.cfg.conn_fail_interval)
+            key = name.upper()
+            c = protocol.dial(peer.host, peer.port, timeout=t, src=self.me.host, name=f"mal->{name}",
+                              on_close=lambda _c: self.link_up.pop(key, None))
+            c.start()
+            try:
+                r = c.request({"op": "hello", "name": self.me.name, "digest": self.cfg.digest,
+                               "magic": self.me.link_magic}, timeout=t)
+            except protocol.LinkError:
+                c.close()
+                raise
+            if not r.get("ok"):
+                c.close()
+                raise DmError(r.get("code", ERR_MAL_INI), r.get("error", "refused"))
+            self.links[name.upper()] = c
+            self.link_up[name.upper()] = time.time()
+            return c
+
+    def link_status(self) -> dict[str, str]:
+        out = {}
+        for m in self.cfg.insts:
+            if m.name.upper() == self.me.name.upper():
+                continue
+            c = self.links.get(m.name.upper())
+            out[m.name] = "CONNECTED" if c is not None and not c.closed else "DISCONNECTED"
+        return out
+
+    def _checker(self) -> None:
+        """Every MAL_CHECK_INTERVAL (quicker while a link is down) keep the links to the peers up;
+        send the idle KEEP_BUF flush notice."""
+        next_check = 0.0
+        while not self._stop.wait(0.1):
+            now = time.monotonic()
+            if now >= next_check:
+                down = False
+                for m in self.cfg.insts:
+                    if m.name.upper() == self.me.name.upper():
+                        continue
+                    try:
+                        c = self.link(m.name, timeout=min(2.0, float(self.cfg.conn_fail_interval)))
+                        c.send({"op": "ping"})
+                    except (protocol.LinkError, DmError):
+                        down = True
+                next_check = now + (min(1.0, self.cfg.check_interval) if down else self.cfg.check_interval)
+            if self._unflushed and time.time() - self._last_send >= self.flush_interval \
+                    and self.inst.status == "OPEN" and self.dw_status == 0:
+                with self.send_lock:
+                    for dest, lsn in list(self._unflushed.items()):
+                        try:
+                            self.links[dest.upper()].send({"op": "flush", "lsn": lsn})
+                        except (KeyError, protocol.LinkError):
+                            pass
+                    self._unflushed.clear()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.listener.stop()
+        for c in list(self.links.values()):
+            c.close()
+
+    # ---- primary: realtime send ----------------------------------------------------------
+    def realtime_dests(self) -> list[dict]:
+        return [a for a in self.inst.arch if a["type"] == "REALTIME"]
+
+    def send(self, rec: RedoRecord) -> None:
+        """inst.realtime_sender: ship before the local flush, wait for the ack (see module doc)."""
+        if self.inst.mode != "PRIMARY":
+            return
+        if self._async_q is not None:               # seeded defect commit-before-send
+            self._async_q.put(rec)
+            return
+        for a in self.realtime_dests():
+            if a["status"] != "VALID":
+                continue
+            try:
+                self._send_one(a["dest"], rec)
+            except (protocol.LinkError, DmError) as e:
+                self._send_failed(a, e)
+
+    def _async_sender(self) -> None:
+        while not self._stop.is_set():
+            rec = self._async_q.get()
+            time.sleep(0.05)
+            for a in self.realtime_dests():
+                if a["status"] == "VALID":
+                    try:
+                        self._send_one(a["dest"], rec)
+                    except (protocol.LinkError, DmError) as e:
+                        self._record_fail(a["dest"], e)
+                        a["status"] = "INVALID"
+
+    def _stat(self, dest: str) -> SendStat:
+        return self.stats.setdefault(dest.upper(), SendStat(dest))
+
+    def _send_one(self, dest: str, rec: RedoRecord) -> None:
+        st = self._stat(dest)
+        t0 = time.time()
+        blob = rec.encode()
+        with self.send_lock:
+            c = self.link(dest)
+            r = c.request({"op": "rlog", "blob": blob}, timeout=max(1.0, float(self.cfg.conn_fail_interval)))
+            self._unflushed[dest] = rec.lsn_hi
+            self._last_send = time.time()
+        if not r.get("ok"):
+            raise DmError(r.get("code", ERR_SEND), r.get("error", "refused"))
+        t1 = time.time()
+        st.max_send_lsn = max(st.max_send_lsn, rec.lsn_hi)
+        st.last_send_lsn = rec.lsn_hi
+        st.last_code, st.last_desc = 0, "SUCCESS"
+        st.last_start, st.last_end = t0, t1
+        st.last_time = t1 - t0
+        st.max_time = max(st.max_time, st.last_time)
+        st.n_send += 1
+        st.bytes += len(blob)
+
+    def _record_fail(self, dest: str, e: Exception) -> None:
+        st = self._stat(dest)
+        st.last_code = getattr(e, "code", ERR_SEND)
+        st.last_desc = getattr(e, "message", str(e))
+        st.last_start = st.last_end = time.time()
+        self.recent.append(lang.msg("mal_send_fail", dest=dest, why=st.last_desc))
+
+    def _send_failed(self, a: dict, e: Exception) -> None:
+        """Send failure: SUSPEND and wait for the watcher to invalidate the archive and reopen us."""
+        self._record_fail(a["dest"], e)
+        if bugs.active("no-suspend-on-send-failure"):
+            return
+        inst = self.inst
+        try:
+            if inst.status == "OPEN":
+                inst.set_status("SUSPEND")
+        except DmError:
+            pass
+        if self.notify:
+            self.notify({"op": "send_failed", "dest": a["dest"], "code": getattr(e, "code", ERR_SEND),
+                         "error": getattr(e, "message", str(e))})
+        while a["status"] == "VALID" or inst.status == "SUSPEND":
+            if inst.status in ("SHUTDOWN", "MOUNT"):
+                raise DmError(-6117, lang.msg("db_not_open", status=inst.status))
+            time.sleep(0.05)
+
+    # ---- primary: recovery of a returning standby ----------------------------------------
+    def recover(self, dest: str) -> dict:
+        """Re-send history redo to `dest` and set its archive VALID (INST_RECOVER_TIME elapsed)."""
+        a = next((x for x in self.realtime_dests() if x["dest"].upper() == dest.upper()), None)
+        if a is None:
+            raise _err(ERR_SEND, "mal_no_dest", name=dest)
+        st = self._stat(dest)
+        st.recover_time = time.time()
+        c = self.link(dest)
+        r = c.request({"op": "lsn"}, timeout=10)
+        if not r.get("ok"):
+            raise DmError(r.get("code", ERR_SEND), r.get("error", ""))
+        lsn = int(r["lsn"])
+        if lsn > self.inst.cur_lsn:
+            raise _err(ERR_LSN_GAP, "mal_lsn_gap", want=self.inst.cur_lsn, got=lsn)
+        lsn = self._stream(c, self.inst.redo_since(lsn), lsn)
+        with self.inst._redo_lock:                   # no commit may slip between catch-up and VALID
+            lsn = self._stream(c, self.inst.redo_since(lsn), lsn)
+            c.request({"op": "recovered", "n_open": self.inst.n_open}, timeout=10)
+            a["status"] = "VALID"
+            self._unflushed.pop(dest, None)
+        st.recover_code = 0
+        st.max_send_lsn = st.last_send_lsn = lsn
+        return {"ok": True, "lsn": lsn}
+
+    def _stream(self, c: protocol.Conn, recs: Iterator[RedoRecord], lsn: int) -> int:
+        batch, size = [], 0
+        for rec in recs:
+            if rec.lsn_hi <= lsn:
+                continue
+            blob = rec.encode()
+            batch.append(blob)
+            size += len(blob)
+            lsn = rec.lsn_hi
+            if size > 4 * 1024 * 1024:
+                self._push_batch(c, batch)
+                batch, size = [], 0
+        if batch:
+            self._push_batch(c, batch)
+        return lsn
+
+    def _push_batch(self, c: protocol.Conn, batch: list[bytes]) -> None:
+        r = c.request({"op": "recover", "blobs": batch}, timeout=60)
+        if not r.get("ok"):
+            raise DmError(r.get("code", ERR_SEND), r.get("error", ""))
+
+    # ---- standby: receive ------------------------------------------------------------------
+    def _on_push(self, conn: protocol.Conn, msg: dict) -> None:
+        if msg.get("op") == "flush":
+            with self.apply_lock:
+                if self.keep is not None and self.keep.lsn_hi <= int(msg["lsn"]):
+                    self.apply_keep()
+
+    def _on_request(self, conn: protocol.Conn, msg: dict) -> dict:
+        op = msg.get("op")
+        inst = self.inst
+        if op == "hello":
+            if msg.get("digest") != self.cfg.digest:
+                return {"ok": False, "code": ERR_MAL_INI, "error": lang.msg("mal_ini_diff", peer=msg.get("name"))}
+            conn.info["peer"] = msg.get("name")
+            return {"ok": True, "name": self.me.name}
+        if conn.info.get("peer") is None:
+            return {"ok": False, "code": ERR_MAL_INI, "error": "hello first"}
+        if op == "rlog":
+            return self._receive(RedoRecord.decode(msg["blob"]))
+        if op == "lsn":
+            with self.apply_lock:
+                self.apply_keep()
+                self.recv_hi = -1
+            return {"ok": True, "lsn": inst.cur_lsn}
+        if op == "recover":
+            with self.apply_lock:
+                for blob in msg["blobs"]:
+                    rec = RedoRecord.decode(blob)
+                    err = self._check_identity(rec)
+                    if err:
+                        return err
+                    if rec.lsn_hi <= inst.cur_lsn:
+                        continue
+                    if rec.lsn_lo != inst.cur_lsn + 1:
+                        return {"ok": False, "code": ERR_LSN_GAP,
+                                "error": lang.msg("mal_lsn_gap", want=inst.cur_lsn + 1, got=rec.lsn_lo)}
+                    self._apply(rec)
+                self.recv_hi = -1
+            return {"ok": True, "lsn": inst.cur_lsn}
+        if op == "recovered":
+            n = int(msg.get("n_open", 0))
+            if n and hasattr(inst, "ctl"):
+                inst.ctl.update(n_open=n)
+            return {"ok": True}
+        return {"ok": False, "code": -1, "error": f"unknown MAL op {op}"}
+
+    def _check_identity(self, rec: RedoRecord) -> dict | None:
+        inst = self.inst
+        if rec.oguid != inst.oguid:
+            return {"ok": False, "code": ERR_OGUID, "error": lang.msg("mal_oguid", theirs=rec.oguid, mine=inst.oguid)}
+        if rec.permanent_magic != inst.permanent_magic:
+            return {"ok": False, "code": ERR_PMAGIC,
+                    "error": lang.msg("mal_pmagic", theirs=rec.permanent_magic, mine=inst.permanent_magic)}
+        if rec.db_magic == inst.db_magic:
+            return {"ok": False, "code": ERR_DBMAGIC, "error": lang.msg("mal_dbmagic", mine=inst.db_magic)}
+        return None
+
+    def _receive(self, rec: RedoRecord) -> dict:
+        inst = self.inst
+        err = self._check_identity(rec)
+        if err:
+            self.recent.append(err["error"])
+            return err
+        if inst.mode != "STANDBY" or inst.status != "OPEN":
+            return {"ok": False, "code": ERR_NOT_STANDBY,
+                    "error": lang.msg("mal_not_standby", name=inst.name, mode=inst.mode, status=inst.status)}
+        with self.apply_lock:
+            hi = self.recv_hi if self.recv_hi >= 0 else inst.cur_lsn
+            if self.keep is not None:
+                hi = max(hi, self.keep.lsn_hi)
+            if rec.lsn_lo != hi + 1:
+                msg = lang.msg("mal_lsn_gap", want=hi + 1, got=rec.lsn_lo)
+                self.recent.append(msg)
+                return {"ok": False, "code": ERR_LSN_GAP, "error": msg}
+            self.n_recv += 1
+            self.recv_hi = rec.lsn_hi
+            if bugs.active("standby-skips-redo") and self.n_recv % SKIP_EVERY == 0:
+                return {"ok": True}                  # seeded defect: acked, never applied
+            if self.keep is not None:
+                self._apply(self.keep)
+            self.keep = rec
+        return {"ok": True}
+
+    def _apply(self, rec: RedoRecord) -> None:
+        self.inst.apply_redo(rec)
+        self.applied_pkgs += 1
+        self.last_apply = time.time()
+
+    def apply_keep(self, drop: bool = False) -> None:
+        """SP_APPLY_KEEP_PKG(): apply (or, for the switchover-drops-keepbuf defect, drop) KEEP_BUF."""
+        with self.apply_lock:
+            if self.keep is not None:
+                if not drop:
+                    self._apply(self.keep)
+                else:
+                    self.recv_hi = -1
+                self.keep = None

@@ -1,0 +1,328 @@
+"""Wire protocol between the Data Watch processes (MAL, instance<->watcher, watcher<->watcher/monitor).
+
+Frames are a 4-byte big-endian length followed by a pickled dict (all peers are the emulator's own
+processes on trusted loopback links). Every frame has an "op". A request carries "rid"; its answer
+carries the same "rid" and "op": "reply". Frames without "rid" are one-way pushes.
+
+Emulator-only network controls (documented in emulator/README.md):
+- DMEMU_DIAL_MAP="host:port=host2:port2,..." rewrites outgoing dials (the harness routes links
+  through its proxy).
+- DMEMU_NET_BLOCK_FILE=<path>: while that file exists, each line `host:port` blocks dials to that
+  endpoint and a bare `host` blocks every link to or from that address (a host isolation). Blocked
+  established links are dropped; the file is re-read at least every 200 ms.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import pickle
+import socket
+import struct
+import sys
+import threading
+import time
+import weakref
+from collections.abc import Callable
+
+_LEN = struct.Struct(">I")
+MAX_FRAME = 512 * 1024 * 1024
+
+
+class LinkError(OSError):
+    """A link could not be made or broke while in use."""
+
+
+# ---- emulator-only network controls ------------------------------------------------------
+
+def dial_map() -> dict[tuple[str, int], tuple[str, int]]:
+    """Parse DMEMU_DIAL_MAP into {(host, port): (host2, port2)}."""
+    out: dict[tuple[str, int], tuple[str, int]] = {}
+    for item in os.environ.get("DMEMU_DIAL_MAP", "").split(","):
+        if "=" not in item:
+            continue
+        a, b = (x.strip() for x in item.split("=", 1))
+        ah, _, ap = a.rpartition(":")
+        bh, _, bp = b.rpartition(":")
+        try:
+            out[(ah, int(ap))] = (bh, int(bp))
+        except ValueError:
+            continue
+    return out
+
+
+class _Blocks:
+    """Cached view of DMEMU_NET_BLOCK_FILE (endpoints and bare hosts)."""
+
+    def __init__(self) -> None:
+        self.stamp: tuple[float, int] | None = None
+        self.endpoints: set[tuple[str, int]] = set()
+        self.hosts: set[str] = set()
+        self.checked = 0.0
+        self.lock = threading.Lock()
+
+    def refresh(self) -> None:
+        path = os.environ.get("DMEMU_NET_BLOCK_FILE")
+        with self.lock:
+            if time.monotonic() - self.checked < 0.1:
+                return
+            self.checked = time.monotonic()
+            if not path:
+                self.endpoints, self.hosts = set(), set()
+                return
+            try:
+                st = os.stat(path)
+            except OSError:
+                self.endpoints, self.hosts, self.stamp = set(), set(), None
+                return
+            stamp = (st.st_mtime, st.st_size)
+            if stamp == self.stamp:
+                return
+            eps, hosts = set(), set()
+            try:
+                with open(path, encoding="utf-8") as f:
+                    for line in f:
+                        line = line.split("#", 1)[0].strip()
+                        if not line:
+                            continue
+                        h, sep, p = line.rpartition(":")
+                        if sep and p.isdigit():
+                            eps.add((h, int(p)))
+                        else:
+                            hosts.add(line.rstrip(":*").rstrip(":"))
+            except OSError:
+                return
+            self.endpoints, self.hosts, self.stamp = eps, hosts, stamp
+
+    def blocked(self, dest: tuple[str, int] | None, src: str | None = None) -> bool:
+        self.refresh()
+        if dest is not None and dest in self.endpoints:
+            return True
+        if dest is not None and src == dest[0]:
+            return False                      # links inside one host survive its isolation
+        if dest is not None and dest[0] in self.hosts:
+            return True
+        return bool(src and src in self.hosts)
+
+
+BLOCKS = _Blocks()
+_LINKS: weakref.WeakSet[Conn] = weakref.WeakSet()
+_watchdog_started = threading.Event()
+
+
+def _watchdog() -> None:
+    while True:
+        time.sleep(0.15)
+        if not os.environ.get("DMEMU_NET_BLOCK_FILE"):
+            continue
+        for c in list(_LINKS):
+            if not c.closed and BLOCKS.blocked(c.dest, c.src):
+                c.close()
+
+
+def _ensure_watchdog() -> None:
+    if not _watchdog_started.is_set():
+        _watchdog_started.set()
+        threading.Thread(target=_watchdog, name="dw-netblock", daemon=True).start()
+
+
+# ---- framing -------------------------------------------------------------------------------
+
+def _recv_exact(sock: socket.socket, n: int) -> bytes:
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            raise LinkError("link closed")
+        buf += chunk
+    return bytes(buf)
+
+
+def encode(msg: dict) -> bytes:
+    body = pickle.dumps(msg, protocol=pickle.HIGHEST_PROTOCOL)
+    return _LEN.pack(len(body)) + body
+
+
+def read_frame(sock: socket.socket) -> dict:
+    (n,) = _LEN.unpack(_recv_exact(sock, 4))
+    if n > MAX_FRAME:
+        raise LinkError(f"frame too large ({n})")
+    return pickle.loads(_recv_exact(sock, n))
+
+
+class Conn:
+    """One established link: thread-safe send, request/reply matching, a reader thread for pushes."""
+
+    _ids = itertools.count(1)
+
+    def __init__(self, sock: socket.socket, dest: tuple[str, int] | None = None, src: str | None = None,
+                 on_push: Callable[[Conn, dict], None] | None = None,
+                 on_request: Callable[[Conn, dict], dict | None] | None = None,
+                 on_close: Callable[[Conn], None] | None = None, name: str = "link", threaded: bool = False):
+        self.sock = sock
+        self.dest = dest
+        self.src = src
+        self.on_push = on_push
+        self.on_request = on_request
+        self.on_close = on_close
+        self.name = name
+        self.threaded = threaded             # answer each request in its own thread (long commands)
+        self.closed = False
+        self.info: dict = {}                 # whatever the owner wants to remember about the peer
+        self._send_lock = threading.Lock()
+        self._waiters: dict[int, list] = {}
+        self._wlock = threading.Lock()
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        _LINKS.add(self)
+        _ensure_watchdog()
+
+    def start(self) -> Conn:
+        threading.Thread(target=self._reader, name=f"dw-{self.name}", daemon=True).start()
+        return self
+
+    def send(self, msg: dict) -> None:
+        if self.closed:
+            raise LinkError("link closed")
+        if BLOCKS.blocked(self.dest, self.src):
+            self.close()
+            raise LinkError("link blocked (DMEMU_NET_BLOCK_FILE)")
+        data = encode(msg)
+        try:
+            with self._send_lock:
+                self.sock.sendall(data)
+        except OSError as e:
+            self.close()
+            raise LinkError(str(e)) from e
+
+    def request(self, msg: dict, timeout: float = 10.0) -> dict:
+        """Send a request and wait for its reply; LinkError on timeout or a broken link."""
+        rid = next(self._ids)
+        slot: list = [threading.Event(), None]
+        with self._wlock:
+            self._waiters[rid] = slot
+        try:
+            self.send(dict(msg, rid=rid))
+            if not slot[0].wait(timeout):
+                raise LinkError(f"no reply to {msg.get('op')} within {timeout:g}s")
+            if slot[1] is None:
+                raise LinkError("link closed")
+            return slot[1]
+        finally:
+            with self._wlock:
+                self._waiters.pop(rid, None)
+
+    def _reader(self) -> None:
+        try:
+            while not self.closed:
+                msg = read_frame(self.sock)
+                if msg.get("op") == "reply":
+                    with self._wlock:
+                        slot = self._waiters.get(msg.get("rid"))
+                    if slot is not None:
+                        slot[1] = msg
+                        slot[0].set()
+                elif "rid" in msg and self.on_request is not None:
+                    if self.threaded:
+                        threading.Thread(target=self._answer, args=(msg,), daemon=True).start()
+                    else:
+                        self._answer(msg)
+                elif self.on_push is not None:
+                    try:
+                        self.on_push(self, msg)
+                    except Exception as e:              # noqa: BLE001 - a bad push must not kill the link
+                        sys.stderr.write(f"dw link {self.name}: {type(e).__name__}: {e}\n")
+        except (OSError, EOFError, pickle.UnpicklingError, struct.error):
+            pass
+        finally:
+            self.close()
+
+    def _answer(self, msg: dict) -> None:
+        try:
+            out = self.on_request(self, msg) or {}
+        except Exception as e:                          # noqa: BLE001 - the error goes back to the peer
+            code = getattr(e, "code", -1)
+            out = {"ok": False, "code": code, "error": getattr(e, "message", str(e))}
+        try:
+            self.send(dict(out, op="reply", rid=msg["rid"]))
+        except LinkError:
+            pass
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+        with self._wlock:
+            for slot in self._waiters.values():
+                slot[0].set()
+        if self.on_close is not None:
+            try:
+                self.on_close(self)
+            except Exception:                           # noqa: BLE001
+                pass
+
+
+def dial(host: str, port: int, timeout: float = 3.0, src: str | None = None, **kw) -> Conn:
+    """Open a link to host:port (through DMEMU_DIAL_MAP, refused when DMEMU_NET_BLOCK_FILE blocks it)."""
+    dest = (host, int(port))
+    if BLOCKS.blocked(dest, src):
+        raise LinkError(f"connect to {host}:{port} failed (blocked)")
+    real = dial_map().get(dest, dest)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    try:
+        if src and src.startswith("127.") and real[0].startswith("127."):
+            sock.bind((src, 0))
+        sock.connect(real)
+    except OSError as e:
+        sock.close()
+        raise LinkError(f"connect to {host}:{port} failed: {e}") from e
+    sock.settimeout(None)
+    return Conn(sock, dest=dest, src=src, **kw)
+
+
+class Listener:
+    """A TCP listener handing each accepted socket (as a started Conn) to `on_conn`."""
+
+    def __init__(self, host: str, port: int, on_conn: Callable[[Conn], None], name: str = "listener", **kw):
+        self.addr = (host, int(port))
+        self.on_conn = on_conn
+        self.kw = kw
+        self.name = name
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(self.addr)
+        self.sock.listen(64)
+        self._stop = False
+        threading.Thread(target=self._loop, name=f"dw-{name}", daemon=True).start()
+
+    def _loop(self) -> None:
+        while not self._stop:
+            try:
+                s, peer = self.sock.accept()
+            except OSError:
+                return
+            if BLOCKS.blocked(self.addr, peer[0]):
+                s.close()
+                continue
+            conn = Conn(s, dest=self.addr, src=peer[0], name=self.name, **self.kw)
+            try:
+                self.on_conn(conn)
+            except Exception:                           # noqa: BLE001
+                conn.close()
+                continue
+            conn.start()
+
+    def stop(self) -> None:
+        self._stop = True
+        try:
+            self.sock.close()
+        except OSError:
+            pass

@@ -1,0 +1,5 @@
+"""DM8 SQL dialect over SQLite: Database and SqlSession (see engine.py and ARCHITECTURE.md)."""
+
+from .engine import Database, SqlSession
+
+__all__ = ["Database", "SqlSession"]

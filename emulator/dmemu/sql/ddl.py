@@ -1,0 +1,865 @@
+"""DDL statements: parse DM syntax, change SQLite objects and the DM$ catalog in one recorded transaction.
+
+Every physical statement goes through SqlSession.x() so the redo "X" op replays it exactly (object ids,
+creation times and passwords are literal parameters, never re-evaluated on the standby).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from typing import TYPE_CHECKING
+
+from ..api import Result
+from ..errors import err
+from . import messages as M
+from .catalog import ColMeta, ObjMeta, hash_password
+from .lexer import Tok, emit, match_paren, quote, split_top, unquote_str
+from .translate import Context, Translator, name_select_items
+from .types import DmType, parse_type
+
+if TYPE_CHECKING:
+    from .engine import SqlSession
+
+_BIG = 9223372036854775807
+
+
+class P:
+    """Token cursor."""
+
+    def __init__(self, toks: list[Tok]):
+        self.t = toks
+        self.i = 0
+
+    def peek(self, k: int = 0) -> Tok | None:
+        j = self.i + k
+        return self.t[j] if j < len(self.t) else None
+
+    def at(self, *words: str) -> bool:
+        p = self.peek()
+        return p is not None and (p.is_(*words) or (p.kind == "op" and p.text in words))
+
+    def take(self, *words: str) -> bool:
+        if self.at(*words):
+            self.i += 1
+            return True
+        return False
+
+    def need(self, *words: str) -> Tok:
+        p = self.peek()
+        if p is None or not (p.is_(*words) or (p.kind == "op" and p.text in words)):
+            raise err(M.SYNTAX, "-2007")
+        self.i += 1
+        return p
+
+    def ident(self) -> str:
+        p = self.peek()
+        if p is None or p.kind not in ("id", "qid"):
+            raise err(M.SYNTAX, "-2007")
+        self.i += 1
+        return p.name
+
+    def qname(self, default_schema: str) -> tuple[str, str]:
+        a = self.ident()
+        if self.at(".") and self.peek(1) is not None and self.peek(1).kind in ("id", "qid"):
+            self.i += 1
+            return a, self.ident()
+        return default_schema, a
+
+    def number(self) -> int:
+        neg = self.take("-")
+        p = self.peek()
+        if p is None or p.kind != "num":
+            raise err(M.SYNTAX, "-2007")
+        self.i += 1
+        v = int(float(p.text))
+        return -v if neg else v
+
+    def rest(self) -> list[Tok]:
+        r = self.t[self.i:]
+        self.i = len(self.t)
+        return r
+
+    def paren(self) -> list[Tok]:
+        """Tokens inside the parenthesis at the cursor (consumed)."""
+        if not self.at("("):
+            raise err(M.SYNTAX, "-2007")
+        close = match_paren(self.t, self.i)
+        inner = self.t[self.i + 1:close]
+        self.i = close + 1
+        return inner
+
+    def done(self) -> bool:
+        return self.i >= len(self.t)
+
+
+def _now() -> str:
+    return _dt.datetime.now().replace(microsecond=0).isoformat(sep=" ")
+
+
+def execute_ddl(s: SqlSession, toks: list[Tok], sql: str) -> Result:
+    """Entry point from SqlSession for CREATE/ALTER/DROP/TRUNCATE/GRANT/REVOKE/COMMENT."""
+    p = P(toks)
+    head = p.peek().up
+    if head == "COMMENT":
+        return Result("ddl")
+    if head in ("GRANT", "REVOKE"):
+        return _grant(s, p, head == "GRANT")
+    if head == "TRUNCATE":
+        p.need("TRUNCATE")
+        p.need("TABLE")
+        return _truncate(s, p)
+    if head == "CREATE":
+        p.need("CREATE")
+        if p.take("OR"):
+            p.need("REPLACE")
+            replace = True
+        else:
+            replace = False
+        if p.take("GLOBAL", "LOCAL"):
+            p.need("TEMPORARY")
+        p.take("HUGE")
+        if p.take("TABLE"):
+            return _create_table(s, p)
+        if p.at("UNIQUE", "INDEX", "BITMAP", "CLUSTER"):
+            return _create_index(s, p)
+        if p.take("VIEW"):
+            return _create_view(s, p, replace)
+        if p.take("SEQUENCE"):
+            return _create_sequence(s, p)
+        if p.take("USER"):
+            return _create_user(s, p)
+        if p.take("SCHEMA"):
+            return _create_schema(s, p)
+        if p.take("TABLESPACE"):
+            return _create_tablespace(s, p)
+        if p.take("ROLE"):
+            return Result("ddl")
+    if head == "ALTER":
+        p.need("ALTER")
+        if p.take("TABLE"):
+            return _alter_table(s, p)
+        if p.take("USER"):
+            return _alter_user(s, p)
+        if p.take("SEQUENCE", "INDEX", "SESSION", "SYSTEM", "VIEW", "TABLESPACE"):
+            return Result("ddl")
+    if head == "DROP":
+        p.need("DROP")
+        return _drop(s, p)
+    raise err(M.SYNTAX, "sql_unsupported", what=" ".join(t.text for t in toks[:3]))
+
+
+# ---- tables ------------------------------------------------------------------------------------
+def _parse_type(p: P) -> DmType:
+    words = [p.ident()]
+    while p.at("PRECISION", "VARYING"):
+        words.append(p.ident())
+    args: list[int] = []
+    if p.at("("):
+        inner = p.paren()
+        for part in split_top(inner):
+            txt = emit(part)
+            if txt.upper() in ("CHAR", "BYTE") or not txt:
+                continue
+            try:
+                args.append(int(txt.split()[0]))
+            except ValueError:
+                if txt.split()[0] != "*":
+                    raise err(M.SYNTAX, "-2007") from None
+    if words[0] == "TIMESTAMP" or words[0] == "TIME":
+        while p.at("WITH", "WITHOUT", "LOCAL", "TIME", "ZONE"):
+            p.i += 1
+    return parse_type(words, args)
+
+
+def _expr_tokens(p: P) -> list[Tok]:
+    """Tokens of a default expression up to the next column constraint keyword or top-level comma."""
+    out = []
+    while not p.done() and not p.at("NOT", "NULL", "PRIMARY", "UNIQUE", "CHECK", "CONSTRAINT", "REFERENCES",
+                                     "IDENTITY", "AUTO_INCREMENT", ","):
+        if p.at("("):
+            start = p.i
+            p.paren()
+            out.extend(p.t[start:p.i])
+        else:
+            out.append(p.peek())
+            p.i += 1
+    return out
+
+
+def _column_def(p: P, cons: dict) -> ColMeta:
+    name = p.ident()
+    typ = _parse_type(p)
+    nullable, default, ident = True, None, False
+    while not p.done():
+        if p.take("CONSTRAINT"):
+            p.ident()
+            continue
+        if p.take("NOT"):
+            p.need("NULL")
+            nullable = False
+        elif p.take("NULL"):
+            pass
+        elif p.take("DEFAULT"):
+            default = emit(_expr_tokens(p))
+        elif p.take("IDENTITY"):
+            ident = True
+            if p.at("("):
+                args = [int(emit(a)) for a in split_top(p.paren())]
+                cons["ident_seed"] = args[0] if args else 1
+        elif p.take("AUTO_INCREMENT"):
+            ident = True
+        elif p.take("PRIMARY"):
+            p.need("KEY")
+            cons.setdefault("pk", [name])
+            nullable = False
+        elif p.take("UNIQUE"):
+            cons.setdefault("unique", []).append([name])
+        elif p.take("CHECK"):
+            cons.setdefault("checks", []).append(emit(p.paren()))
+        elif p.take("REFERENCES"):
+            p.qname("")
+            if p.at("("):
+                p.paren()
+            while p.take("ON"):
+                p.take("DELETE", "UPDATE")
+                p.take("CASCADE", "RESTRICT", "NO", "SET")
+                p.take("ACTION", "NULL", "DEFAULT")
+        else:
+            raise err(M.SYNTAX, "-2007")
+    if ident:
+        nullable = False
+    return ColMeta(name, typ, nullable, default, ident)
+
+
+def _table_constraint(p: P, cons: dict) -> None:
+    if p.take("CONSTRAINT"):
+        p.ident()
+    if p.take("PRIMARY"):
+        p.need("KEY")
+        cons["pk"] = [t.name for t in p.paren() if t.kind in ("id", "qid")]
+    elif p.take("UNIQUE"):
+        cons.setdefault("unique", []).append([t.name for t in p.paren() if t.kind in ("id", "qid")])
+    elif p.take("CHECK"):
+        cons.setdefault("checks", []).append(emit(p.paren()))
+    elif p.take("FOREIGN"):
+        p.need("KEY")
+        p.paren()
+        p.need("REFERENCES")
+        p.qname("")
+        if p.at("("):
+            p.paren()
+        p.rest()
+    else:
+        raise err(M.SYNTAX, "-2007")
+
+
+def _expr_sql(s, text: str) -> str:
+    from .lexer import tokenize
+    return emit(Translator(s._ctx()).tr(tokenize(text, not s.db.case_sensitive)))
+
+
+def table_sql(s: SqlSession, phys: str, cols: list[ColMeta], cons: dict) -> str:
+    """CREATE TABLE statement (SQLite STRICT) for a DM table definition."""
+    parts = []
+    for c in cols:
+        q = quote(c.name)
+        if c.identity:
+            parts.append(f"{q} INTEGER PRIMARY KEY AUTOINCREMENT")
+            continue
+        st = {"INTEGER": "INT", "REAL": "REAL", "TEXT": "TEXT", "BLOB": "BLOB"}[c.type.storage]
+        d = f"{q} {st}"
+        if not c.nullable:
+            d += " NOT NULL"
+        if c.default is not None:
+            d += f" DEFAULT ({_expr_sql(s, c.default)})"
+        if c.type.max_len:
+            ln = f"length(CAST({q} AS BLOB))" if st == "TEXT" else f"length({q})"
+            d += f" CONSTRAINT {quote('LEN$' + c.name)} CHECK ({ln} <= {c.type.max_len})"
+        parts.append(d)
+    ident = next((c.name for c in cols if c.identity), None)
+    if cons.get("pk") and cons["pk"] != [ident]:
+        parts.append(f"PRIMARY KEY ({', '.join(quote(c) for c in cons['pk'])})")
+    for u in cons.get("unique", []):
+        parts.append(f"UNIQUE ({', '.join(quote(c) for c in u)})")
+    for chk in cons.get("checks", []):
+        parts.append(f"CHECK ({_expr_sql(s, chk)})")
+    return f"CREATE TABLE {quote(phys)} ({', '.join(parts)}) STRICT"
+
+
+def _tail_options(p: P) -> str | None:
+    """Skip storage clauses after a table/index definition; returns TABLESPACE name if given."""
+    ts = None
+    while not p.done():
+        if p.take("TABLESPACE"):
+            ts = p.ident()
+        elif p.take("STORAGE"):
+            for part in split_top(p.paren()):
+                words = [t.up for t in part]
+                if words and words[0] == "ON" and len(words) > 1:
+                    ts = part[1].name
+        elif p.at("AS"):
+            return ts
+        else:
+            p.i += 1
+    return ts
+
+
+def _check_new(s, schema: str, name: str) -> None:
+    cat = s.db.catalog
+    if schema not in cat.schemas():
+        raise err(M.NO_SCHEMA, "no_schema", name=schema)
+    if cat.table(schema, name) or cat.sequence(schema, name) or cat.index(schema, name):
+        raise err(M.EXISTS, "obj_exists", name=f"{schema}.{name}" if schema != s.schema else name)
+
+
+def _insert_obj(s, oid: int, schema: str, name: str, typ: str, parent: int | None, info: dict) -> None:
+    s.x("INSERT INTO DM$OBJ (ID, SCH, NAME, TYPE, PARENT, INFO, CREATED) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (oid, schema, name, typ, parent, json.dumps(info), _now()))
+
+
+def _insert_cols(s, tid: int, cols: list[ColMeta]) -> None:
+    for i, c in enumerate(cols):
+        s.x("INSERT INTO DM$COL (TID, NO, NAME, DECL, NULLABLE, DFLT, IDENT) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (tid, i, c.name, c.type.decl, int(c.nullable), c.default, int(c.identity)))
+
+
+def _create_table(s, p: P) -> Result:
+    if_not = False
+    if p.take("IF"):
+        p.need("NOT")
+        p.need("EXISTS")
+        if_not = True
+    schema, name = p.qname(s.schema)
+    cat = s.db.catalog
+    if if_not and cat.table(schema, name):
+        return Result("ddl")
+    _check_new(s, schema, name)
+    cols: list[ColMeta] = []
+    cons: dict = {}
+    col_names: list[str] | None = None
+    if p.at("("):
+        inner = p.paren()
+        parts = split_top(inner)
+        if p.at("AS"):
+            col_names = [x[0].name for x in parts]
+        else:
+            for part in parts:
+                q = P(part)
+                if q.at("CONSTRAINT", "PRIMARY", "UNIQUE", "CHECK", "FOREIGN"):
+                    _table_constraint(q, cons)
+                else:
+                    cols.append(_column_def(q, cons))
+    ts = _tail_options(p)
+    if p.take("AS"):
+        return _ctas(s, schema, name, col_names, p.rest(), ts)
+    if not cols:
+        raise err(M.SYNTAX, "-2007")
+    s.ddl_begin(f"{schema}.{name}")
+    try:
+        _make_table(s, schema, name, cols, cons, ts)
+        s.ddl_end()
+    except BaseException:
+        s.ddl_abort()
+        raise
+    return Result("ddl")
+
+
+def _make_table(s, schema: str, name: str, cols: list[ColMeta], cons: dict, ts: str | None) -> ObjMeta:
+    oid = _next_id(s)
+    phys = f"{schema}.{name}"
+    s.x(table_sql(s, phys, cols, cons))
+    owner = s.db.catalog.users.get(schema)
+    info = {"cons": cons, "ts": ts or (owner.ts if owner is not None else "MAIN")}
+    _insert_obj(s, oid, schema, name, "TABLE", None, info)
+    _insert_cols(s, oid, cols)
+    seed = cons.get("ident_seed")
+    if seed is not None and seed > 1:
+        s.x("INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)", (phys, seed - 1))
+    return ObjMeta(oid, schema, name, "TABLE", None, info, "", cols)
+
+
+def _next_id(s) -> int:
+    row = s.conn.execute("SELECT MAX(ID) FROM DM$OBJ").fetchone()
+    return max(int(row[0] or 0), 1000) + 1
+
+
+def _ctas(s, schema: str, name: str, col_names: list[str] | None, sel: list[Tok], ts: str | None) -> Result:
+    tr = Translator(s._ctx())
+    res = tr.run(sel, name_columns=True)
+    s._materialize(res.virtuals)
+    cur = s.conn.execute(f"SELECT * FROM ({res.sql}) LIMIT 1")
+    names = [d[0] for d in cur.description]
+    sample = cur.fetchall()
+    rcols = s._columns(names, res.sources, sample)
+    if col_names:
+        if len(col_names) != len(rcols):
+            raise err(M.COL_COUNT, "col_count")
+        names = col_names
+    cols = []
+    for n, c in zip(names, rcols, strict=False):
+        decl_args = [c.precision] if c.type in ("CHAR", "VARCHAR", "BINARY", "VARBINARY") else []
+        if c.type == "DECIMAL":
+            decl_args = [c.precision, c.scale] if c.precision else []
+        word = {"DECIMAL": "DECIMAL"}.get(c.type, c.type)
+        cols.append(ColMeta(n.upper() if n == n.lower() else n, parse_type([word], decl_args), True))
+    s.ddl_begin(f"{schema}.{name}")
+    try:
+        t = _make_table(s, schema, name, cols, {}, ts)
+        n = s.run_insert_select(t, res.sql, [])
+        s.ddl_end()
+    except BaseException:
+        s.ddl_abort()
+        raise
+    return Result("ddl", rowcount=n)
+
+
+def _truncate(s, p: P) -> Result:
+    schema, name = p.qname(s.schema)
+    t = s.db.catalog.table(schema, name)
+    if t is None or t.type != "TABLE":
+        raise err(M.NO_TABLE, "-2106", name=name)
+    s.ddl_begin(t.phys)
+    try:
+        s.x(f"DELETE FROM {quote(t.phys)}")
+        s.ddl_end()
+    except BaseException:
+        s.ddl_abort()
+        raise
+    return Result("ddl")
+
+
+# ---- indexes, views, sequences -----------------------------------------------------------------
+def _create_index(s, p: P) -> Result:
+    unique = p.take("UNIQUE")
+    p.take("BITMAP", "CLUSTER")
+    p.need("INDEX")
+    schema, name = p.qname(s.schema)
+    p.need("ON")
+    tschema, tname = p.qname(schema)
+    t = s.db.catalog.table(tschema, tname)
+    if t is None or t.type != "TABLE":
+        raise err(M.NO_TABLE, "-2106", name=tname)
+    if s.db.catalog.index(schema, name):
+        raise err(M.EXISTS, "obj_exists", name=name)
+    cols = []
+    for part in split_top(p.paren()):
+        c = part[0].name
+        if t.col(c) is None:
+            raise err(M.NO_COLUMN, "no_column", name=c)
+        d = " DESC" if any(x.is_("DESC") for x in part) else ""
+        cols.append(quote(c) + d)
+    _tail_options(p)
+    s.ddl_begin(t.phys)
+    try:
+        s.x(f"CREATE {'UNIQUE ' if unique else ''}INDEX {quote(schema + '.' + name)} ON {quote(t.phys)} "
+            f"({', '.join(cols)})")
+        _insert_obj(s, _next_id(s), schema, name, "INDEX", t.id, {"unique": unique, "cols": cols})
+        s.ddl_end()
+    except BaseException:
+        s.ddl_abort()
+        raise
+    return Result("ddl")
+
+
+def _create_view(s, p: P, replace: bool) -> Result:
+    schema, name = p.qname(s.schema)
+    cols = None
+    if p.at("("):
+        cols = [t.name for t in p.paren() if t.kind in ("id", "qid")]
+    p.need("AS")
+    body = p.rest()
+    while body and body[-1].is_("READ", "ONLY", "CHECK", "OPTION", "WITH"):
+        body.pop()
+    text = emit(body)
+    old = s.db.catalog.table(schema, name)
+    if old is not None and not (replace and old.type == "VIEW"):
+        raise err(M.EXISTS, "obj_exists", name=name)
+    if old is None:
+        _check_new(s, schema, name)
+    # validate now (DM compiles views at creation)
+    sub = Translator(Context(s.db.catalog, schema, s.user, s._is_virtual, not s.db.case_sensitive))
+    res = sub.run(name_select_items(body), name_columns=False)
+    s._materialize(res.virtuals)
+    s.conn.execute(f"SELECT * FROM ({res.sql}) LIMIT 0")
+    s.ddl_begin(f"{schema}.{name}")
+    try:
+        if old is not None:
+            s.x("DELETE FROM DM$OBJ WHERE ID = ?", (old.id,))
+        info = {"sql": text, "cols": cols}
+        _insert_obj(s, old.id if old else _next_id(s), schema, name, "VIEW", None, info)
+        s.ddl_end()
+    except BaseException:
+        s.ddl_abort()
+        raise
+    return Result("ddl")
+
+
+def _create_sequence(s, p: P) -> Result:
+    schema, name = p.qname(s.schema)
+    _check_new(s, schema, name)
+    info = {"start": None, "inc": 1, "min": None, "max": None, "cycle": False, "cache": 20}
+    while not p.done():
+        if p.take("START"):
+            p.need("WITH")
+            info["start"] = p.number()
+        elif p.take("INCREMENT"):
+            p.need("BY")
+            info["inc"] = p.number()
+        elif p.take("MINVALUE"):
+            info["min"] = p.number()
+        elif p.take("MAXVALUE"):
+            info["max"] = p.number()
+        elif p.take("CACHE"):
+            info["cache"] = p.number()
+        elif p.take("CYCLE"):
+            info["cycle"] = True
+        elif p.take("NOCYCLE", "NOCACHE", "NOMINVALUE", "NOMAXVALUE", "ORDER", "NOORDER"):
+            pass
+        else:
+            raise err(M.SYNTAX, "-2007")
+    asc = info["inc"] > 0
+    if info["min"] is None:
+        info["min"] = 1 if asc else -_BIG
+    if info["max"] is None:
+        info["max"] = _BIG if asc else -1
+    if info["start"] is None:
+        info["start"] = info["min"] if asc else info["max"]
+    s.ddl_begin(f"{schema}.{name}")
+    try:
+        oid = _next_id(s)
+        _insert_obj(s, oid, schema, name, "SEQUENCE", None, info)
+        s.x("DELETE FROM DM$SEQ WHERE ID = ?", (oid,))
+        s.db.seq_forget(oid)
+        s.ddl_end()
+    except BaseException:
+        s.ddl_abort()
+        raise
+    return Result("ddl")
+
+
+# ---- users, schemas, privileges, tablespaces ---------------------------------------------------
+def _create_user(s, p: P) -> Result:
+    name = p.ident()
+    p.need("IDENTIFIED")
+    p.need("BY")
+    pt = p.peek()
+    if pt is None:
+        raise err(M.SYNTAX, "-2007")
+    pwd = unquote_str(pt.text) if pt.kind == "str" else pt.text if pt.kind != "qid" else pt.name
+    p.i += 1
+    ts = "MAIN"
+    while not p.done():
+        if p.take("DEFAULT"):
+            if p.take("TABLESPACE"):
+                ts = p.ident()
+            elif p.take("INDEX"):
+                p.take("TABLESPACE")
+                p.ident()
+        else:
+            p.i += 1
+    cat = s.db.catalog
+    if name in cat.users or name in cat.schemas():
+        raise err(M.EXISTS, "obj_exists", name=name)
+    s.ddl_begin(name)
+    try:
+        uid = int(s.conn.execute("SELECT MAX(ID) FROM DM$USERS").fetchone()[0]) + 1
+        s.x("INSERT INTO DM$USERS (NAME, PWD, TS, ID, CREATED, LOCKED) VALUES (?, ?, ?, ?, ?, 0)",
+            (name, hash_password(pwd), ts, uid, _now()))
+        s.ddl_end()
+    except BaseException:
+        s.ddl_abort()
+        raise
+    return Result("ddl")
+
+
+def _alter_user(s, p: P) -> Result:
+    name = p.ident()
+    if name not in s.db.catalog.users:
+        raise err(M.NO_USER, "no_user", name=name)
+    sets: list[tuple[str, object]] = []
+    while not p.done():
+        if p.take("IDENTIFIED"):
+            p.need("BY")
+            pt = p.peek()
+            p.i += 1
+            sets.append(("PWD", hash_password(unquote_str(pt.text) if pt.kind == "str" else pt.text)))
+        elif p.take("ACCOUNT"):
+            sets.append(("LOCKED", 1 if p.need("LOCK", "UNLOCK").is_("LOCK") else 0))
+        elif p.take("DEFAULT"):
+            p.need("TABLESPACE")
+            sets.append(("TS", p.ident()))
+        else:
+            p.i += 1
+    s.ddl_begin(name)
+    try:
+        for col, v in sets:
+            s.x(f"UPDATE DM$USERS SET {col} = ? WHERE NAME = ?", (v, name))
+        s.ddl_end()
+    except BaseException:
+        s.ddl_abort()
+        raise
+    return Result("ddl")
+
+
+def _create_schema(s, p: P) -> Result:
+    name = p.ident()
+    if name in s.db.catalog.schemas():
+        raise err(M.EXISTS, "obj_exists", name=name)
+    owner = s.user
+    if p.take("AUTHORIZATION"):
+        owner = p.ident()
+    s.ddl_begin(name)
+    try:
+        _insert_obj(s, _next_id(s), name, name, "SCHEMA", None, {"owner": owner})
+        s.ddl_end()
+    except BaseException:
+        s.ddl_abort()
+        raise
+    return Result("ddl")
+
+
+def _create_tablespace(s, p: P) -> Result:
+    """Recorded only when the instance did not take CREATE TABLESPACE itself (library use)."""
+    name = p.ident()
+    files = []
+    if p.take("DATAFILE"):
+        for part in split_top(p.rest()):
+            q = P(part)
+            path = unquote_str(q.peek().text)
+            q.i += 1
+            size = 0
+            if q.take("SIZE"):
+                size = q.number()
+            files.append({"path": path, "size_mb": size})
+    if any(o.type == "TABLESPACE" and o.name == name for o in s.db.catalog.objs.values()):
+        raise err(M.EXISTS, "obj_exists", name=name)
+    s.ddl_begin(name)
+    try:
+        _insert_obj(s, _next_id(s), "SYS", name, "TABLESPACE", None, {"files": files})
+        s.ddl_end()
+    except BaseException:
+        s.ddl_abort()
+        raise
+    return Result("ddl")
+
+
+def _grant(s, p: P, grant: bool) -> Result:
+    p.i += 1
+    toks = p.rest()
+    kw = "TO" if grant else "FROM"
+    k = next((i for i, t in enumerate(toks) if t.is_(kw)), None)
+    if k is None:
+        raise err(M.SYNTAX, "-2007")
+    left, right = toks[:k], toks[k + 1:]
+    on = next((i for i, t in enumerate(left) if t.is_("ON")), None)
+    privs = [emit(x).upper() for x in split_top(left[:on] if on is not None else left)]
+    obj = emit(left[on + 1:]).upper() if on is not None else ""
+    grantees = []
+    for part in split_top(right):
+        if part and part[0].is_("WITH"):
+            break
+        cut = next((i for i, t in enumerate(part) if t.is_("WITH")), len(part))
+        g = part[0].name if part else ""
+        grantees.append(g)
+        if cut < len(part):
+            break
+    cat = s.db.catalog
+    for g in grantees:
+        if g not in cat.users and g != "PUBLIC" and g not in ("DBA", "RESOURCE", "PUBLIC", "SOI", "VTI", "SVI"):
+            raise err(M.NO_USER, "no_user", name=g)
+    s.ddl_begin(",".join(grantees))
+    try:
+        for g in grantees:
+            for pr in privs:
+                if grant:
+                    s.x("INSERT INTO DM$PRIV (GRANTEE, PRIV, OBJ) VALUES (?, ?, ?)", (g, pr, obj))
+                else:
+                    s.x("DELETE FROM DM$PRIV WHERE GRANTEE = ? AND PRIV = ? AND OBJ = ?", (g, pr, obj))
+        s.ddl_end()
+    except BaseException:
+        s.ddl_abort()
+        raise
+    return Result("ddl")
+
+
+# ---- ALTER TABLE / DROP ------------------------------------------------------------------------
+def _rebuild(s, t: ObjMeta, cols: list[ColMeta], copy: list[tuple[str, str]], cons: dict) -> None:
+    """Recreate a table with new columns; copy = [(new column, source expression)]; keeps rowids and indexes."""
+    tmp = t.phys + "$NEW"
+    s.x(table_sql(s, tmp, cols, cons))
+    dst = ", ".join(quote(a) for a, _ in copy)
+    src = ", ".join(b for _, b in copy)
+    s.x(f"INSERT INTO {quote(tmp)} (rowid{', ' if copy else ''}{dst}) SELECT rowid{', ' if copy else ''}{src} "
+        f"FROM {quote(t.phys)}")
+    s.x(f"DROP TABLE {quote(t.phys)}")
+    s.x(f"ALTER TABLE {quote(tmp)} RENAME TO {quote(t.phys)}")
+    names = {c.name for c in cols}
+    for ix in s.db.catalog.indexes_of(t.id):
+        icols = [c for c in ix.info.get("cols", [])]
+        if all(c.split(" ")[0].strip('"') in names for c in icols):
+            s.x(f"CREATE {'UNIQUE ' if ix.info.get('unique') else ''}INDEX {quote(ix.phys)} ON {quote(t.phys)} "
+                f"({', '.join(icols)})")
+        else:
+            s.x("DELETE FROM DM$OBJ WHERE ID = ?", (ix.id,))
+    s.x("DELETE FROM DM$COL WHERE TID = ?", (t.id,))
+    _insert_cols(s, t.id, cols)
+    info = dict(t.info)
+    info["cons"] = cons
+    s.x("UPDATE DM$OBJ SET INFO = ? WHERE ID = ?", (json.dumps(info), t.id))
+
+
+def _alter_table(s, p: P) -> Result:
+    schema, name = p.qname(s.schema)
+    t = s.db.catalog.table(schema, name)
+    if t is None or t.type != "TABLE":
+        raise err(M.NO_TABLE, "-2106", name=name)
+    cons = dict(t.info.get("cons", {}))
+    s.ddl_begin(t.phys)
+    try:
+        if p.take("ADD"):
+            p.take("COLUMN")
+            if p.at("CONSTRAINT", "PRIMARY", "UNIQUE", "CHECK", "FOREIGN"):
+                _table_constraint(p, cons)
+                _rebuild(s, t, t.columns, [(c.name, quote(c.name)) for c in t.columns], cons)
+            else:
+                defs = [_column_def(P(x), cons) for x in split_top(p.paren())] if p.at("(") else [_column_def(p, cons)]
+                for d in defs:
+                    if t.col(d.name):
+                        raise err(M.EXISTS, "obj_exists", name=d.name)
+                cols = t.columns + defs
+                _rebuild(s, t, cols, [(c.name, quote(c.name)) for c in t.columns], cons)
+        elif p.take("DROP"):
+            if p.take("CONSTRAINT"):
+                p.ident()
+            else:
+                p.take("COLUMN")
+                c = p.ident()
+                if t.col(c) is None:
+                    raise err(M.NO_COLUMN, "no_column", name=c)
+                cols = [x for x in t.columns if x.name != c]
+                cons["pk"] = [x for x in cons.get("pk", []) if x != c] or None
+                if not cons["pk"]:
+                    cons.pop("pk")
+                cons["unique"] = [u for u in cons.get("unique", []) if c not in u]
+                _rebuild(s, t, cols, [(x.name, quote(x.name)) for x in cols], cons)
+        elif p.take("MODIFY") or (p.take("ALTER") and p.take("COLUMN")):
+            defs = [_column_def(P(x), cons) for x in split_top(p.paren())] if p.at("(") else [_column_def(p, cons)]
+            cols = list(t.columns)
+            for d in defs:
+                idx = next((i for i, c in enumerate(cols) if c.name == d.name), None)
+                if idx is None:
+                    raise err(M.NO_COLUMN, "no_column", name=d.name)
+                cols[idx] = d
+            _rebuild(s, t, cols, [(c.name, quote(c.name)) for c in cols], cons)
+        elif p.take("RENAME"):
+            if p.take("TO"):
+                new = p.ident()
+                _check_new(s, schema, new)
+                s.x(f"ALTER TABLE {quote(t.phys)} RENAME TO {quote(schema + '.' + new)}")
+                s.x("UPDATE DM$OBJ SET NAME = ? WHERE ID = ?", (new, t.id))
+            else:
+                p.take("COLUMN")
+                old = p.ident()
+                p.need("TO")
+                new = p.ident()
+                if t.col(old) is None:
+                    raise err(M.NO_COLUMN, "no_column", name=old)
+                s.x(f"ALTER TABLE {quote(t.phys)} RENAME COLUMN {quote(old)} TO {quote(new)}")
+                s.x("UPDATE DM$COL SET NAME = ? WHERE TID = ? AND NAME = ?", (new, t.id, old))
+        else:
+            raise err(M.SYNTAX, "sql_unsupported", what="ALTER TABLE " + emit(p.rest()[:2]))
+        s.ddl_end()
+    except BaseException:
+        s.ddl_abort()
+        raise
+    return Result("ddl")
+
+
+def _drop(s, p: P) -> Result:
+    what = p.need("TABLE", "VIEW", "INDEX", "SEQUENCE", "USER", "SCHEMA", "TABLESPACE", "ROLE").up
+    if_exists = False
+    if p.take("IF"):
+        p.need("EXISTS")
+        if_exists = True
+    cat = s.db.catalog
+    if what == "USER" or what == "ROLE":
+        name = p.ident()
+        if what == "ROLE":
+            return Result("ddl")
+        if name not in cat.users:
+            if if_exists:
+                return Result("ddl")
+            raise err(M.NO_USER, "no_user", name=name)
+        owned = [o for o in cat.objs.values() if o.schema == name]
+        if owned and not p.take("CASCADE"):
+            raise err(M.DEPEND, "dep_objects", name=name)
+        s.ddl_begin(name)
+        try:
+            for o in owned:
+                _drop_obj(s, o)
+            s.x("DELETE FROM DM$USERS WHERE NAME = ?", (name,))
+            s.ddl_end()
+        except BaseException:
+            s.ddl_abort()
+            raise
+        return Result("ddl")
+    if what == "TABLESPACE":
+        name = p.ident()
+        o = next((x for x in cat.objs.values() if x.type == "TABLESPACE" and x.name == name), None)
+        if o is None:
+            return Result("ddl")
+        s.ddl_begin(name)
+        try:
+            s.x("DELETE FROM DM$OBJ WHERE ID = ?", (o.id,))
+            s.ddl_end()
+        except BaseException:
+            s.ddl_abort()
+            raise
+        return Result("ddl")
+    schema, name = p.qname(s.schema)
+    if what in ("TABLE", "VIEW"):
+        o = cat.table(schema, name)
+        if o is not None and o.type != what:
+            o = None
+        code, key = M.NO_TABLE, "-2106"
+    elif what == "INDEX":
+        o = cat.index(schema, name)
+        code, key = M.NO_INDEX, "no_index"
+    elif what == "SEQUENCE":
+        o = cat.sequence(schema, name)
+        code, key = M.NO_SEQ, "no_seq"
+    else:
+        o = next((x for x in cat.objs.values() if x.type == "SCHEMA" and x.name == name), None)
+        code, key = M.NO_SCHEMA, "no_schema"
+    if o is None:
+        if if_exists:
+            return Result("ddl")
+        raise err(code, key, name=name)
+    p.take("CASCADE", "RESTRICT")
+    s.ddl_begin(o.phys)
+    try:
+        if what == "SCHEMA":
+            for x in cat.objs.values():
+                if x.schema == name and x.id != o.id:
+                    _drop_obj(s, x)
+        _drop_obj(s, o)
+        s.ddl_end()
+    except BaseException:
+        s.ddl_abort()
+        raise
+    return Result("ddl")
+
+
+def _drop_obj(s, o: ObjMeta) -> None:
+    if o.type == "TABLE":
+        s.x(f"DROP TABLE IF EXISTS {quote(o.phys)}")
+        s.x("DELETE FROM DM$COL WHERE TID = ?", (o.id,))
+        s.x("DELETE FROM DM$OBJ WHERE PARENT = ?", (o.id,))
+        s.cap.dropped_table(o.phys)
+    elif o.type == "INDEX":
+        s.x(f"DROP INDEX IF EXISTS {quote(o.phys)}")
+    elif o.type == "SEQUENCE":
+        s.x("DELETE FROM DM$SEQ WHERE ID = ?", (o.id,))
+        s.db.seq_forget(o.id)
+    s.x("DELETE FROM DM$OBJ WHERE ID = ?", (o.id,))

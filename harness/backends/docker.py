@@ -1,0 +1,447 @@
+"""The docker backend: host1, host2 and monitor as containers on the seed's two networks.
+
+Images come from harness.images (built locally, no registry). adapt() creates two user-defined bridge
+networks, internal and external, with the seed's subnets when they are free on this machine (otherwise
+free private /24s, keeping each host's last octet) and gives every host its static addresses there.
+up() starts one long-running container per host (`--init`, NET_ADMIN for iptables/tc chaos, hostname
+host1/host2/monitor). Commands run through `docker exec` as dmdba by default.
+
+Everything this backend creates carries the labels dmdw.run=<run-id> and dmdw.owner=<machine>:<pid>:
+<process start time>, so down() removes exactly its own objects and cleanup_stale() removes what a run
+that was killed (SIGKILL, power loss) left behind: objects whose owner process no longer exists.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import ipaddress
+import os
+import re
+import shlex
+import signal
+import socket
+import subprocess
+import threading
+import time
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from harness.backends.base import Backend, BackendOptions, CommandResult, Host, Process
+from harness.errors import HarnessError, UsageError
+from harness.wait import wait_until
+
+if TYPE_CHECKING:
+    import pexpect
+
+    from harness.topology import Topology
+
+LABEL_RUN = "dmdw.run"
+LABEL_OWNER = "dmdw.owner"
+LOG_DIR = "/var/log/dmdw"
+SYS_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+SEED_SUBNETS = {"internal": "192.168.56.0/24", "external": "192.168.0.0/24"}
+# Fallbacks when the seed's subnets clash with this machine's networks: (internal, external) pairs.
+FALLBACK_SUBNETS = [(f"10.56.{i}.0/24", f"10.57.{i}.0/24") for i in range(0, 250, 2)]
+_NET_LOCK = threading.Lock()
+
+
+# ---- ownership labels ------------------------------------------------------------------------------
+def _proc_start(pid: int) -> str:
+    """Start time (clock ticks since boot) of a process; '' if it does not exist."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""
+
+
+def owner_label(pid: int | None = None) -> str:
+    """machine:pid:start-time of the process that owns the objects (this one by default)."""
+    pid = pid or os.getpid()
+    return f"{socket.gethostname()}:{pid}:{_proc_start(pid)}"
+
+
+def owner_alive(label: str) -> bool:
+    """True if the owner process of a label still runs (labels from other machines count as alive)."""
+    try:
+        machine, pid, start = label.rsplit(":", 2)
+    except ValueError:
+        return False
+    if machine != socket.gethostname():
+        return True
+    return pid.isdigit() and _proc_start(int(pid)) == start and start != ""
+
+
+def cleanup_stale(client: Any) -> list[str]:
+    """Remove labelled containers and networks whose owning process is gone; returns their names."""
+    removed: list[str] = []
+    for c in client.containers.list(all=True, filters={"label": LABEL_RUN}):
+        if not owner_alive(c.labels.get(LABEL_OWNER, "")):
+            with contextlib.suppress(Exception):
+                c.remove(force=True)
+                removed.append(c.name)
+    for n in client.networks.list(filters={"label": LABEL_RUN}):
+        if not owner_alive((n.attrs.get("Labels") or {}).get(LABEL_OWNER, "")):
+            with contextlib.suppress(Exception):
+                n.remove()
+                removed.append(n.name)
+    return removed
+
+
+def labelled(client: Any, run_id: str | None = None) -> list[str]:
+    """Names of containers and networks with a dmdw.run label (of one run, or of any run)."""
+    flt = {"label": f"{LABEL_RUN}={run_id}" if run_id else LABEL_RUN}
+    return ([c.name for c in client.containers.list(all=True, filters=flt)]
+            + [n.name for n in client.networks.list(filters=flt)])
+
+
+# ---- subnets ---------------------------------------------------------------------------------------
+def used_networks(client: Any) -> list[ipaddress.IPv4Network]:
+    """IPv4 networks already in use here: routes, interface addresses, Docker networks' subnets."""
+    nets: list[ipaddress.IPv4Network] = []
+    out = subprocess.run(["ip", "-4", "-o", "addr", "show"], capture_output=True, text=True).stdout
+    for m in re.finditer(r"inet (\d+\.\d+\.\d+\.\d+/\d+)", out):
+        nets.append(ipaddress.ip_interface(m.group(1)).network)
+    out = subprocess.run(["ip", "-4", "route", "show", "table", "all"], capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        dest = line.split()[0] if line.split() else ""
+        if dest in ("default", "broadcast", "local", "unreachable", "blackhole", "prohibit"):
+            dest = line.split()[1] if dest != "default" and len(line.split()) > 1 else ""
+        with contextlib.suppress(ValueError):
+            if dest and dest != "0.0.0.0/0":
+                net = ipaddress.ip_network(dest, strict=False)
+                if net.prefixlen > 0 and not net.is_loopback:
+                    nets.append(net)
+    for n in client.networks.list():
+        for cfg in ((n.attrs.get("IPAM") or {}).get("Config") or []):
+            with contextlib.suppress(ValueError, KeyError):
+                nets.append(ipaddress.ip_network(cfg["Subnet"], strict=False))
+    return nets
+
+
+def pick_subnets(wanted: dict[str, str] | None, used: list[ipaddress.IPv4Network]) -> dict[str, str]:
+    """Subnets for internal/external: the wanted ones (validated), else the seed's if free, else a free pair."""
+    def free(cidr: str) -> bool:
+        net = ipaddress.ip_network(cidr)
+        return not any(net.overlaps(u) for u in used)
+
+    if wanted:
+        for role in ("internal", "external"):
+            cidr = wanted.get(role, "")
+            try:
+                net = ipaddress.ip_network(cidr)
+            except ValueError:
+                raise UsageError(f"docker {role}_subnet must be an IPv4 network like 192.168.56.0/24, not {cidr!r}") from None
+            if net.prefixlen > 29:
+                raise UsageError(f"docker {role}_subnet {cidr} is too small (need /29 or larger)")
+            if not free(cidr):
+                raise UsageError(f"docker {role}_subnet {cidr} overlaps a network of this machine; choose another")
+        if ipaddress.ip_network(wanted["internal"]).overlaps(ipaddress.ip_network(wanted["external"])):
+            raise UsageError("docker internal_subnet and external_subnet overlap; choose two distinct networks")
+        return {"internal": wanted["internal"], "external": wanted["external"]}
+    for internal, external in [(SEED_SUBNETS["internal"], SEED_SUBNETS["external"]), *FALLBACK_SUBNETS]:
+        if free(internal) and free(external):
+            return {"internal": internal, "external": external}
+    raise HarnessError("no free private /24 pair for the docker networks; set docker internal_subnet/external_subnet")
+
+
+def move_ip(ip: str, subnet: str) -> str:
+    """The address with ip's host part inside subnet (192.168.56.201 -> 10.56.0.201 for 10.56.0.0/24)."""
+    net = ipaddress.ip_network(subnet)
+    addr = ipaddress.ip_address(ip)
+    if addr in net:
+        return ip
+    host_bits = int(addr) & int(net.hostmask)
+    moved = ipaddress.ip_address(int(net.network_address) | host_bits)
+    if moved in (net.network_address, net.broadcast_address) or moved == next(net.hosts()):
+        raise UsageError(f"host address {ip} cannot be moved into {subnet} (network, broadcast or gateway)")
+    return str(moved)
+
+
+# ---- hosts -----------------------------------------------------------------------------------------
+class DockerProcess(Process):
+    """A daemon started in a container by DockerHost.spawn (its own session; pid in the container)."""
+
+    def __init__(self, name: str, pid: int, host: DockerHost, log_path: str) -> None:
+        self.name, self.pid, self.host, self.log_path = name, pid, host, log_path
+
+    def alive(self) -> bool:
+        r = self.host.run(f"awk '{{print $3}}' /proc/{self.pid}/stat 2>/dev/null", user="root", check=False)
+        return r.rc == 0 and r.stdout.strip() not in ("", "Z", "X")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int | None:
+        if not self.alive():
+            return None
+        self.host.run(f"kill -{int(sig)} -- -{self.pid} 2>/dev/null || kill -{int(sig)} {self.pid}",
+                      user="root", check=False)
+        try:
+            wait_until(lambda: not self.alive(), timeout, f"{self.name} (pid {self.pid}) on {self.host.name} to exit")
+        except TimeoutError:
+            self.host.run(f"kill -9 -- -{self.pid} 2>/dev/null; kill -9 {self.pid}", user="root", check=False)
+            wait_until(lambda: not self.alive(), 10, f"{self.name} (pid {self.pid}) to die after SIGKILL")
+        return None
+
+
+class DockerHost(Host):
+    """A host as a running container; every command is a `docker exec`."""
+
+    def __init__(self, backend: DockerBackend, name: str, role: str, internal_ip: str,
+                 external_ip: str | None, container: str, dm_home: str, lang: str) -> None:
+        self.backend, self.name, self.role = backend, name, role
+        self.internal_ip, self.external_ip = internal_ip, external_ip
+        self.container, self.dm_home = container, dm_home
+        self.env = {"PATH": f"{SYS_PATH}:{dm_home}/bin", "DM_HOME": dm_home, "LANGUAGE": lang,
+                    "LANG": "C.UTF-8", "LD_LIBRARY_PATH": f"{dm_home}/bin"}
+        self._ti: Any = None
+        self.processes: list[DockerProcess] = []
+
+    @property
+    def ti(self) -> Any:  # type: ignore[override]
+        """testinfra host docker://root@<container>."""
+        if self._ti is None:
+            import testinfra
+
+            self._ti = testinfra.get_host(f"docker://root@{self.container}")
+        return self._ti
+
+    def _env_args(self, env: dict[str, str] | None) -> list[str]:
+        full = {**self.env, **self.backend.extra_env, **(env or {})}
+        args: list[str] = []
+        for k, v in full.items():
+            args += ["-e", f"{k}={v}"]
+        return args
+
+    def _exec(self, argv: list[str], *, user: str, env: dict[str, str] | None, stdin: bytes | None,
+              timeout: float, interactive: bool = False) -> subprocess.CompletedProcess:
+        home = "/root" if user == "root" else f"/home/{user}"
+        cmd = ["docker", "exec", "-u", user, "-w", home, *(["-i"] if interactive else []),
+               *self._env_args(env), self.container, *argv]
+        return subprocess.run(cmd, input=stdin, capture_output=True, timeout=timeout)
+
+    def run(self, cmd: str, *, user: str = "dmdba", timeout: float = 60, check: bool = True,
+            env: dict[str, str] | None = None) -> CommandResult:
+        t0 = time.monotonic()
+        # `timeout` inside the container kills the command itself, not only the docker client.
+        argv = ["timeout", "-k", "5", f"{max(timeout, 1):.0f}", "bash", "-c", cmd]
+        try:
+            p = self._exec(argv, user=user, env=env, stdin=None, timeout=timeout + 30)
+            rc, out, err = p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
+        except subprocess.TimeoutExpired as e:
+            rc, out, err = -9, (e.stdout or b"").decode(errors="replace"), "docker exec did not return"
+        if rc == 124:
+            err += f"\n[harness] timed out after {timeout}s"
+        res = CommandResult(cmd, rc, out, err, time.monotonic() - t0, self.name)
+        return res.check() if check else res
+
+    def spawn(self, cmd: str, *, name: str, user: str = "dmdba", env: dict[str, str] | None = None) -> Process:
+        log_path = f"{LOG_DIR}/{name}.log"
+        launcher = (f"cd ~ || exit 1; setsid bash -c {shlex.quote('exec ' + cmd)} >>{shlex.quote(log_path)} 2>&1 "
+                    "</dev/null & echo $!")
+        r = self.run(launcher, user=user, env=env, timeout=30)
+        pid = int(r.stdout.strip().splitlines()[-1])
+        p = DockerProcess(name, pid, self, log_path)
+        self.processes.append(p)
+        return p
+
+    def interactive(self, cmd: str, *, env: dict[str, str] | None = None,
+                    encoding: str = "utf-8") -> pexpect.spawn:
+        import pexpect
+
+        args = ["exec", "-it", "-u", "dmdba", "-w", "/home/dmdba", *self._env_args(env), self.container,
+                "bash", "-c", "exec " + cmd]
+        return pexpect.spawn("docker", args, encoding=encoding, codec_errors="replace", timeout=30,
+                             dimensions=(200, 400))
+
+    def read_file(self, p: str, *, mapped: bool = False) -> str:
+        r = self._exec(["cat", p], user="root", env=None, stdin=None, timeout=60)
+        if r.returncode != 0:
+            raise FileNotFoundError(f"{self.name}:{p}: {r.stderr.decode(errors='replace').strip()}")
+        return r.stdout.decode(errors="replace")
+
+    def write_file(self, p: str, text: str, owner: str = "dmdba", *, mapped: bool = False) -> None:
+        q = shlex.quote(p)
+        script = f"mkdir -p \"$(dirname {q})\" && cat > {q}"
+        if owner != "root":
+            script += f" && chown {shlex.quote(owner)}: {q}"
+        r = self._exec(["sh", "-c", script], user="root", env=None, stdin=text.encode(), timeout=60,
+                       interactive=True)
+        if r.returncode != 0:
+            raise HarnessError(f"writing {p} on {self.name} failed: {r.stderr.decode(errors='replace').strip()}")
+
+    def pids(self, pattern: str) -> list[int]:
+        r = self.run("ps -eo pid=,args=", user="root", check=False)
+        rx = re.compile(pattern)
+        out = []
+        for line in r.stdout.splitlines():
+            pid, _, args = line.strip().partition(" ")
+            if pid.isdigit() and rx.search(args) and not args.startswith(("ps -eo", "timeout -k")):
+                out.append(int(pid))
+        return out
+
+    def signal(self, pattern_or_pid: str | int, sig: int) -> None:
+        pids = [pattern_or_pid] if isinstance(pattern_or_pid, int) else self.pids(pattern_or_pid)
+        if pids:
+            self.run(f"kill -{int(sig)} {' '.join(map(str, pids))}", user="root", check=False)
+
+
+# ---- backend ---------------------------------------------------------------------------------------
+class DockerBackend(Backend):
+    """Three containers on two labelled bridge networks; nothing outlives down()."""
+
+    name = "docker"
+
+    def __init__(self, options: BackendOptions, client: Any | None = None) -> None:
+        from harness import images
+
+        self.options = options
+        self.client = client or images.docker_client()
+        self.images = images.Images(self.client, log=options.extra.get("log", lambda _m: None))
+        self.run_id = f"{options.run_id}-{uuid.uuid4().hex[:8]}"
+        self.owner = owner_label()
+        self.labels = {LABEL_RUN: self.run_id, LABEL_OWNER: self.owner}
+        self.hosts: dict[str, Host] = {}
+        self.networks: dict[str, Any] = {}
+        self.subnets: dict[str, str] = {}
+        self.extra_env: dict[str, str] = {}  # added to every host command (e.g. DMEMU_BUGS)
+        self.image: str | None = None
+        self._adapted: Topology | None = None
+        self._down = False
+        if options.target not in ("emulator", "dm8"):
+            raise UsageError(f"--dw-target must be emulator or dm8, not '{options.target}'")
+        if options.target == "dm8":
+            images.check_dm8_args(options.dm8_installer, options.dm8_image, options.dm_home)
+        atexit.register(self._atexit)
+
+    # ---- topology ------------------------------------------------------------------------------
+    def _wanted_subnets(self, topology: Topology) -> dict[str, str] | None:
+        opts = {**topology.backend_options, **self.options.extra}
+        internal, external = opts.get("internal_subnet"), opts.get("external_subnet")
+        if internal is None and external is None:
+            return None
+        if not (internal and external):
+            raise UsageError("set both docker internal_subnet and external_subnet, or neither")
+        return {"internal": str(internal), "external": str(external)}
+
+    def adapt(self, topology: Topology) -> Topology:
+        """Create the two networks (free subnets) and move the hosts' addresses into them."""
+        if self._adapted is not None:
+            return self._adapted
+        cleanup_stale(self.client)
+        t = topology.copy()
+        t.paths.dm_home = self.options.dm_home or t.paths.dm_home
+        wanted = self._wanted_subnets(t)
+        with _NET_LOCK:
+            for attempt in range(5):
+                self.subnets = pick_subnets(wanted, used_networks(self.client))
+                try:
+                    for role in ("internal", "external"):
+                        self.networks[role] = self._create_network(role, self.subnets[role])
+                    break
+                except Exception as e:  # noqa: BLE001 - a concurrent run took the subnet: pick again
+                    self._remove_networks()
+                    if wanted or attempt == 4 or "overlap" not in str(e).lower():
+                        raise HarnessError(f"creating the docker networks {self.subnets} failed: {e}") from None
+        for h in t.hosts.values():
+            h.internal_ip = move_ip(h.internal_ip, self.subnets["internal"])
+            if h.external_ip:
+                h.external_ip = move_ip(h.external_ip, self.subnets["external"])
+        self._adapted = t
+        return t
+
+    def _create_network(self, role: str, subnet: str) -> Any:
+        import docker.types
+
+        net = ipaddress.ip_network(subnet)
+        gateway = str(next(net.hosts()))
+        ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=subnet, gateway=gateway)])
+        return self.client.networks.create(
+            f"dmdw-{self.run_id}-{role}", driver="bridge", ipam=ipam, labels=self.labels, check_duplicate=True,
+        )
+
+    # ---- lifecycle -----------------------------------------------------------------------------
+    def up(self, topology: Topology) -> dict[str, Host]:
+        """Images (cached or built), then one container per host with its static addresses."""
+        try:
+            return self._up(topology)
+        except BaseException as e:
+            self.down()
+            if isinstance(e, HarnessError | KeyboardInterrupt):
+                raise
+            raise HarnessError(f"starting the docker topology failed: {str(e).splitlines()[0]}") from None
+
+    def _up(self, topology: Topology) -> dict[str, Host]:
+        t = self.adapt(topology)
+        self.image = self.images.for_target(self.options.target, dm8_installer=self.options.dm8_installer,
+                                            dm8_image=self.options.dm8_image, dm_home=t.paths.dm_home)
+        etc_hosts = {h.name: h.internal_ip for h in t.hosts.values()}
+        for spec in t.hosts.values():
+            self._start_container(spec.name, spec.internal_ip, spec.external_ip, etc_hosts)
+            self.hosts[spec.name] = DockerHost(self, spec.name, spec.role, spec.internal_ip, spec.external_ip,
+                                               f"dmdw-{self.run_id}-{spec.name}", t.paths.dm_home, self.options.lang)
+        for h in self.hosts.values():
+            wait_until(lambda h=h: h.run("id -u dmdba", user="root", check=False).stdout.strip() == str(t.os.uid),
+                       60, f"container {h.name} to run with user dmdba (uid {t.os.uid})")
+            h.run(f"mkdir -p {LOG_DIR} && chmod 1777 {LOG_DIR}", user="root")
+        return self.hosts
+
+    def _start_container(self, name: str, internal_ip: str, external_ip: str | None,
+                         etc_hosts: dict[str, str]) -> None:
+        api = self.client.api
+        cname = f"dmdw-{self.run_id}-{name}"
+        host_config = api.create_host_config(cap_add=["NET_ADMIN"], init=True, extra_hosts=etc_hosts)
+        net_config = api.create_networking_config(
+            {self.networks["internal"].name: api.create_endpoint_config(ipv4_address=internal_ip)}
+        )
+        api.create_container(self.image, command=["sleep", "infinity"], name=cname, hostname=name,
+                             labels={**self.labels, "dmdw.host": name}, host_config=host_config,
+                             networking_config=net_config, environment={"LANGUAGE": self.options.lang})
+        if external_ip:
+            api.connect_container_to_network(cname, self.networks["external"].name, ipv4_address=external_ip)
+        api.start(cname)
+
+    def down(self) -> None:
+        """Remove this run's containers and networks (unless --keep-topology); Ctrl-C cannot cut it short."""
+        if self._down:
+            return
+        if self.options.keep and self.hosts:
+            self._down = True
+            return
+        old = None
+        if threading.current_thread() is threading.main_thread():
+            old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            flt = {"label": f"{LABEL_RUN}={self.run_id}"}
+            for c in self.client.containers.list(all=True, filters=flt):
+                with contextlib.suppress(Exception):
+                    c.remove(force=True)
+            self._remove_networks()
+            for n in self.client.networks.list(filters=flt):
+                with contextlib.suppress(Exception):
+                    n.remove()
+            self._down = True
+        finally:
+            if old is not None:
+                signal.signal(signal.SIGINT, old)
+
+    def _remove_networks(self) -> None:
+        for role, net in list(self.networks.items()):
+            with contextlib.suppress(Exception):
+                net.remove()
+            self.networks.pop(role, None)
+
+    def _atexit(self) -> None:
+        with contextlib.suppress(Exception):
+            self.down()
+
+    # ---- access from the pytest process ------------------------------------------------------------
+    def reachable(self, host: Host, port: int) -> tuple[str, int]:
+        """The container's own address (the pytest host routes to its bridge networks)."""
+        if self._down or not self.hosts:
+            raise HarnessError(f"the docker topology {self.run_id} is not up; nothing to dial on {host.name}")
+        return (host.external_ip or host.internal_ip, port)
+
+    def cleanup_hint(self) -> str:
+        flt = f"label={LABEL_RUN}={self.run_id}"
+        return (f"docker rm -f $(docker ps -aq --filter {flt}); "
+                f"docker network rm $(docker network ls -q --filter {flt})")

@@ -1,0 +1,329 @@
+"""The local backend: the three hosts as process groups on 127.0.x.y with their own root directories.
+
+No root and no Docker: host1/host2/monitor are directories under a per-run temp root, seed paths such as
+/opt/dm8/data are re-rooted there by Host.path(), DM_HOME/bin is the venv's bin directory (the emulator's
+console scripts), and each host gets its own loopback addresses (internal 127.0.56.20x, external
+127.0.0.20x) and free ports. Emulator only (DESIGN.md section 4).
+
+Every process started here carries DMDW_LOCAL_HOST=<run-id>/<host> in its environment; the emulator's
+children (a watcher restarting its dmserver) inherit it, so pids() and down() find every process of the
+run by scanning /proc, whatever process group or session it ended up in.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from harness.backends.base import Backend, BackendOptions, CommandResult, Host, Process
+from harness.errors import HarnessError
+
+if TYPE_CHECKING:
+    import pexpect
+
+    from harness.topology import Topology
+
+MARK = "DMDW_LOCAL_HOST"
+INTERNAL = {"host1": "127.0.56.201", "host2": "127.0.56.202", "monitor": "127.0.56.203"}
+EXTERNAL = {"host1": "127.0.0.201", "host2": "127.0.0.202"}
+_PORT_RANGE = (20000, 32000)  # below Linux's ephemeral range, so outgoing connections never take them
+
+
+def venv_bin() -> str:
+    """Directory of the running interpreter's console scripts (dminit, dmserver, ... of the emulator)."""
+    return str(Path(sys.executable).parent)
+
+
+def port_free(port: int, ip: str = "0.0.0.0") -> bool:
+    """True if a TCP listener could bind ip:port right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind((ip, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_ports(n: int, *, avoid: set[int] | None = None, rng: random.Random | None = None) -> list[int]:
+    """n distinct TCP ports that are free on every address (random, so parallel runs rarely collide)."""
+    rng = rng or random.Random()
+    taken = set(avoid or ())
+    out: list[int] = []
+    for _ in range(2000):
+        p = rng.randint(*_PORT_RANGE)
+        if p in taken:
+            continue
+        taken.add(p)
+        if port_free(p):
+            out.append(p)
+            if len(out) == n:
+                return out
+    raise HarnessError(f"could not find {n} free TCP ports in {_PORT_RANGE}; free some ports and retry")
+
+
+def _proc_env_mark(pid: int) -> str | None:
+    try:
+        data = Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return None
+    for item in data.split(b"\0"):
+        if item.startswith(MARK.encode() + b"="):
+            return item.split(b"=", 1)[1].decode(errors="replace")
+    return None
+
+
+def _proc_cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return ""
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
+
+
+def marked_pids(prefix: str) -> list[int]:
+    """Live pids whose DMDW_LOCAL_HOST mark starts with prefix (a run id, or run-id/host)."""
+    me = os.getpid()
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == me:
+            continue
+        pid = int(entry)
+        mark = _proc_env_mark(pid)
+        if mark is not None and (mark == prefix or mark.startswith(prefix + "/")) and not _is_zombie(pid):
+            out.append(pid)
+    return out
+
+
+def kill_pids(pids: list[int], sig: int) -> None:
+    """Signal each pid, ignoring ones already gone."""
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+class LocalProcess(Process):
+    """A daemon started by LocalHost.spawn: its own session, output in a log file."""
+
+    def __init__(self, name: str, popen: subprocess.Popen, host: LocalHost, log_path: str) -> None:
+        self.name, self.popen, self.host, self.log_path = name, popen, host, log_path
+        self.pid = popen.pid
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int | None:
+        if self.popen.poll() is not None:
+            return self.popen.returncode
+        try:
+            os.killpg(self.pid, sig)
+        except ProcessLookupError:
+            pass
+        try:
+            return self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            return self.popen.wait(10)
+
+
+class LocalHost(Host):
+    """A host as a directory tree plus marked processes."""
+
+    def __init__(self, backend: LocalBackend, name: str, role: str, internal_ip: str,
+                 external_ip: str | None, root: Path, dm_home: str, lang: str) -> None:
+        self.backend, self.name, self.role = backend, name, role
+        self.internal_ip, self.external_ip = internal_ip, external_ip
+        self.root = root
+        self.dm_home = dm_home
+        self.mark = f"{backend.run_id}/{name}"
+        self._ti = None
+        self.processes: list[LocalProcess] = []
+        self.env = {
+            "PATH": venv_bin() + os.pathsep + os.environ.get("PATH", "/usr/bin:/bin"),
+            "DM_HOME": self.path(dm_home),
+            "LANGUAGE": lang,
+            "DM_SVC_PATH": self.path("/etc"),
+            "DMEMU_NET_BLOCK_FILE": str(root / "netblock"),
+            "HOME": str(root / "home" / "dmdba"),
+            MARK: self.mark,
+        }
+
+    @property
+    def ti(self):  # type: ignore[override]
+        """testinfra host (local://): the same machine for every local host; use paths from path()."""
+        if self._ti is None:
+            import testinfra
+
+            self._ti = testinfra.get_host("local://")
+        return self._ti
+
+    def path(self, p: str) -> str:
+        if not p.startswith("/"):
+            return p
+        if p == self.dm_home + "/bin" or p.startswith(self.dm_home + "/bin/"):
+            return venv_bin() + p[len(self.dm_home) + 4:]
+        if p.startswith(str(self.root) + "/"):
+            return p  # already mapped
+        return str(self.root) + p
+
+    def _env(self, env: dict[str, str] | None) -> dict[str, str]:
+        full = dict(os.environ)
+        full.update(self.env)
+        full.update(self.backend.extra_env)
+        if env:
+            full.update(env)
+        full[MARK] = self.mark  # never overridable: it is how teardown finds the process
+        return full
+
+    def run(self, cmd: str, *, user: str = "dmdba", timeout: float = 60, check: bool = True,
+            env: dict[str, str] | None = None) -> CommandResult:
+        t0 = time.monotonic()
+        proc = subprocess.Popen(["bash", "-c", cmd], cwd=self.root, env=self._env(env), stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+        try:
+            out, err = proc.communicate(timeout=timeout)
+            rc = proc.returncode
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            out, err = proc.communicate()
+            err += f"\n[harness] timed out after {timeout}s".encode()
+            rc = -9
+        res = CommandResult(cmd, rc, out.decode(errors="replace"), err.decode(errors="replace"),
+                            time.monotonic() - t0, self.name)
+        return res.check() if check else res
+
+    def spawn(self, cmd: str, *, name: str, user: str = "dmdba", env: dict[str, str] | None = None) -> Process:
+        logdir = self.root / "var" / "log" / "dmdw"
+        logdir.mkdir(parents=True, exist_ok=True)
+        log_path = logdir / f"{name}.log"
+        with open(log_path, "ab") as log:
+            popen = subprocess.Popen(["bash", "-c", "exec " + cmd], cwd=self.root, env=self._env(env),
+                                     stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        p = LocalProcess(name, popen, self, str(log_path))
+        self.processes.append(p)
+        return p
+
+    def interactive(self, cmd: str, *, env: dict[str, str] | None = None,
+                    encoding: str = "utf-8") -> pexpect.spawn:
+        import pexpect
+
+        return pexpect.spawn("bash", ["-c", "exec " + cmd], cwd=str(self.root), env=self._env(env),
+                             encoding=encoding, codec_errors="replace", timeout=30, dimensions=(200, 400))
+
+    def read_file(self, p: str, *, mapped: bool = False) -> str:
+        return Path(p if mapped else self.path(p)).read_text(errors="replace")
+
+    def write_file(self, p: str, text: str, owner: str = "dmdba", *, mapped: bool = False) -> None:
+        q = Path(p if mapped else self.path(p))
+        q.parent.mkdir(parents=True, exist_ok=True)
+        q.write_text(text)
+
+    def exists(self, p: str, *, mapped: bool = False) -> bool:
+        return Path(p if mapped else self.path(p)).exists()
+
+    def pids(self, pattern: str) -> list[int]:
+        rx = re.compile(pattern)
+        return [pid for pid in marked_pids(self.mark) if rx.search(_proc_cmdline(pid))]
+
+    def signal(self, pattern_or_pid: str | int, sig: int) -> None:
+        if isinstance(pattern_or_pid, int):
+            kill_pids([pattern_or_pid], sig)
+        else:
+            kill_pids(self.pids(pattern_or_pid), sig)
+
+
+class LocalBackend(Backend):
+    """Three hosts as directories + marked process groups on loopback addresses."""
+
+    name = "local"
+
+    def __init__(self, options: BackendOptions) -> None:
+        if options.target != "emulator":
+            raise HarnessError("the local backend runs the emulator only; use --dw-backend docker or vagrant")
+        self.options = options
+        self.run_id = f"{options.run_id}-{os.getpid()}"
+        self.root: Path | None = None
+        self.hosts: dict[str, Host] = {}
+        self.extra_env: dict[str, str] = {}  # added to every host command (e.g. DMEMU_BUGS for defect runs)
+
+    def adapt(self, topology: Topology) -> Topology:
+        t = topology.copy()
+        t.paths.dm_home = self.options.dm_home if self.options.dm_home else t.paths.dm_home
+        ports = iter(free_ports(4 * len(t.db_hosts)))
+        for h in t.hosts.values():
+            h.internal_ip = INTERNAL.get(h.name, h.internal_ip)
+            h.external_ip = EXTERNAL.get(h.name) if h.is_db else None
+            if h.is_db:
+                h.port_num, h.mal_inst_dw_port, h.mal_port, h.mal_dw_port = (next(ports) for _ in range(4))
+        return t
+
+    def up(self, topology: Topology) -> dict[str, Host]:
+        if shutil.which("dmserver", path=venv_bin()) is None:
+            raise HarnessError(f"the emulator's tools are not installed in {venv_bin()}; "
+                               "run scripts/setup (pip install -e emulator)")
+        self.root = Path(tempfile.mkdtemp(prefix=f"dmdw-{self.options.run_id}-"))
+        for spec in topology.hosts.values():
+            hroot = self.root / spec.name
+            for d in (topology.paths.dm_home, topology.paths.data_path, "/etc", "/home/dmdba", "/tmp"):
+                (hroot / d.lstrip("/")).mkdir(parents=True, exist_ok=True)
+            self.hosts[spec.name] = LocalHost(self, spec.name, spec.role, spec.internal_ip, spec.external_ip,
+                                              hroot, topology.paths.dm_home, self.options.lang)
+        return self.hosts
+
+    def live_pids(self) -> list[int]:
+        """Every live process of this run (on any host)."""
+        return marked_pids(self.run_id)
+
+    def down(self) -> None:
+        """SIGTERM every process of the run, SIGKILL what remains after a grace period, remove the root."""
+        pids = self.live_pids()
+        if pids:
+            kill_pids(pids, signal.SIGTERM)
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and self.live_pids():
+                time.sleep(0.1)
+        for _ in range(3):
+            left = self.live_pids()
+            if not left:
+                break
+            kill_pids(left, signal.SIGKILL)
+            time.sleep(0.2)
+        for h in self.hosts.values():
+            for p in getattr(h, "processes", []):
+                if p.popen.poll() is None:
+                    p.popen.wait(5)
+        if self.root and not self.options.keep:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    def reachable(self, host: Host, port: int) -> tuple[str, int]:
+        return (host.external_ip or host.internal_ip, port)
+
+    def cleanup_hint(self) -> str:
+        return (f"kept local topology under {self.root}; stop it with: "
+                f"grep -l {MARK}={self.run_id} /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3 | xargs -r kill; "
+                f"rm -rf {self.root}")

@@ -1,0 +1,175 @@
+"""DataWatch: the running group as the suites see it (roles, health, LSNs, magics, archive state).
+
+Everything is read through DM8's interfaces: SQL on each instance (v$instance, v$rlog, v$arch_status,
+`select permanent_magic`) and the monitor's `show`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from typing import TYPE_CHECKING
+
+from harness.wait import wait_until
+
+if TYPE_CHECKING:
+    from harness.backends.base import Host
+    from harness.monitor import Monitor, ShowState
+    from harness.procedure import Procedure
+    from harness.sql import Sql
+    from harness.topology import HostSpec, Topology
+
+
+@dataclasses.dataclass(frozen=True)
+class Node:
+    """One DB node: host name, instance name, and its Host."""
+
+    name: str  # instance name (mema1)
+    host_name: str
+    host: Host
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@dataclasses.dataclass(frozen=True)
+class Role:
+    """An instance's mode and status as v$instance reports them ("DOWN" when unreachable)."""
+
+    mode: str
+    status: str
+
+    @property
+    def writable_primary(self) -> bool:
+        return self.mode == "PRIMARY" and self.status == "OPEN"
+
+
+DOWN = Role("DOWN", "")
+
+
+class DataWatch:
+    """The group: nodes, roles, waits. Built by the plugin around a Procedure, a Sql and a Monitor."""
+
+    def __init__(self, procedure: Procedure, sql: Sql) -> None:
+        self.procedure, self.sql = procedure, sql
+        self.t: Topology = procedure.t
+        self.nodes = {s.instance: Node(s.instance, s.name, procedure.hosts[s.name])
+                      for s in self.t.db_hosts if s.instance}
+
+    # -- nodes
+    def node(self, name: str | Node) -> Node:
+        if isinstance(name, Node):
+            return name
+        for n in self.nodes.values():
+            if name.upper() in (n.name.upper(), n.host_name.upper()):
+                return n
+        raise KeyError(name)
+
+    @property
+    def monitor(self) -> Monitor:
+        assert self.procedure.monitor is not None, "the group's monitor is not running"
+        return self.procedure.monitor
+
+    def spec(self, node: str | Node) -> HostSpec:
+        return self.t.hosts[self.node(node).host_name]
+
+    # -- SQL reads
+    def role(self, node: str | Node) -> Role:
+        """v$instance MODE$/STATUS$ of one instance (DOWN if it cannot be reached)."""
+        try:
+            rows = self.sql.query(self.node(node).name, "select MODE$, STATUS$ from v$instance")
+        except Exception:  # noqa: BLE001 - unreachable is a state
+            return DOWN
+        return Role(str(rows[0][0]).upper(), str(rows[0][1]).upper()) if rows else DOWN
+
+    def roles(self) -> dict[str, Role]:
+        """{instance: Role} for every node."""
+        return {n: self.role(n) for n in self.nodes}
+
+    @property
+    def primary(self) -> Node:
+        """The node that is PRIMARY OPEN now (the initial primary when none is)."""
+        for n, r in self.roles().items():
+            if r.writable_primary:
+                return self.nodes[n]
+        return self.nodes[self.t.primary.instance]  # type: ignore[index]
+
+    @property
+    def standby(self) -> Node:
+        """The node that is not the current primary."""
+        p = self.primary
+        return next(n for n in self.nodes.values() if n.name != p.name)
+
+    def lsn(self, node: str | Node | None = None) -> tuple[int, int] | dict[str, tuple[int, int]]:
+        """(FILE_LSN, CUR_LSN) from v$rlog of one node, or {instance: (FILE_LSN, CUR_LSN)} for all."""
+        if node is None:
+            return {n: self.lsn(n) for n in self.nodes}  # type: ignore[misc]
+        rows = self.sql.query(self.node(node).name, "select FILE_LSN, CUR_LSN from v$rlog")
+        return int(rows[0][0]), int(rows[0][1])
+
+    def magics(self, node: str | Node | None = None) -> tuple[int, int] | dict[str, tuple[int, int]]:
+        """(permanent magic, DB magic) of one node, or {instance: (...)} for all."""
+        if node is None:
+            return {n: self.magics(n) for n in self.nodes}  # type: ignore[misc]
+        name = self.node(node).name
+        perm = self.sql.scalar(name, "select permanent_magic")
+        db = self.sql.scalar(name, "select DB_MAGIC from v$rlog")
+        return int(perm), int(db)
+
+    def oguid(self, node: str | Node) -> int:
+        return int(self.sql.scalar(self.node(node).name, "select OGUID from v$instance"))
+
+    def rstat(self, node: str | Node | None = None) -> dict[str, str]:
+        """{ARCH_DEST: ARCH_STATUS} of the REALTIME archives of a node (default: the current primary)."""
+        name = self.node(node).name if node else self.primary.name
+        rows = self.sql.query(name, "select ARCH_DEST, ARCH_STATUS from v$arch_status where ARCH_TYPE = 'REALTIME'")
+        return {str(d): str(s).upper() for d, s in rows}
+
+    def build_info(self) -> dict[str, str]:
+        """v$instance SVR_VERSION / BUILD_VERSION of the primary (for the report)."""
+        with contextlib.suppress(Exception):
+            rows = self.sql.query(self.primary.name, "select SVR_VERSION, BUILD_VERSION from v$instance")
+            if rows:
+                return {"SVR_VERSION": str(rows[0][0]), "BUILD_VERSION": str(rows[0][1])}
+        return {}
+
+    # -- waits
+    def wait_roles(self, primary: str | Node | None = None, standby: str | Node | None = None,
+                   timeout: float | None = None) -> dict[str, Role]:
+        """Poll v$instance until `primary` is PRIMARY OPEN (and `standby` STANDBY OPEN, if given)."""
+        want: dict[str, Role] = {}
+        if primary is not None:
+            want[self.node(primary).name] = Role("PRIMARY", "OPEN")
+        if standby is not None:
+            want[self.node(standby).name] = Role("STANDBY", "OPEN")
+        return wait_until(self.roles, timeout or self.t.timers.group_open(), f"roles {want}",
+                          ok=lambda r: all(r.get(k) == v for k, v in want.items()), interval=0.3)
+
+    def healthy(self) -> bool:
+        """One PRIMARY OPEN, the other STANDBY OPEN, the REALTIME archive VALID (SQL only, fast)."""
+        roles = self.roles()
+        modes = sorted((r.mode, r.status) for r in roles.values())
+        if modes != [("PRIMARY", "OPEN"), ("STANDBY", "OPEN")]:
+            return False
+        try:
+            return all(v == "VALID" for v in self.rstat().values())
+        except Exception:  # noqa: BLE001
+            return False
+
+    def wait_healthy(self, timeout: float | None = None, *, via_monitor: bool = True) -> ShowState | None:
+        """Wait until the group is healthy: by SQL, and by `show` (both OPEN, standby VALID) if a monitor runs."""
+        t = timeout or self.t.timers.recovery()
+        wait_until(self.healthy, t, "the group to be healthy (PRIMARY OPEN + STANDBY OPEN, archive VALID)",
+                   interval=0.3, describe=lambda _: {n: (r.mode, r.status) for n, r in self.roles().items()})
+        if via_monitor and self.procedure.monitor is not None and self.procedure.monitor.alive():
+            return self.procedure.monitor.wait_healthy(t)
+        return None
+
+    def _cur_lsn(self, node: Node) -> int:
+        return self.lsn(node)[1]  # type: ignore[index]
+
+    def wait_replicated(self, timeout: float | None = None) -> tuple[int, int]:
+        """Wait until the standby's CUR_LSN equals the primary's; returns (primary, standby) LSN."""
+        p, s = self.primary, self.standby
+        return wait_until(lambda: (self._cur_lsn(p), self._cur_lsn(s)), timeout or self.t.timers.group_open(),
+                          f"{s} to apply up to {p}'s LSN", ok=lambda v: v[0] == v[1], interval=0.2)

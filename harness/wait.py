@@ -1,0 +1,47 @@
+"""Polling with a deadline (never fixed sleeps). A timeout says what was awaited and the last state seen."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+class WaitTimeout(TimeoutError):
+    """wait_until gave up; carries what it waited for and the last value/exception it saw."""
+
+    def __init__(self, what: str, timeout: float, last: object) -> None:
+        self.what, self.timeout, self.last = what, timeout, last
+        super().__init__(f"timed out after {timeout:.1f}s waiting for {what}; last seen: {last!r}")
+
+
+def wait_until(
+    probe: Callable[[], T],
+    timeout: float,
+    what: str,
+    *,
+    interval: float = 0.2,
+    ok: Callable[[T], bool] = bool,
+    describe: Callable[[T], object] | None = None,
+) -> T:
+    """Call probe() until ok(result) holds; return that result.
+
+    Exceptions raised by probe count as "not yet" (they become the last state seen), so a probe may
+    simply try to connect. On timeout raises WaitTimeout naming `what` and the last result or error.
+    """
+    deadline = time.monotonic() + timeout
+    last: object = "<never probed>"
+    while True:
+        try:
+            value = probe()
+        except Exception as exc:  # noqa: BLE001 - a failing probe is a state, reported on timeout
+            last = f"{type(exc).__name__}: {exc}"
+        else:
+            if ok(value):
+                return value
+            last = describe(value) if describe else value
+        if time.monotonic() >= deadline:
+            raise WaitTimeout(what, timeout, last)
+        time.sleep(min(interval, max(0.0, deadline - time.monotonic())))

@@ -1,0 +1,214 @@
+"""Operator steps the failover and lifecycle suites share: the seed's stop/start order (十二.3), DW_MODE
+changes, the online rebuild of a split standby (十二.2.4), N_OPEN, "nothing happens for a while".
+
+Everything goes through DM8's interfaces only (host commands, dmwatcher.ini, disql, dmrman, dmmonitor),
+using the harness's Procedure for the mechanics. These belong in the harness (harness/procedure.py or a
+harness/runbook.py) once the core accepts them; until then both suites import this one module.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import signal
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from harness.wait import wait_until
+
+AUTO_TAKEOVER = re.compile(r"start to auto takeover|开始自动接管", re.I)
+TAKEOVER_LINE = re.compile(r"接管成功|takeover use instance \S+ success|takeover success", re.I)
+
+
+class Runbook:
+    """The DBA's hands on the running group (a DataWatch from the `dw` fixture)."""
+
+    def __init__(self, dw: Any) -> None:
+        self.dw = dw
+        self.proc = dw.procedure
+        self.t = dw.t
+
+    # ---- small reads ---------------------------------------------------------------------------
+    def spec(self, node: Any) -> Any:
+        """The HostSpec of an instance or host name (or Node)."""
+        return self.dw.spec(node)
+
+    def host(self, node: Any) -> Any:
+        return self.proc.hosts[self.spec(node).name]
+
+    def n_open(self, monitor: Any) -> dict[str, int | None]:
+        """{INAME: N_OPEN} as `show` reports it (reference 4.3: the primary increments it on every open)."""
+        return {name: db.n_open for name, db in monitor.show().databases.items()}
+
+    def dm_pids(self, node: Any, process: str = "dmserver") -> list[int]:
+        """Pids of a DM process (dmserver, dmwatcher) on a node's host."""
+        return self.host(node).pids(process)
+
+    def hold(self, probe: Callable[[], Any], seconds: float, what: str, *, interval: float = 0.3) -> None:
+        """Assert that probe() stays truthy for `seconds` (a "nothing happens" check, polled, not slept)."""
+        deadline = time.monotonic() + seconds
+        while True:
+            value = probe()
+            assert value, f"{what} stopped holding after {seconds - (deadline - time.monotonic()):.1f}s: {value!r}"
+            if time.monotonic() >= deadline:
+                return
+            time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
+
+    def wait_no_process(self, node: Any, process: str = "dmserver", timeout: float | None = None) -> None:
+        """Wait until no `process` runs on the node's host."""
+        wait_until(lambda: not self.dm_pids(node, process), timeout or self.t.timers.failure_detect() + 30,
+                   f"{process} on {self.spec(node).name} to exit", interval=0.2,
+                   describe=lambda _: self.dm_pids(node, process))
+
+    # ---- processes -----------------------------------------------------------------------------
+    def exit_monitor(self) -> None:
+        """Seed 十二.3.1 step 1 / 十二.2.4 step 1: `exit` the dmmonitor (the confirm monitor too)."""
+        if self.proc.monitor is not None:
+            self.proc.monitor.close()
+            self.proc.monitor = None
+
+    def start_monitor(self) -> Any:
+        """Seed 十一.2: start dmmonitor on the monitor host; returns the new session."""
+        return self.proc.start_monitor()
+
+    def stop_watcher(self, node: Any, *, with_instance: bool = True) -> None:
+        """`systemctl stop DmWatcherService...` on the node's host: the watcher stops its instance too."""
+        spec = self.spec(node)
+        t0 = time.time()
+        proc = self.proc.watchers.pop(spec.name, None)
+        if proc is not None:
+            rc = proc.stop(timeout=60)
+        else:
+            self.host(node).signal("dmwatcher", signal.SIGTERM)
+            rc = None
+        self.wait_no_process(node, "dmwatcher")
+        self.proc.steps.note(spec.name, f"stop dmwatcher on {spec.name}", "SIGTERM dmwatcher", f"exit status {rc}",
+                             duration=time.time() - t0)
+        if with_instance:
+            self.wait_no_process(node, "dmserver")
+            self.proc.servers.pop(spec.name, None)
+
+    def start_watcher(self, node: Any) -> None:
+        """`systemctl start DmWatcherService...`: the watcher starts (INST_STARTUP_CMD) and opens its instance."""
+        self.proc.start_watcher(self.spec(node))
+
+    def stop_in_seed_order(self) -> list[str]:
+        """Seed 十二.3.1: exit the monitor, stop the primary's watcher, then the standby's. Returns the
+        instance order used (current roles: after a switchover the primary is the other node)."""
+        primary, standby = self.dw.primary, self.dw.standby
+        self.exit_monitor()
+        for node in (primary, standby):
+            self.stop_watcher(node)
+        return [primary.name, standby.name]
+
+    def start_in_seed_order(self, order: list[str], timeout: float | None = None) -> Any:
+        """Seed 十二.3.2: start the primary's watcher, the standby's, then the monitor; wait for `show` healthy."""
+        for name in order:
+            self.start_watcher(name)
+        mon = self.start_monitor()
+        self.dw.wait_healthy(timeout or self.t.timers.recovery())
+        return mon
+
+    # ---- configuration -------------------------------------------------------------------------
+    def set_watcher_key(self, key: str, value: str) -> None:
+        """Edit one key of dmwatcher.ini on every DB host (the group's watchers must be stopped)."""
+        for spec in self.t.db_hosts:
+            h = self.proc.hosts[spec.name]
+            text = h.read_file(self.t.dmwatcher_ini)
+            new, n = re.subn(rf"(?mi)^(\s*{re.escape(key)}\s*=\s*)\S+", rf"\g<1>{value}", text)
+            assert n >= 1, f"{key} not found in {spec.name}:{self.t.dmwatcher_ini}"
+            self.proc.write_config(spec, self.t.dmwatcher_ini, new, f"dmwatcher.ini {key}={value} on {spec.name}")
+
+    def dw_mode(self) -> str:
+        """DW_MODE as the primary host's dmwatcher.ini says."""
+        text = self.proc.hosts[self.t.primary.name].read_file(self.t.dmwatcher_ini)
+        m = re.search(r"(?mi)^\s*DW_MODE\s*=\s*(\S+)", text)
+        return m.group(1).upper() if m else ""
+
+    def set_dw_mode(self, mode: str) -> None:
+        """Stop the group in the seed's order, set DW_MODE in every dmwatcher.ini, start it in order."""
+        order = self.stop_in_seed_order()
+        self.set_watcher_key("DW_MODE", mode)
+        self.start_in_seed_order(order)
+
+    # ---- seed 十二.2.4: online rebuild of a split standby ----------------------------------------
+    def rebuild_standby(self, bad: Any, good: Any) -> None:
+        """Seed 十二.2.4 (reference 7.4): exit the monitor; stop the watcher and instance on `bad`; remove
+        its dmwatcher control files; online full backup of `good`, copied over; RESTORE / RECOVER /
+        UPDATE DB_MAGIC; mount, OGUID, standby mode; start its watcher and the monitor."""
+        bad_s, good_s = self.spec(bad), self.spec(good)
+        hb, hg = self.host(bad), self.host(good)
+        self.exit_monitor()
+        self.stop_watcher(bad)
+        db_dir = hb.path(self.t.db_dir)
+        self.proc.steps.run(hb, "十二.2.4 3) remove the split dmwatcher files",
+                            f"find {shlex.quote(db_dir)} -maxdepth 1 -name 'dmwatcher*' ! -name dmwatcher.ini "
+                            "-exec rm -rf {} +")
+        name = f"REBUILD_{int(time.time())}"
+        seed_bak = f"{self.t.paths.bak_dir}/{name}"
+        self.proc.disql(good_s, f"十二.2.4 4) online backup on {good_s.name}",
+                        [f"backup database full backupset '{hg.path(seed_bak)}';"])
+        self.proc.copy_dir(good_s, bad_s, seed_bak, f"十二.2.4 4) copy the backup to {bad_s.name}")
+        ini, bak = hb.path(self.t.dm_ini), hb.path(seed_bak)
+        self.proc.dmrman(bad_s, "十二.2.4 5) restore", f"RESTORE DATABASE '{ini}' FROM BACKUPSET '{bak}'")
+        self.proc.dmrman(bad_s, "十二.2.4 5) recover", f"RECOVER DATABASE '{ini}' FROM BACKUPSET '{bak}'")
+        self.proc.dmrman(bad_s, "十二.2.4 5) update db_magic", f"RECOVER DATABASE '{ini}' UPDATE DB_MAGIC")
+        self.proc.start_server(bad_s, mount=True, step=f"7.4 5) mount {bad_s.instance}")
+        self.proc.disql(bad_s, f"7.4 5) standby mode on {bad_s.instance}", [
+            "SP_SET_PARA_VALUE(1, 'ALTER_MODE_STATUS', 1);", f"SP_SET_OGUID({self.t.oguid});",
+            "ALTER DATABASE STANDBY;", f"SP_SET_PARA_VALUE(1, 'ALTER_MODE_STATUS', {self.t.dw.alter_mode_status});"])
+        self.start_watcher(bad)
+        self.start_monitor()
+
+
+# ---- workload verdict helpers ------------------------------------------------------------------------
+def acked_before(history: Any, ids: list[int], t: float) -> list[int]:
+    """Those of `ids` whose write was acknowledged (ok) before monotonic time `t`."""
+    want = set(ids)
+    return sorted(op.value for op in history.ops
+                  if op.type == "ok" and op.f == "add" and op.value in want and op.time < t)
+
+
+def report_loss(request: Any, verdict: Any, what: str) -> str:
+    """Record a measured, documented loss in the test's report (and on stdout); returns the line."""
+    line = (f"{what}: {len(verdict.lost)} acknowledged writes lost of {verdict.acknowledged}; RPO "
+            f"{verdict.rpo.rows} rows, LSN gap {verdict.rpo.lsn_gap}; two-primaries window "
+            f"{verdict.two_primaries_window:.2f}s")
+    print(line)
+    props = getattr(request.node, "user_properties", None)
+    if props is not None:
+        props.append(("measured_loss", line))
+    return line
+
+
+# ---- fixtures (imported by suites/failover/conftest.py and suites/lifecycle/conftest.py) -----------
+@pytest.fixture
+def runbook(dw: Any) -> Runbook:
+    """The DBA's hands on the running group (seed 十二.2.4, 十二.3, DW_MODE changes)."""
+    return Runbook(dw)
+
+
+@pytest.fixture
+def auto_mode(runbook: Runbook, dw_group: Any) -> Iterator[Runbook]:
+    """The group in DW_MODE AUTO with the confirm monitor (MON_DW_CONFIRM=1), MANUAL again afterwards;
+    a group that cannot be put back is marked for a rebuild."""
+    runbook.set_dw_mode("AUTO")
+    yield runbook
+    if dw_group.dirty:
+        return
+    try:
+        runbook.set_dw_mode(runbook.t.dw.dw_mode)
+    except Exception:  # noqa: BLE001 - any failure to restore: the next test gets a fresh group
+        dw_group.dirty = True
+
+
+def wait_writes(history: Any, *, after: float, n: int = 10, timeout: float = 60.0) -> int:
+    """Wait until the workload has `n` writes acknowledged after monotonic time `after` (writers resumed)."""
+    def acked() -> int:
+        return sum(1 for op in list(history.ops) if op.type == "ok" and op.f == "add" and op.time > after)
+
+    return wait_until(acked, timeout, f"{n} writes acknowledged by the workload", ok=lambda k: k >= n,
+                      interval=0.2)

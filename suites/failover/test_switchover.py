@@ -1,0 +1,50 @@
+"""Failover: the seed's switchover to the standby and back (seed 十二.2.1, reference 7.1)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from suites.failover.runbook import wait_writes
+
+pytestmark = [pytest.mark.failover, pytest.mark.signoff("switchover")]
+
+
+def test_switchover_to_the_standby_and_back(dw, monitor, runbook, workload, chaos) -> None:
+    """Seed 十二.2.1: `choose switchover` lists the standby; after `login` and `switchover mema2` the roles
+    swap, N_OPEN goes up by one on each node (reference 4.3/7.1), writers carry on on the new primary, and
+    `switchover mema1` brings the group back. No acknowledged write is lost."""
+    old, new = dw.primary, dw.standby
+    n_open = runbook.n_open(monitor)
+    with workload.running(chaos=chaos) as history:
+        wait_writes(history, after=0)
+        assert monitor.choose_switchover() == [new.name]
+        monitor.login()
+        monitor.switchover(new.name)
+        dw.wait_roles(primary=new, standby=old)
+        monitor.wait_healthy()
+        after = runbook.n_open(monitor)
+        assert after == {name: n + 1 for name, n in n_open.items()}, f"N_OPEN before {n_open}, after {after}"
+        wait_writes(history, after=time.monotonic())
+        assert monitor.choose_switchover() == [old.name]
+        monitor.switchover(old.name)
+        dw.wait_roles(primary=old, standby=new)
+        monitor.wait_healthy()
+        wait_writes(history, after=time.monotonic())
+    verdict = history.check()
+    assert verdict.lost == [], verdict.explain()
+    assert verdict.valid, verdict.explain()
+    assert verdict.acknowledged > 0, verdict.explain()
+
+
+def test_switchover_is_refused_to_the_primary_itself(dw, monitor) -> None:
+    """Reference 7.1: only a standby qualifies; `switchover` to the primary changes nothing."""
+    from harness.monitor import MonitorError
+
+    p = dw.primary
+    assert p.name not in monitor.choose_switchover()
+    with pytest.raises(MonitorError):
+        monitor.switchover(p.name)
+    assert dw.role(p).writable_primary
+    assert dw.healthy()

@@ -1,0 +1,36 @@
+"""Shared fixtures for the emulator's tests: a temp DM install tree, a database fresh from dminit, and one
+started by dmserver (torn down with SIGTERM, then SIGKILL)."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from emu_helpers import Db, dminit
+
+
+@pytest.fixture
+def dm_root(tmp_path: Path) -> Iterator[Path]:
+    """A fresh install tree: <tmp>/opt/dm8/{bin,data,log} and <tmp>/etc for dm_svc.conf."""
+    for d in ("opt/dm8/data", "opt/dm8/log", "etc"):
+        (tmp_path / d).mkdir(parents=True)
+    yield tmp_path
+    shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+@pytest.fixture
+def new_db(dm_root: Path) -> Iterator[Db]:
+    """A database fresh from dminit (never started)."""
+    db = dminit(dm_root)
+    yield db
+    db.stop_all()
+
+
+@pytest.fixture
+def running_db(new_db: Db) -> Iterator[Db]:
+    """A database started normally (OPEN, NORMAL mode) by dmserver."""
+    new_db.server()
+    yield new_db
+    new_db.stop_all()

@@ -1,0 +1,126 @@
+"""The Instance contract the dw layer builds on, in-process: REALTIME sender before the local flush,
+standby apply, STANDBY write refusals, redo_since, chunked large transactions, crash recovery."""
+
+from __future__ import annotations
+
+import pytest
+from dmemu import backup
+from dmemu.api import RedoRecord
+from dmemu.errors import DmError
+from dmemu.instance import CHUNK_ROWS, Instance
+from dmemu.tools import dminit
+
+PWD = "Mema_1234"
+
+
+def make(root, name: str, inst: str) -> str:
+    assert dminit.main([f"PATH={root}", f"DB_NAME={name}", f"INSTANCE_NAME={inst}", "PORT_NUM=5236",
+                        f"SYSDBA_PWD={PWD}"]) == 0
+    return str(root / name / "dm.ini")
+
+
+@pytest.fixture
+def pair(tmp_path):
+    """A primary and a standby restored from its backup (permanent magic equal, DB magic different)."""
+    p_ini = make(tmp_path / "h1", "memadb", "mema1")
+    p = Instance(p_ini)
+    p.start(False)
+    p.shutdown()
+    backup.backup_offline(p_ini, str(tmp_path / "bak1"))
+    s_ini = make(tmp_path / "h2", "memadb", "mema2")
+    backup.restore(s_ini, str(tmp_path / "bak1"))
+    backup.recover_from_backupset(s_ini, str(tmp_path / "bak1"))
+    backup.update_db_magic(s_ini)
+    p, s = Instance(p_ini), Instance(s_ini)
+    for inst, mode in ((p, "PRIMARY"), (s, "STANDBY")):
+        inst.start(True)
+        inst.set_oguid(453331)
+        inst.set_mode(mode)
+        inst.set_status("OPEN")
+    yield p, s
+    p.shutdown()
+    s.shutdown()
+
+
+def test_realtime_sender_runs_before_local_flush_and_standby_applies(pair):
+    p, s = pair
+    assert p.permanent_magic == s.permanent_magic and p.db_magic != s.db_magic
+    seen = []
+
+    def sender(rec: RedoRecord) -> None:
+        on_disk = p.log.last_lsn()
+        seen.append((rec.lsn_lo, rec.lsn_hi, on_disk, rec.oguid, rec.permanent_magic))
+        s.apply_redo(rec)
+
+    p.realtime_sender = sender
+    sess = p.login("SYSDBA", PWD, {})
+    sess.execute("create table t(id int, v varchar(10))")
+    sess.execute("insert into t values(1, 'a')")
+    assert all(on_disk < lo for lo, _, on_disk, _, _ in seen)      # shipped before written locally
+    assert seen[-1][3:] == (453331, p.permanent_magic)
+    los = [lo for lo, _, _, _, _ in seen]
+    his = [hi for _, hi, _, _, _ in seen]
+    assert all(lo == prev + 1 for lo, prev in zip(los[1:], his[:-1], strict=True))   # LSN continuity
+    assert s.execute_sys("select count(*) from t").rows == [(1,)]
+    assert s.cur_lsn == p.cur_lsn
+    with pytest.raises(DmError) as e:
+        s.login("SYSDBA", PWD, {}).execute("insert into t values(2, 'b')")
+    assert e.value.code == -2018
+    with pytest.raises(DmError) as e:
+        s.login("SYSDBA", PWD, {}).execute("create table t2(id int)")
+    assert e.value.code == -710
+    assert [r.lsn_hi for r in p.redo_since(seen[0][1])] == his[1:]
+
+
+def test_sender_failure_fails_the_commit(pair):
+    p, _ = pair
+    sess = p.login("SYSDBA", PWD, {})
+    sess.execute("create table t(id int)")
+
+    def broken(rec):
+        raise DmError(-70028, "send failed")
+
+    p.realtime_sender = broken
+    with pytest.raises(DmError):
+        sess.execute("insert into t values(1)")
+    p.realtime_sender = None
+    assert p.execute_sys("select count(*) from t").rows == [(0,)]
+
+
+def test_large_transaction_is_chunked_and_applied_whole(pair):
+    p, s = pair
+    recs = []
+    p.realtime_sender = lambda rec: (recs.append(rec), s.apply_redo(rec))
+    sess = p.login("SYSDBA", PWD, {})
+    sess.execute("create table big(id int)")
+    recs.clear()
+    sess.autocommit = False
+    n = CHUNK_ROWS * 2 + 10
+    sess.execute(f"insert into big select level from dual connect by level <= {n}")
+    sess.commit()
+    assert len(recs) >= 2 and [r.last for r in recs] == [False] * (len(recs) - 1) + [True]
+    assert len({r.seq for r in recs}) == 1
+    assert s.execute_sys("select count(*) from big").rows == [(n,)]
+
+
+def test_recovery_replays_logged_but_uncommitted_and_drops_aborted_chunks(tmp_path):
+    ini = make(tmp_path, "memadb", "mema1")
+    inst = Instance(ini)
+    inst.start(False)
+    sess = inst.login("SYSDBA", PWD, {})
+    sess.execute("create table t(id int)")
+    sess.execute("insert into t values(1)")
+    base = inst.cur_lsn
+    kind, phys, cols, rows = list(inst.log.records())[-1].ops[0]
+    assert kind == "I" and len(rows) == 1
+    inst.shutdown(normal=False)
+    # a crash after the redo fsync, before the engine's COMMIT: the record is only in the online log
+    inst2 = Instance(ini)
+    inst2.log.append(RedoRecord(base + 1, base + 1, [("I", phys, cols, [(rows[0][0] + 1, 2)])], seq=999))
+    # and an aborted transaction: a chunk without its last part
+    inst2.log.append(RedoRecord(base + 2, base + 2, [("I", phys, cols, [(rows[0][0] + 2, 3)])], seq=1000,
+                                last=False))
+    inst2.start(False)
+    assert inst2.execute_sys("select count(*) from t").rows == [(2,)]
+    assert inst2.cur_lsn == base + 2
+    inst2.shutdown()

@@ -1,0 +1,126 @@
+"""The local backend with dummy commands: paths, commands, daemons, pids/signals, and a teardown that
+leaves nothing behind (including processes that escaped into their own session)."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from harness.backends import make_backend
+from harness.backends.base import BackendOptions
+from harness.backends.local import LocalBackend, free_ports, marked_pids, port_free, venv_bin
+from harness.errors import CommandError, HarnessError
+from harness.topology import Topology
+from harness.wait import wait_until
+
+
+@pytest.fixture
+def local() -> Iterator[tuple[LocalBackend, Topology]]:
+    b = LocalBackend(BackendOptions(run_id="unit"))
+    t = b.adapt(Topology())
+    b.up(t)
+    yield b, t
+    b.down()
+    assert b.live_pids() == []
+
+
+def test_adapt_uses_loopback_addresses_and_free_distinct_ports() -> None:
+    b = LocalBackend(BackendOptions(run_id="unit"))
+    seed = Topology()
+    t = b.adapt(seed)
+    assert [(h.internal_ip, h.external_ip) for h in t.hosts.values()] == [
+        ("127.0.56.201", "127.0.0.201"), ("127.0.56.202", "127.0.0.202"), ("127.0.56.203", None)]
+    ports = [getattr(h, p) for h in t.db_hosts for p in ("port_num", "mal_inst_dw_port", "mal_port", "mal_dw_port")]
+    assert len(set(ports)) == 8 and all(port_free(p) for p in ports)
+    assert seed.primary.port_num == 5236  # the caller's model is untouched
+
+
+def test_paths_are_rerooted_and_bin_is_the_venv(local: tuple[LocalBackend, Topology]) -> None:
+    b, t = local
+    h1, h2 = b.hosts["host1"], b.hosts["host2"]
+    assert h1.path("/opt/dm8/data/memadb/dm.ini") == f"{b.root}/host1/opt/dm8/data/memadb/dm.ini"
+    assert h1.path(h1.path("/etc/dm_svc.conf")) == h1.path("/etc/dm_svc.conf")  # idempotent
+    assert h1.bin("dmserver") == f"{venv_bin()}/dmserver"
+    assert h1.path("relative/x") == "relative/x"
+    assert h1.path("/opt/dm8") != h2.path("/opt/dm8")
+    assert Path(h1.path("/opt/dm8/data")).is_dir()
+
+
+def test_run_env_files_and_errors(local: tuple[LocalBackend, Topology]) -> None:
+    b, _ = local
+    h = b.hosts["host2"]
+    r = h.run("echo $LANGUAGE $DM_HOME; pwd; echo err >&2")
+    assert r.ok and r.stdout.splitlines() == ["cn " + h.path("/opt/dm8"), str(b.root / "host2")]
+    assert r.stderr == "err\n" and "err" in r.output
+    h.write_file("/opt/dm8/data/x/y.ini", "A = 1\n")
+    assert h.read_file("/opt/dm8/data/x/y.ini") == "A = 1\n" and h.exists("/opt/dm8/data/x/y.ini")
+    assert not b.hosts["host1"].exists("/opt/dm8/data/x/y.ini")
+    bad = h.run("echo out; exit 3", check=False)
+    assert bad.rc == 3 and not bad.ok
+    with pytest.raises(CommandError, match=r"command on host2 failed \(rc=3\)"):
+        h.run("echo out; exit 3")
+    slow = h.run("sleep 5", timeout=0.5, check=False)
+    assert slow.rc == -9 and "timed out" in slow.stderr
+
+
+def test_spawn_pids_signal_and_stop(local: tuple[LocalBackend, Topology]) -> None:
+    b, _ = local
+    h1, h2 = b.hosts["host1"], b.hosts["host2"]
+    p = h1.spawn("python3 -c 'import time; print(\"up\", flush=True); time.sleep(60)' dummyd", name="dummyd")
+    wait_until(lambda: "up" in p.log(), 10, "dummy daemon output")
+    assert p.alive() and h1.pids("dummyd") == [p.pid] and h2.pids("dummyd") == []
+    h1.signal("dummyd", signal.SIGSTOP)
+    wait_until(lambda: open(f"/proc/{p.pid}/stat").read().split(") ")[1][0] == "T", 5, "stopped state")
+    h1.signal(p.pid, signal.SIGCONT)
+    assert p.stop(timeout=5) is not None and not p.alive()
+    assert h1.pids("dummyd") == []
+
+
+def test_down_kills_escaped_descendants() -> None:
+    """A daemon that starts a child in a new session (as a watcher restarting its dmserver may) is still
+    found by its environment mark and killed by down()."""
+    b = LocalBackend(BackendOptions(run_id="unit"))
+    b.up(b.adapt(Topology()))
+    h = b.hosts["monitor"]
+    h.spawn("setsid sleep 300 & sleep 300", name="parent")
+    h.run("nohup setsid sleep 301 >/dev/null 2>&1 &")
+    wait_until(lambda: len(b.live_pids()) >= 3, 10, "three marked processes")
+    root = b.root
+    b.down()
+    assert b.live_pids() == [] and marked_pids(b.run_id) == []
+    assert root is not None and not root.exists()
+
+
+def test_interactive_session(local: tuple[LocalBackend, Topology]) -> None:
+    b, _ = local
+    child = b.hosts["monitor"].interactive("python3 -c 'x=input(\"name:\"); print(\"hello\", x)'")
+    child.expect("name:")
+    child.sendline("dmdba")
+    child.expect("hello dmdba")
+    child.close(force=True)
+
+
+def test_free_ports_are_distinct() -> None:
+    ports = free_ports(12)
+    assert len(set(ports)) == 12 and all(20000 <= p <= 32000 for p in ports)
+
+
+def test_backend_factory_checks_names_and_targets() -> None:
+    from harness.errors import UsageError
+
+    assert isinstance(make_backend("local", BackendOptions()), LocalBackend)
+    with pytest.raises(UsageError, match="--dw-backend must be one of"):
+        make_backend("k8s", BackendOptions())
+    with pytest.raises(UsageError, match="local runs the emulator only"):
+        make_backend("local", BackendOptions(target="dm8"))
+    with pytest.raises(HarnessError, match="emulator only"):
+        LocalBackend(BackendOptions(target="dm8"))
+
+
+def test_nothing_of_this_process_is_left() -> None:
+    """Every test above ran its teardown: no process marked with this pytest process's run id remains."""
+    assert marked_pids(f"unit-{os.getpid()}") == []

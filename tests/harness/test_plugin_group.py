@@ -1,0 +1,90 @@
+"""The plugin's group lifecycle in a real pytest run: built once, reset between tests, rebuilt after a
+destructive test, fixtures wired (hosts by role, sql, monitor), run-folder records written."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+SUITE = '''
+import signal
+import pytest
+
+def test_a_fixtures(dw, dw_group, hosts, sql, monitor, topology, run_dir):
+    assert hosts.primary is hosts["host1"] and hosts.standby.name == "host2" and hosts.monitor.name == "monitor"
+    assert hosts.host1.ti.file(hosts.host1.path("/opt/dm8/data/memadb/dm.ini")).exists
+    assert sql.scalar("mema1", "select count(*) from v$instance") == 1
+    assert monitor.show().healthy() and topology.primary.instance == "mema1"
+    assert dw_group.builds == 1 and (run_dir / "steps.jsonl").exists()
+
+@pytest.mark.destructive
+def test_b_destructive_kills_the_standby_group(dw, dw_group, hosts):
+    assert dw_group.builds == 2          # a destructive test gets a freshly built group ...
+    hosts.host2.signal("dmwatcher", signal.SIGKILL)
+    hosts.host2.signal("dmserver", signal.SIGKILL)
+
+def test_c_rebuilt_after_destructive(dw, dw_group, sql):
+    assert dw_group.builds == 3          # ... and the next test a rebuilt one after it
+    assert dw.healthy()
+    sql.execute("mema1", "create table t_c(id int)")
+
+def test_d_reset_keeps_a_healthy_group(dw, dw_group, sql):
+    assert dw_group.builds == 3
+    dw.wait_replicated()
+    assert sql.query("mema2", "select count(*) from t_c") == [(0,)]
+'''
+
+
+def test_group_lifecycle(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_suite=SUITE)
+    result = pytester.runpytest_subprocess("-p", "harness.plugin", "-p", "no:cacheprovider", "--dw-backend",
+                                           "local", "-q", "-p", "no:randomly", timeout=300)
+    result.assert_outcomes(passed=4)
+    runs = list((pytester.path / "reports").iterdir())
+    assert len(runs) == 1
+    run = runs[0]
+    env = json.loads((run / "env.json").read_text())
+    assert env["target"] == "emulator" and env["backend"] == "local" and env["builds"] == 3
+    assert env["dm_build"]["SVR_VERSION"] and env["topology"]["hosts"]["host1"]["internal_ip"] == "127.0.56.201"
+    assert env["timers"]["dw_error_time"] == 4
+    steps = [json.loads(x) for x in (run / "steps.jsonl").read_text().splitlines()]
+    assert sum(s["step"] == "dminit mema1" for s in steps) == 3
+    assert (run / "monitor-monitor.log").read_text().count("IS READY") >= 3
+    logs = sorted(p.name for p in (run / "logs" / "host1").iterdir())
+    assert any("dmserver-mema1" in n for n in logs) and any("dmwatcher-mema1" in n for n in logs)
+    assert sorted(p.name for p in (run / "configs").iterdir()) == ["host1", "host2", "monitor"]
+
+
+def test_step_failure_is_one_message_not_a_traceback(pytester: pytest.Pytester) -> None:
+    (pytester.path / "bad.toml").write_text("[dminit]\nPAGE_SIZE = 3\n")
+    pytester.makepyfile(test_suite="def test_x(dw):\n    pass\n")
+    result = pytester.runpytest_subprocess("-p", "harness.plugin", "-p", "no:cacheprovider", "--dw-backend",
+                                           "local", "--dw-config", "bad.toml", timeout=120)
+    result.assert_outcomes(errors=1)
+    out = result.stdout.str()
+    assert "procedure step 'dminit mema1' failed on host1" in out
+    assert "Traceback" not in out and "harness/procedure.py" not in out
+    assert "During handling of the above exception" not in out
+
+
+def test_keep_topology_leaves_the_group_running_and_says_how_to_clean(pytester: pytest.Pytester) -> None:
+    import re
+    import subprocess
+
+    from harness.backends.local import marked_pids
+
+    pytester.makepyfile(test_suite="def test_x(dw):\n    assert dw.healthy()\n")
+    result = pytester.runpytest_subprocess("-p", "harness.plugin", "-p", "no:cacheprovider", "--dw-backend",
+                                           "local", "--keep-topology", timeout=120)
+    result.assert_outcomes(passed=1)
+    line = next(x for x in result.stdout.lines if "dmdw: --keep-topology:" in x)
+    run_id = re.search(r"DMDW_LOCAL_HOST=(\S+) ", line).group(1)
+    try:
+        assert len(marked_pids(run_id)) >= 4  # two dmservers, two dmwatchers still running
+    finally:
+        hint = line.split("stop it with: ", 1)[1]
+        subprocess.run(["bash", "-c", hint], check=False)
+    assert marked_pids(run_id) == []
