@@ -169,3 +169,16 @@ def test_offset_fetch_and_dictionary_queries(s) -> None:
     assert rows(s, "select id from o order by id fetch first 1 rows only") == [(1,)]
     assert rows(s, "select column_name, data_type from user_tab_columns where table_name = 'O'") == [("ID", "INT")]
     assert rows(s, "select count(*) from sysobjects where name = 'O' and subtype$ = 'UTAB'") == [(1,)]
+
+
+def test_sysdate_arithmetic_in_days(s) -> None:
+    now, yesterday, later = rows(s, "select sysdate, sysdate - 1, systimestamp + 0.5 from dual")[0]
+    assert (now - yesterday).total_seconds() == 86400
+    assert 43190 < (later - now).total_seconds() < 43210
+
+
+def test_concat_operator_treats_null_as_empty(s) -> None:
+    s.execute("create table c (id int, a varchar(10), b varchar(10))")
+    s.execute("insert into c values (1, 'x', null), (2, null, null)")
+    assert rows(s, "select a || b, upper(a) || '-' || c.id from c order by id") == [("x", "X-1"), (None, "-2")]
+    assert rows(s, "select 'a' || null || 'b' from dual") == [("ab",)]

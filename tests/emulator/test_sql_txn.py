@@ -205,3 +205,49 @@ def test_big_transaction_reaches_the_hook_in_bounded_chunks(tmp_path: Path) -> N
     r = s.execute(f"select level from dual connect by level <= {2 * CHUNK + 7}")
     assert sum(1 for _ in r.rows) == 2 * CHUNK + 7                 # lazily paged result, all rows
     db.close()
+
+
+def test_apply_evaluates_checks_that_use_dm_functions(env, tmp_path: Path) -> None:
+    db, h = env
+    s = db.session()
+    s.execute("create table c (x int check (decode(x, 3, 0, 1) = 1), d datetime default sysdate)")
+    s.execute("insert into c (x) values (4)")
+    with pytest.raises(DmError):
+        s.execute("insert into c (x) values (3)")
+    b = open_db(tmp_path / "b.db")
+    replay(h, b)
+    assert dump(b) == dump(db)
+    b.close()
+
+
+def test_concurrent_autocommit_writers(env, tmp_path: Path) -> None:
+    db, h = env
+    db.session().execute("create table w (id bigint primary key, writer int)")
+    errors: list[Exception] = []
+
+    def writer(k: int) -> None:
+        s = db.session()
+        try:
+            for i in range(100):
+                s.execute("insert into w values (?, ?)", (k * 1000 + i, k))
+        except Exception as e:  # noqa: BLE001 - collected and asserted below
+            errors.append(e)
+        finally:
+            s.close()
+
+    threads = [threading.Thread(target=writer, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    r = db.session()
+    while any(t.is_alive() for t in threads):
+        assert rows(r, "select count(*) from w")[0][0] <= 400
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert rows(r, "select writer, count(*) from w group by writer order by 1") == [(k, 100) for k in range(4)]
+    lsns = [lsn for lsn, _ in h.records]
+    assert lsns == sorted(lsns) and len(set(lsns)) == len(lsns)      # commits numbered in commit order
+    b = open_db(tmp_path / "b.db")
+    replay(h, b)
+    assert dump(b) == dump(db)
+    b.close()

@@ -94,6 +94,7 @@ class Database:
         self._lock = threading.RLock()
         self._seq_lock = threading.Lock()
         self._conn = _connect(path)
+        functions.register(self._conn, self)     # apply may evaluate CHECK/DEFAULT expressions using them
         self._conn.execute("BEGIN IMMEDIATE")
         try:
             init_schema(self._conn, _dt.datetime.now().replace(microsecond=0).isoformat(sep=" "))
@@ -196,6 +197,20 @@ class Database:
                 v = info["min"] if info["inc"] > 0 else info["max"]
             self._seqvals[sid] = v
             return v
+
+    # SQL functions on the internal (apply) connection
+    def nextval(self, sid: int) -> int:
+        return self.seq_next(int(sid))
+
+    def currval(self, sid: int) -> int:
+        raise err(-2119, "no_curr", name=str(sid))
+
+    def sysfn(self, name: str):
+        fn = getattr(self.hooks, "system_view", None)
+        data = fn(str(name)) if fn is not None else None
+        if not data or not data[1]:
+            raise err(M.NO_FUNC, "no_func", name=name)
+        return _plain(data[1][0][0])
 
     def seq_value(self, sid: int) -> int | None:
         return self._seqvals.get(sid)

@@ -158,12 +158,36 @@ def _pad(left: bool):
     return pad
 
 
+def _cat(*args):
+    """The || operator: NULL operands count as '' unless all are NULL."""
+    if all(a is None for a in args):
+        return None
+    return "".join(_text(a) for a in args if a is not None)
+
+
+def _text(v) -> str:
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    if isinstance(v, bytes):
+        return v.hex().upper()
+    return str(v)
+
+
 def _concat(*args):
     return "".join(str(a) for a in args if a is not None)
 
 
 def _now() -> str:
     return _dt.datetime.now().isoformat(sep=" ", timespec="microseconds")
+
+
+def _ts_shift(v, modifier):
+    """DM_TS(ts, '+N seconds'): timestamp arithmetic keeping microseconds."""
+    d = _parse_dt(v)
+    if d is None:
+        return None
+    secs = float(str(modifier).split()[0])
+    return (d + _dt.timedelta(seconds=secs)).isoformat(sep=" ", timespec="microseconds")
 
 
 def _lengthb(s):
@@ -213,6 +237,8 @@ def register(conn: sqlite3.Connection, session) -> None:
     conn.create_function("LENGTHB", 1, _lengthb, **det)
     conn.create_function("NVL2", 3, _nvl2, **det)
     conn.create_function("DM_NOW", 0, _now)
+    conn.create_function("DM_CAT", -1, _cat, **det)
+    conn.create_function("DM_TS", 2, _ts_shift, **det)
     conn.create_aggregate("DM_SUM", 1, _BigSum)
     conn.create_function("SYS_GUID", 0, lambda: uuid.uuid4().hex.upper())
     conn.create_function("DM_NEXTVAL", 1, session.nextval)
