@@ -148,7 +148,8 @@ class InstSession:
         return r
 
     def describe(self, sql: str):
-        return self._s.describe(sql)
+        cols = statements.describe(self.inst, sql)
+        return ([], cols) if cols is not None else self._s.describe(sql)
 
     def commit(self) -> None:
         if self._lazy:
@@ -247,6 +248,7 @@ class Instance:
             self.db = open_database(self.paths["system_dbf"], bool(self.ctl["case_sensitive"]), self)
             self._recover()
             self._reload_arch()
+            self._catch_up_archives()
             self.ctl.update(clean_shutdown=False)
             self._set("MOUNT")
             if not mount:
@@ -330,7 +332,7 @@ class Instance:
             self._state.notify_all()
         for s in list(self._sessions):         # waits for closes already under way in wire threads
             try:
-                s._s.close()
+                s.close()
             except Exception:                  # noqa: BLE001
                 pass
         self._sessions.clear()
@@ -404,10 +406,11 @@ class Instance:
 
     # ---- parameters and archive configuration ---------------------------------------------
     def set_para(self, name: str, value: str, scope: int = 1) -> None:
-        """SP_SET_PARA_VALUE: scope 1 = memory and dm.ini, 2 = dm.ini only."""
+        """SP_SET_PARA_VALUE / ALTER SYSTEM SET: scope 0 = memory, 1 = memory and dm.ini, 2 = dm.ini only."""
         if not re.fullmatch(r"[A-Z_][A-Z0-9_]*", name):
             raise err(-8507, "bad_para", name=name)
-        dmini.set_keys(self.ini_path, {name: value})
+        if scope != 0:
+            dmini.set_keys(self.ini_path, {name: value})
         if scope != 2:
             self.ini[name] = value
 
@@ -478,6 +481,15 @@ class Instance:
         self._archives = [LocalArchive(ArchiveDest(a["name"], a["dest"], int(a["file_size"]),
                                                    int(a["space_limit"])), durable)
                           for a in self.arch if a["type"] == "LOCAL"]
+
+    def _catch_up_archives(self) -> None:
+        """After a crash: cut torn archive tails and archive what reached the online log only."""
+        for a in self._archives:
+            a.cut_torn_tail()
+            last = a.last_lsn()
+            if last:
+                for rec in self.log.records(after_lsn=last):
+                    a.append(rec, self.db_magic)
 
     # ---- tablespaces -----------------------------------------------------------------------
     def create_tablespace(self, name: str, files: list[dict]) -> None:

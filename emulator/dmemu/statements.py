@@ -63,6 +63,12 @@ def _para(inst: Instance, m: re.Match) -> Result:
     return _ok()
 
 
+def _alter_system(inst: Instance, m: re.Match) -> Result:
+    scope = {"MEMORY": 0, "SPFILE": 2}.get((m.group(3) or "BOTH").upper(), 1)
+    inst.set_para(m.group(1).upper(), m.group(2).strip("'"), scope)
+    return _ok()
+
+
 def _get_para(inst: Instance, m: re.Match) -> Result:
     name = m.group(2).upper()
     v = inst.ini.get(name)
@@ -101,14 +107,25 @@ def _shutdown(inst: Instance, m: re.Match) -> Result:
 HANDLERS: list[tuple[re.Pattern, Callable[[Instance, re.Match], Result]]] = [
     (re.compile(r"ALTER\s+DATABASE\s+(.+)$", re.I | re.S), _alter),
     (re.compile(r"(?:CALL\s+|EXEC\s+)?SP_SET_OGUID\s*\(\s*(\d+)\s*\)$", re.I), _oguid),
-    (re.compile(r"(?:CALL\s+|EXEC\s+)?SP_SET_PARA_VALUE\s*\(\s*(\d)\s*,\s*'(\w+)'\s*,\s*('?[^')]*'?)\s*\)$", re.I),
-     _para),
+    (re.compile(r"(?:CALL\s+|EXEC\s+)?SP_SET_PARA_(?:DOUBLE_|STRING_)?VALUE\s*\(\s*(\d)\s*,\s*'(\w+)'\s*,"
+                r"\s*('?[^')]*'?)\s*\)$", re.I), _para),
+    (re.compile(r"ALTER\s+SYSTEM\s+SET\s+'(\w+)'\s*=\s*('[^']*'|[^\s']+)(?:\s+(MEMORY|SPFILE|BOTH))?$", re.I),
+     _alter_system),
     (re.compile(r"SELECT\s+SF_GET_PARA_VALUE\s*\(\s*(\d)\s*,\s*'(\w+)'\s*\)(?:\s+FROM\s+DUAL)?$", re.I), _get_para),
     (re.compile(r"SELECT\s+PERMANENT_MAGIC(?:\s*\(\s*\))?(?:\s+FROM\s+DUAL)?$", re.I), _permanent_magic),
     (re.compile(r"CREATE\s+TABLESPACE\s+(\"[^\"]+\"|\w+)\s+DATAFILE\s+(.+)$", re.I | re.S), _tablespace),
     (re.compile(r"BACKUP\s+DATABASE\s+(?:FULL\s+)?BACKUPSET(?:\s+'([^']*)')?$", re.I), _backup),
     (re.compile(r"SHUTDOWN(?:\s+(?:IMMEDIATE|NORMAL|ABORT))?$", re.I), _shutdown),
 ]
+
+
+def describe(inst: Instance, sql: str) -> list[Column] | None:
+    """Result columns of an instance-answered SELECT (drivers prepare before they execute)."""
+    s = normalize(sql)
+    if not re.match(r"SELECT\b", s, re.I):
+        return None
+    r = handle(inst, s)
+    return None if r is None else r.columns
 
 
 def handle(inst: Instance, sql: str) -> Result | None:

@@ -325,6 +325,19 @@ class LocalArchive:
                 self._enforce_limit()
         _append(self.current, frame, self.durable)
 
+    def last_lsn(self) -> int:
+        """Highest LSN archived here (0 when empty)."""
+        files = self.files()
+        info = last_frame(files[-1]) if files else None
+        return info.lsn_hi if info else 0
+
+    def cut_torn_tail(self) -> None:
+        """After a crash: cut a half-written frame off the current file so appends stay readable."""
+        if self.current and os.path.exists(self.current):
+            size, good = os.path.getsize(self.current), valid_length(self.current)
+            if good != size:
+                os.truncate(self.current, good)
+
     def _enforce_limit(self) -> None:
         if self.spec.space_limit_mb <= 0:
             return

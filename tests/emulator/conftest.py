@@ -8,7 +8,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from emu_helpers import Db, dminit
+from emu_helpers import Db, dminit, free_port
+
+
+@pytest.fixture
+def port() -> int:
+    """A free loopback TCP port."""
+    return free_port()
 
 
 @pytest.fixture

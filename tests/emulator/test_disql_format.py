@@ -64,6 +64,11 @@ def test_statement_splitting():
                                             "conn a/b@h:1", "set timing off", "select 2"]
 
 
+def test_several_statements_on_one_line():
+    assert disql.split_statements(["select 1; select ';' from dual;", "insert into t values(1);commit;"]) == \
+        ["select 1;", "select ';' from dual;", "insert into t values(1);", "commit;"]
+
+
 def test_set_and_show_options():
     out = io.StringIO()
     d = disql.Disql(out)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from emu_helpers import PWD, run
+from emu_helpers import PWD, dminit, run
 
 APPENDIX = """CREATE TABLESPACE TS_MEMA
 DATAFILE 'tsmema01.dbf' SIZE 128, 'tsmema02.dbf' SIZE 128;
@@ -77,3 +77,20 @@ def test_errors_are_dm_style(running_db):
     out = running_db.disql("select * from no_such_table;\nselect 1 frm dual;\n").stdout
     assert "第1 行附近出现错误[-2106]:无效的表或视图名[NO_SUCH_TABLE]" in out
     assert out.count("行附近出现错误") == 2
+
+
+def test_service_name_login_mode_picks_the_primary(dm_root, running_db):
+    """dm_svc.conf with a NORMAL and a PRIMARY endpoint: LOGIN_MODE=(1) lands on the primary,
+    LOGIN_MODE=(4) on the normal instance."""
+    normal = running_db
+    prim = dminit(dm_root, name="primdb", instance="mema9")
+    try:
+        prim.server()
+        prim.disql("alter database mount;\nsp_set_oguid(453331);\nalter database primary;\nalter database open;\n")
+        eps = f"127.0.0.1:{normal.port},127.0.0.1:{prim.port}"
+        for mode, want in ((1, "mema9"), (4, "mema1"), (0, "mema9")):
+            (dm_root / "etc/dm_svc.conf").write_text(f"GRP=({eps})\nLOGIN_MODE=({mode})\n")
+            r = run(dm_root, "disql", f"SYSDBA/{PWD}@GRP", input="select instance_name from v$instance;\n")
+            assert re.search(rf"\n1\s+{want}\n", r.stdout), (mode, r.stdout)
+    finally:
+        prim.stop_all()

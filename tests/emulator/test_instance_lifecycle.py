@@ -101,6 +101,10 @@ def test_alter_mode_status_variants(running_db):
     assert "错误" not in out, out
     assert re.search(r"1\s+STANDBY\s+453331", out)
     assert re.search(r"PARA_VALUE\n-+ -+\n1\s+0\n", out)
+    out = db.disql("ALTER SYSTEM SET 'DW_INACTIVE_INTERVAL'=90 BOTH;\n"
+                   "select sf_get_para_value(1, 'DW_INACTIVE_INTERVAL');\n").stdout
+    assert re.search(r"\n1\s+90\n", out), out
+    assert re.search(r"DW_INACTIVE_INTERVAL\s*=\s*90", (db.dir / "dm.ini").read_text())
 
 
 def test_create_tablespace_files_appear(running_db):

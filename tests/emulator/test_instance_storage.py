@@ -72,3 +72,15 @@ def test_archive_repair_cuts_torn_frames(tmp_path):
         f.write(b"RLG1\x00\x00")
     assert arch.repair() == (1, 6)
     assert [lsn for lsn, _ in read_frames(arch.current)] and arch.repair() == (0, 0)
+
+
+def test_archive_torn_tail_cut_before_new_appends(tmp_path):
+    spec = ArchiveDest("ARCHIVE_LOCAL1", str(tmp_path), 64)
+    arch = LocalArchive(spec)
+    arch.append(rec(1), 1)
+    with open(arch.current, "ab") as f:                 # kill -9 in the middle of a frame
+        f.write(encode_frame(rec(2))[:-3])
+    again = LocalArchive(spec)
+    again.cut_torn_tail()
+    again.append(rec(2), 1)
+    assert [r.lsn_lo for r in again.records()] == [1, 2]

@@ -226,16 +226,16 @@ class Agent:
     def v_arch_send_info(self):
         cols = [_v("ARCH_DEST"), _v("ARCH_TYPE"), _b("MAX_SEND_LSN"), _b("LAST_SEND_LSN"), _b("LAST_SEND_CODE"),
                 _v("LAST_SEND_DESC", 512), _t("LAST_START_TIME"), _t("LAST_END_TIME"), _b("LAST_SEND_TIME"),
-                _b("MAX_SEND_TIME"), _b("SEND_NUM"), _b("SEND_BYTES")]
+                _b("MAX_SEND_TIME"), _b("SEND_NUM"), _b("SEND_BYTES"), _b("TOTAL_SEND_TIME")]
         rows = []
         for a in self.mal.realtime_dests():
             s = self.mal.stats.get(a["dest"].upper())
             if s is None:
-                rows.append((a["dest"], a["type"], 0, 0, 0, "", None, None, 0, 0, 0, 0))
+                rows.append((a["dest"], a["type"], 0, 0, 0, "", None, None, 0, 0, 0, 0, 0))
             else:
                 rows.append((a["dest"], a["type"], s.max_send_lsn, s.last_send_lsn, s.last_code, s.last_desc,
                              _ts(s.last_start), _ts(s.last_end), int(s.last_time * 1e6), int(s.max_time * 1e6),
-                             s.n_send, s.bytes))
+                             s.n_send, s.bytes, int(s.total_time * 1e6)))
         return cols, rows
 
     def v_rapply_sys(self):
@@ -244,7 +244,7 @@ class Agent:
         m = self.mal
         keep = m.keep.lsn_hi if m.keep else 0
         recv = max(m.recv_hi, keep, self.inst.cur_lsn)
-        row = (1, len(m.keep.ops) * 64 if m.keep else 0, "Y" if m.keep is not None else "N", recv, keep,
+        row = (1 + m.apply_q.qsize(), len(m.keep.blob) if m.keep else 0, "Y" if m.keep is not None else "N", recv, keep,
                self.inst.cur_lsn, m.n_recv, m.applied_pkgs, _ts(m.last_apply))
         return cols, [row]
 

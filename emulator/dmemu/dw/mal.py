@@ -61,6 +61,23 @@ def _err(code: int, key: str, **fmt: object) -> DmError:
     return DmError(code, lang.msg(key, **fmt))
 
 
+class Pkg:
+    """A received RLOG_PKG: header fields checked on arrival, the body decoded only when applied."""
+
+    __slots__ = ("lsn_lo", "lsn_hi", "oguid", "permanent_magic", "db_magic", "blob")
+
+    def __init__(self, hdr: tuple, blob: bytes):
+        self.lsn_lo, self.lsn_hi, self.oguid, self.permanent_magic, self.db_magic = hdr
+        self.blob = blob
+
+    @staticmethod
+    def header(rec: RedoRecord) -> tuple:
+        return (rec.lsn_lo, rec.lsn_hi, rec.oguid, rec.permanent_magic, rec.db_magic)
+
+    def record(self) -> RedoRecord:
+        return RedoRecord.decode(self.blob)
+
+
 class SendStat:
     """Per-destination numbers behind V$ARCH_SEND_INFO and the monitor's `show arch send info`."""
 
@@ -76,6 +93,7 @@ class SendStat:
         self.max_time = 0.0
         self.n_send = 0
         self.bytes = 0
+        self.total_time = 0.0
         self.recover_time = 0.0
         self.recover_code = 0
 
@@ -92,7 +110,8 @@ class Mal:
         self.link_up: dict[str, float] = {}
         self.send_lock = threading.Lock()
         self.stats: dict[str, SendStat] = {}
-        self.keep: RedoRecord | None = None
+        self.keep: Pkg | None = None
+        self.apply_q: queue.Queue = queue.Queue()
         self.recv_hi = -1                  # highest LSN received (kept or applied); -1 = take cur_lsn
         self.n_recv = 0
         self.apply_lock = threading.RLock()
@@ -109,6 +128,7 @@ class Mal:
         self.listener = protocol.Listener(me.host, me.port, self._on_conn, name=f"mal-{me.name}",
                                           on_request=self._on_request, on_push=self._on_push)
         threading.Thread(target=self._checker, name="mal-check", daemon=True).start()
+        threading.Thread(target=self._applier, name="mal-apply", daemon=True).start()
         if bugs.active("commit-before-send"):
             self._async_q = queue.Queue()
             threading.Thread(target=self._async_sender, name="mal-async", daemon=True).start()
@@ -222,11 +242,12 @@ class Mal:
 
     def _send_one(self, dest: str, rec: RedoRecord) -> None:
         st = self._stat(dest)
-        t0 = time.time()
         blob = rec.encode()
         with self.send_lock:
             c = self.link(dest)
-            r = c.request({"op": "rlog", "blob": blob}, timeout=max(1.0, float(self.cfg.conn_fail_interval)))
+            t0 = time.time()
+            r = c.request({"op": "rlog", "hdr": Pkg.header(rec), "blob": blob},
+                          timeout=max(1.0, float(self.cfg.conn_fail_interval)))
             self._unflushed[dest] = rec.lsn_hi
             self._last_send = time.time()
         if not r.get("ok"):
@@ -240,6 +261,7 @@ class Mal:
         st.max_time = max(st.max_time, st.last_time)
         st.n_send += 1
         st.bytes += len(blob)
+        st.total_time += st.last_time
 
     def _record_fail(self, dest: str, e: Exception) -> None:
         st = self._stat(dest)
@@ -331,7 +353,7 @@ class Mal:
         if conn.info.get("peer") is None:
             return {"ok": False, "code": ERR_MAL_INI, "error": "hello first"}
         if op == "rlog":
-            return self._receive(RedoRecord.decode(msg["blob"]))
+            return self._receive(Pkg(msg["hdr"], msg["blob"]))
         if op == "lsn":
             with self.apply_lock:
                 self.apply_keep()
@@ -339,6 +361,7 @@ class Mal:
             return {"ok": True, "lsn": inst.cur_lsn}
         if op == "recover":
             with self.apply_lock:
+                self.apply_q.join()
                 for blob in msg["blobs"]:
                     rec = RedoRecord.decode(blob)
                     err = self._check_identity(rec)
@@ -359,7 +382,7 @@ class Mal:
             return {"ok": True}
         return {"ok": False, "code": -1, "error": f"unknown MAL op {op}"}
 
-    def _check_identity(self, rec: RedoRecord) -> dict | None:
+    def _check_identity(self, rec: RedoRecord | Pkg) -> dict | None:
         inst = self.inst
         if rec.oguid != inst.oguid:
             return {"ok": False, "code": ERR_OGUID, "error": lang.msg("mal_oguid", theirs=rec.oguid, mine=inst.oguid)}
@@ -370,7 +393,7 @@ class Mal:
             return {"ok": False, "code": ERR_DBMAGIC, "error": lang.msg("mal_dbmagic", mine=inst.db_magic)}
         return None
 
-    def _receive(self, rec: RedoRecord) -> dict:
+    def _receive(self, rec: Pkg) -> dict:
         inst = self.inst
         err = self._check_identity(rec)
         if err:
@@ -392,9 +415,23 @@ class Mal:
             if bugs.active("standby-skips-redo") and self.n_recv % SKIP_EVERY == 0:
                 return {"ok": True}                  # seeded defect: acked, never applied
             if self.keep is not None:
-                self._apply(self.keep)
+                self.apply_q.put(self.keep)          # the previous KEEP_BUF goes to the apply queue
             self.keep = rec
         return {"ok": True}
+
+    def _applier(self) -> None:
+        """The apply task: replays queued packages in order (DM8's redo apply thread)."""
+        while not self._stop.is_set():
+            try:
+                pkg = self.apply_q.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            try:
+                self._apply(pkg.record())
+            except Exception as e:                    # noqa: BLE001 - reported in the views, never fatal
+                self.recent.append(f"apply LSN[{pkg.lsn_lo}-{pkg.lsn_hi}] failed: {e}")
+            finally:
+                self.apply_q.task_done()
 
     def _apply(self, rec: RedoRecord) -> None:
         self.inst.apply_redo(rec)
@@ -406,7 +443,8 @@ class Mal:
         with self.apply_lock:
             if self.keep is not None:
                 if not drop:
-                    self._apply(self.keep)
+                    self.apply_q.put(self.keep)
                 else:
                     self.recv_hi = -1
                 self.keep = None
+            self.apply_q.join()

@@ -489,18 +489,54 @@ def statement_complete(buf: list[str]) -> bool:
     return last.endswith(";") or last.strip() == "/"
 
 
+def _segments(line: str) -> list[str]:
+    """Split a line after each ';' outside quotes ("select 1; select 2;" is two statements)."""
+    out, cur, quote = [], "", ""
+    for ch in line:
+        cur += ch
+        if quote:
+            if ch == quote:
+                quote = ""
+        elif ch in "'\"":
+            quote = ch
+        elif ch == ";":
+            out.append(cur)
+            cur = ""
+    if cur.strip() or not out:
+        out.append(cur)
+    return [seg.strip() if i else seg.rstrip() for i, seg in enumerate(out)]
+
+
+class StatementBuffer:
+    """Collects input lines into complete statements (shared by scripts, -e and the prompt)."""
+
+    def __init__(self):
+        self.buf: list[str] = []
+
+    def feed(self, line: str) -> list[str]:
+        pl = bool(self.buf and _PL.match(self.buf[0])) or (not self.buf and _PL.match(line))
+        parts = [line] if pl or _NO_SEMI.match(line) and not self.buf else _segments(line)
+        done = []
+        for part in parts:
+            if not self.buf and not part.strip():
+                continue
+            self.buf.append(part)
+            if statement_complete(self.buf):
+                done.append(_join(self.buf))
+                self.buf = []
+        return done
+
+    def rest(self) -> str | None:
+        text = _join(self.buf) if self.buf and "".join(self.buf).strip() else None
+        self.buf = []
+        return text
+
+
 def split_statements(lines: list[str]) -> list[str]:
-    out, buf = [], []
-    for line in lines:
-        if not buf and not line.strip():
-            continue
-        buf.append(line)
-        if statement_complete(buf):
-            out.append(_join(buf))
-            buf = []
-    if buf and "".join(buf).strip():
-        out.append(_join(buf))
-    return out
+    sb = StatementBuffer()
+    out = [stmt for line in lines for stmt in sb.feed(line)]
+    rest = sb.rest()
+    return out + ([rest] if rest else [])
 
 
 def _join(buf: list[str]) -> str:
@@ -514,15 +550,15 @@ def repl(d: Disql, inp=None) -> int:
     """Read statements from stdin (prompt `SQL> `, continuation lines numbered) until exit/EOF."""
     inp = inp or sys.stdin
     tty = inp.isatty()
-    buf: list[str] = []
+    sb = StatementBuffer()
     while True:
-        prompt = "SQL> " if not buf else f"{len(buf) + 1:<4}"
-        d.out.write(prompt)
+        d.out.write("SQL> " if not sb.buf else f"{len(sb.buf) + 1:<4}")
         d.out.flush()
         line = inp.readline()
         if not line:
-            if buf:
-                r = d.command(_join(buf))
+            rest = sb.rest()
+            if rest:
+                r = d.command(rest)
                 if r is not False:
                     return int(r)
             d.p()
@@ -531,12 +567,8 @@ def repl(d: Disql, inp=None) -> int:
         line = line.rstrip("\n")
         if not tty:
             d.out.write(line + "\n")
-        if not buf and not line.strip():
-            continue
-        buf.append(line)
-        if statement_complete(buf):
-            r = d.command(_join(buf))
-            buf = []
+        for stmt in sb.feed(line):
+            r = d.command(stmt)
             if r is not False:
                 return int(r)
 
