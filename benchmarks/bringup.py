@@ -10,6 +10,7 @@ torn down at the end (Ctrl-C included).
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import tempfile
 import time
@@ -44,6 +45,7 @@ def bringup(backend_name: str, target: str, lang: str, image: str | None) -> tup
         if proc is not None:
             proc.kill_everything()
         backend.down()
+        shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -45,6 +45,7 @@ class Role:
 
 
 DOWN = Role("DOWN", "")
+READ_RETRIES = 2  # the harness's own reads ride out a transient connect failure; roles() does not retry
 
 
 class DataWatch:
@@ -104,7 +105,7 @@ class DataWatch:
         """(FILE_LSN, CUR_LSN) from v$rlog of one node, or {instance: (FILE_LSN, CUR_LSN)} for all."""
         if node is None:
             return {n: self.lsn(n) for n in self.nodes}  # type: ignore[misc]
-        rows = self.sql.query(self.node(node).name, "select FILE_LSN, CUR_LSN from v$rlog")
+        rows = self.sql.query(self.node(node).name, "select FILE_LSN, CUR_LSN from v$rlog", retries=READ_RETRIES)
         return int(rows[0][0]), int(rows[0][1])
 
     def magics(self, node: str | Node | None = None) -> tuple[int, int] | dict[str, tuple[int, int]]:
@@ -112,23 +113,25 @@ class DataWatch:
         if node is None:
             return {n: self.magics(n) for n in self.nodes}  # type: ignore[misc]
         name = self.node(node).name
-        perm = self.sql.scalar(name, "select permanent_magic")
-        db = self.sql.scalar(name, "select DB_MAGIC from v$rlog")
+        perm = self.sql.scalar(name, "select permanent_magic", retries=READ_RETRIES)
+        db = self.sql.scalar(name, "select DB_MAGIC from v$rlog", retries=READ_RETRIES)
         return int(perm), int(db)
 
     def oguid(self, node: str | Node) -> int:
-        return int(self.sql.scalar(self.node(node).name, "select OGUID from v$instance"))
+        return int(self.sql.scalar(self.node(node).name, "select OGUID from v$instance", retries=READ_RETRIES))
 
     def rstat(self, node: str | Node | None = None) -> dict[str, str]:
         """{ARCH_DEST: ARCH_STATUS} of the REALTIME archives of a node (default: the current primary)."""
         name = self.node(node).name if node else self.primary.name
-        rows = self.sql.query(name, "select ARCH_DEST, ARCH_STATUS from v$arch_status where ARCH_TYPE = 'REALTIME'")
+        rows = self.sql.query(name, "select ARCH_DEST, ARCH_STATUS from v$arch_status where ARCH_TYPE = 'REALTIME'",
+                              retries=READ_RETRIES)
         return {str(d): str(s).upper() for d, s in rows}
 
     def build_info(self) -> dict[str, str]:
         """v$instance SVR_VERSION / BUILD_VERSION of the primary (for the report)."""
         with contextlib.suppress(Exception):
-            rows = self.sql.query(self.primary.name, "select SVR_VERSION, BUILD_VERSION from v$instance")
+            rows = self.sql.query(self.primary.name, "select SVR_VERSION, BUILD_VERSION from v$instance",
+                                  retries=READ_RETRIES)
             if rows:
                 return {"SVR_VERSION": str(rows[0][0]), "BUILD_VERSION": str(rows[0][1])}
         return {}

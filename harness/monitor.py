@@ -339,9 +339,10 @@ class Monitor:
         t0 = time.time()
         self.child.sendline(cmd)
         if answer is not None:
-            out = self._read_until(YES_NO, timeout, idle=0.3)
-            self.child.sendline(answer)
-            out += self._read_until(until, timeout, idle)
+            out = self._read_until(re.compile(f"{YES_NO.pattern}|{FAILED.pattern}", re.I), timeout, idle=0.3)
+            if YES_NO.search(out):  # a refusal (e.g. not logged in) comes without the confirmation prompt
+                self.child.sendline(answer)
+                out += self._read_until(until, timeout, idle)
         else:
             out = self._read_until(until, timeout, idle)
         self._note(step or f"monitor: {cmd}", cmd, out, ok=True, t0=t0)
@@ -395,15 +396,11 @@ class Monitor:
     def _needs_login(self, cmd: str, *, until: re.Pattern[str], timeout: float, idle: float,
                      answer: str | None = None) -> str:
         """Run a command that needs login; on DWMON_NOT_LOGIN (-5) log in (as the seed does) and retry once."""
-        out = self.command(cmd, until=until, timeout=timeout, idle=idle, answer=None if not self.logged_in
-                           else answer)
+        out = self.command(cmd, until=until, timeout=timeout, idle=idle, answer=answer)
         if NOT_LOGGED_IN.search(out):
             self.logged_in = False
             self.login()
             out = self.command(cmd, until=until, timeout=timeout, idle=idle, answer=answer)
-        elif not self.logged_in and answer is not None and YES_NO.search(out):
-            self.child.sendline(answer)
-            out += self._read_until(until, timeout, idle)
         return out
 
     def _choose(self, cmd: str) -> list[str]:
@@ -480,8 +477,42 @@ class Monitor:
     def attach_database(self, inst: str) -> str:
         return self._action(f"attach database {self._db(inst)}", CMD_OK)
 
-    def show_arch_send_info(self, inst: str) -> str:
+    def startup_dmwatcher(self) -> str:
+        return self._action(f"startup dmwatcher {self.t.group}", CMD_OK)
+
+    def stop_dmwatcher(self) -> str:
+        return self._action(f"stop dmwatcher {self.t.group}", CMD_OK)
+
+    def set_auto_restart(self, on: bool) -> str:
+        """`set group GRP auto restart on|off` (INST_AUTO_RESTART in watcher memory and dmwatcher.ini)."""
+        return self._action(f"set group {self.t.group} auto restart {'on' if on else 'off'}", CMD_OK)
+
+    def set_recover_time(self, seconds: int, inst: object | None = None) -> str:
+        """INST_RECOVER_TIME of one database or of the group, in watcher memory."""
+        target = f"database {self._db(inst)}" if inst is not None else f"group {self.t.group}"
+        return self._action(f"set {target} recover time {seconds}", CMD_OK)
+
+    def set_arch_invalid(self, inst: object | None = None) -> str:
+        target = f"database {self._db(inst)}" if inst is not None else f"group {self.t.group}"
+        return self._action(f"set {target} arch invalid", CMD_OK)
+
+    def get_takeover_time(self) -> str:
+        return self.command(f"get takeover time {self.t.group}", until=ANY_LINE)
+
+    def show_arch_send_info(self, inst: object) -> str:
         return self.command(f"show arch send info {self._db(inst)}")
+
+    def show_open_info(self, inst: object) -> str:
+        return self.command(f"show open info {self._db(inst)}")
+
+    def show_monitor(self) -> str:
+        return self.command("show monitor")
+
+    def show_version(self) -> str:
+        return self.command("show version", until=ANY_LINE)
+
+    def help(self) -> str:
+        return self.command("help")
 
     def messages(self) -> list[DbState]:
         """Watcher messages the monitor printed by itself so far (reads pending output first)."""

@@ -95,7 +95,8 @@ def validate_options(config: pytest.Config) -> dict[str, Any]:
     bulk = _int_option(config, "--bulk-rows", 1)
     topo = load_config(opt("--dw-config"), base=default_topology(target, lang))
     topo.paths.dm_home = dm_home
-    topo.lang = lang if opt("--dw-lang") != "cn" or topo.lang == "cn" else topo.lang
+    if lang != "cn":  # an explicit --dw-lang wins over the config file's lang
+        topo.lang = lang
     return {"target": target, "backend": backend, "lang": topo.lang, "seed": seed, "bulk_rows": bulk,
             "topology": topo, "keep": bool(opt("--keep-topology"))}
 
@@ -250,8 +251,7 @@ class Group:
             dest.write_text(proc.log())
 
     def down(self) -> None:
-        if self in _LIVE:
-            _LIVE.remove(self)
+        """Collect logs, stop every process, remove the hosts (idempotent; atexit retries if interrupted)."""
         try:
             if self.sql is not None:
                 self.sql.close_all()
@@ -261,12 +261,16 @@ class Group:
                     self.procedure.monitor.close()
                 hint = self.backend.cleanup_hint() if self.backend else ""
                 self.config.dmdw_env["cleanup"] = hint  # type: ignore[attr-defined]
+                if self in _LIVE:
+                    _LIVE.remove(self)
                 return
             if self.procedure is not None:
                 self.procedure.kill_everything()
         finally:
             if self.backend is not None and not self.keep:
                 self.backend.down()
+            if self in _LIVE:
+                _LIVE.remove(self)
 
 
 @atexit.register

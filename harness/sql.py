@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,6 +23,9 @@ if TYPE_CHECKING:
 
 SSL_HINT = ("dmPython cannot load OpenSSL (-70089): source .venv/dmdw.env (it sets LD_LIBRARY_PATH to the "
             "wheel's dmssl directory) or install libssl-dev")
+
+
+RETRYABLE = (-70019, -70028)  # connect-phase network failures
 
 
 def dm_error_code(exc: BaseException) -> int | None:
@@ -88,9 +92,24 @@ class Sql:
 
     # -- connections
     def connect(self, target: str | None = None, *, user: str | None = None, password: str | None = None,
-                autocommit: bool = True, login_timeout: int = 5, **kw: Any) -> Any:
+                autocommit: bool = True, login_timeout: int = 5, retries: int = 0, **kw: Any) -> Any:
         """A dmPython connection. target: host/instance/role -> that instance's address; a service name
-        from dm_svc.conf (default: the seed's service) -> dmPython chooses by LOGIN_MODE."""
+        from dm_svc.conf (default: the seed's service) -> dmPython chooses by LOGIN_MODE.
+        retries: extra attempts after a connect-phase network failure (-70019/-70028); the harness's own
+        reads use them, client tests leave them at 0 so they see every failure."""
+        import dmPython
+
+        for attempt in range(retries + 1):
+            try:
+                return self._connect_once(target, user, password, autocommit, login_timeout, kw)
+            except dmPython.DatabaseError as exc:
+                if attempt == retries or dm_error_code(exc) not in RETRYABLE:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    def _connect_once(self, target: str | None, user: str | None, password: str | None, autocommit: bool,
+                      login_timeout: int, kw: dict[str, Any]) -> Any:
         import dmPython
 
         target = target or self.t.svc.name
@@ -121,9 +140,10 @@ class Sql:
         finally:
             self._close(conn)
 
-    def query(self, target: str | None, sql: str, params: tuple | list | None = None) -> list[tuple]:
+    def query(self, target: str | None, sql: str, params: tuple | list | None = None, *,
+              retries: int = 0) -> list[tuple]:
         """Run one statement on a fresh connection; rows as tuples (empty for non-queries)."""
-        with self.connection(target) as conn:
+        with self.connection(target, retries=retries) as conn:
             cur = conn.cursor()
             cur.execute(sql, params) if params is not None else cur.execute(sql)
             try:
@@ -140,9 +160,10 @@ class Sql:
             cur.close()
             return n
 
-    def scalar(self, target: str | None, sql: str, params: tuple | list | None = None) -> Any:
+    def scalar(self, target: str | None, sql: str, params: tuple | list | None = None, *,
+               retries: int = 0) -> Any:
         """First column of the first row (None when no row)."""
-        rows = self.query(target, sql, params)
+        rows = self.query(target, sql, params, retries=retries)
         return rows[0][0] if rows else None
 
     def _close(self, conn: Any) -> None:

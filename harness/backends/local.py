@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from harness.topology import Topology
 
 MARK = "DMDW_LOCAL_HOST"
+ROOT_VAR = "DMDW_LOCAL_ROOT"  # the run's root directory (a KEEP file there protects a kept topology)
 INTERNAL = {"host1": "127.0.56.201", "host2": "127.0.56.202", "monitor": "127.0.56.203"}
 EXTERNAL = {"host1": "127.0.0.201", "host2": "127.0.0.202"}
 _PORT_RANGE = (20000, 32000)  # below Linux's ephemeral range, so outgoing connections never take them
@@ -71,15 +72,19 @@ def free_ports(n: int, *, avoid: set[int] | None = None, rng: random.Random | No
     raise HarnessError(f"could not find {n} free TCP ports in {_PORT_RANGE}; free some ports and retry")
 
 
-def _proc_env_mark(pid: int) -> str | None:
+def _proc_env(pid: int, key: str) -> str | None:
     try:
         data = Path(f"/proc/{pid}/environ").read_bytes()
     except OSError:
         return None
     for item in data.split(b"\0"):
-        if item.startswith(MARK.encode() + b"="):
+        if item.startswith(key.encode() + b"="):
             return item.split(b"=", 1)[1].decode(errors="replace")
     return None
+
+
+def _proc_env_mark(pid: int) -> str | None:
+    return _proc_env(pid, MARK)
 
 
 def _proc_cmdline(pid: int) -> str:
@@ -118,6 +123,32 @@ def kill_pids(pids: list[int], sig: int) -> None:
             os.kill(pid, sig)
         except (ProcessLookupError, PermissionError):
             pass
+
+
+def _owner_alive(run_id: str) -> bool:
+    """A run id ends with its pytest process's pid; False when that process is gone."""
+    tail = run_id.rsplit("-", 1)[-1]
+    return not tail.isdigit() or Path(f"/proc/{tail}").exists()
+
+
+def cleanup_stale(prefix: str = "") -> list[int]:
+    """Kill processes left by local runs whose pytest process died without teardown (e.g. SIGKILL);
+    returns their pids. Live runs (this or a parallel session) and runs kept with --keep-topology
+    (a KEEP file in their root) are left alone; `prefix` limits the sweep to run ids starting with it."""
+    stale = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        pid = int(entry)
+        mark = _proc_env_mark(pid)
+        if not mark or not mark.startswith(prefix) or _owner_alive(mark.split("/", 1)[0]) or _is_zombie(pid):
+            continue
+        root = _proc_env(pid, ROOT_VAR)
+        if root and (Path(root) / "KEEP").exists():
+            continue
+        stale.append(pid)
+    kill_pids(stale, signal.SIGKILL)
+    return stale
 
 
 class LocalProcess(Process):
@@ -167,6 +198,7 @@ class LocalHost(Host):
             "DMEMU_NET_BLOCK_FILE": str(root / "netblock"),
             "HOME": str(root / "home" / "dmdba"),
             MARK: self.mark,
+            ROOT_VAR: str(backend.root),
         }
 
     @property
@@ -286,7 +318,10 @@ class LocalBackend(Backend):
         if shutil.which("dmserver", path=venv_bin()) is None:
             raise HarnessError(f"the emulator's tools are not installed in {venv_bin()}; "
                                "run scripts/setup (pip install -e emulator)")
+        cleanup_stale()
         self.root = Path(tempfile.mkdtemp(prefix=f"dmdw-{self.options.run_id}-"))
+        if self.options.keep:
+            (self.root / "KEEP").write_text("--keep-topology: processes here are not cleaned by later runs\n")
         for spec in topology.hosts.values():
             hroot = self.root / spec.name
             for d in (topology.paths.dm_home, topology.paths.data_path, "/etc", "/home/dmdba", "/tmp"):

@@ -124,3 +124,31 @@ def test_backend_factory_checks_names_and_targets() -> None:
 def test_nothing_of_this_process_is_left() -> None:
     """Every test above ran its teardown: no process marked with this pytest process's run id remains."""
     assert marked_pids(f"unit-{os.getpid()}") == []
+
+
+def test_a_later_run_cleans_what_a_killed_run_left(tmp_path: Path) -> None:
+    """A run killed with SIGKILL cannot tear down; the next local run kills its marked leftovers."""
+    import subprocess
+    import sys
+
+    from harness.backends.local import cleanup_stale
+
+    script = tmp_path / "killed_run.py"
+    script.write_text(
+        "import sys, time\n"
+        "from harness.backends.base import BackendOptions\n"
+        "from harness.backends.local import LocalBackend\n"
+        "from harness.topology import Topology\n"
+        "b = LocalBackend(BackendOptions(run_id='killed'))\n"
+        "b.up(b.adapt(Topology()))\n"
+        "b.hosts['host1'].spawn('sleep 300', name='orphan')\n"
+        "print(b.run_id, flush=True)\n"
+        "time.sleep(300)\n")
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    run_id = proc.stdout.readline().strip()
+    wait_until(lambda: marked_pids(run_id), 10, "the orphan daemon")
+    proc.kill()
+    proc.wait()
+    assert marked_pids(run_id)  # the SIGKILLed run left its daemon behind
+    assert set(marked_pids(run_id)) == set(cleanup_stale(prefix="killed-"))
+    wait_until(lambda: marked_pids(run_id) == [], 5, "the orphan to be gone")

@@ -4,6 +4,7 @@ destructive test, fixtures wired (hosts by role, sql, monitor), run-folder recor
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -72,9 +73,11 @@ def test_step_failure_is_one_message_not_a_traceback(pytester: pytest.Pytester) 
 
 def test_keep_topology_leaves_the_group_running_and_says_how_to_clean(pytester: pytest.Pytester) -> None:
     import re
+    import signal
     import subprocess
 
-    from harness.backends.local import marked_pids
+    from harness.backends.local import cleanup_stale, kill_pids, marked_pids
+    from harness.wait import wait_until
 
     pytester.makepyfile(test_suite="def test_x(dw):\n    assert dw.healthy()\n")
     result = pytester.runpytest_subprocess("-p", "harness.plugin", "-p", "no:cacheprovider", "--dw-backend",
@@ -84,7 +87,11 @@ def test_keep_topology_leaves_the_group_running_and_says_how_to_clean(pytester: 
     run_id = re.search(r"DMDW_LOCAL_HOST=(\S+) ", line).group(1)
     try:
         assert len(marked_pids(run_id)) >= 4  # two dmservers, two dmwatchers still running
-    finally:
+        assert cleanup_stale(prefix=run_id) == []  # a kept topology is not a leftover for later runs
         hint = line.split("stop it with: ", 1)[1]
         subprocess.run(["bash", "-c", hint], check=False)
-    assert marked_pids(run_id) == []
+        wait_until(lambda: marked_pids(run_id) == [], 30, "the kept group to stop after the printed command")
+        root = re.search(r"kept local topology under (\S+);", line).group(1)
+        assert not Path(root).exists()
+    finally:
+        kill_pids(marked_pids(run_id), signal.SIGKILL)

@@ -112,14 +112,30 @@ def test_monitor_show_login_choose_and_switchover_and_back(group) -> None:
     group.sql.execute("mema2", "insert into sw values(2)")
     dw.wait_replicated()
     assert group.sql.scalar("mema1", "select count(*) from sw") == 2
-    m.switchover("mema1")
+    m.logout()
+    assert not m.logged_in
+    m.switchover("mema1")  # refused with -5 (no confirmation prompt), logs in, retries, answers YES
+    assert m.logged_in
     dw.wait_roles(primary="mema1", standby="mema2")
     dw.wait_healthy()
     assert m.wait_for(dw.node("mema2"), imode="STANDBY", wstatus="OPEN").rstat == "VALID"
     lsn = dw.lsn()
     assert lsn["mema1"][1] == lsn["mema2"][1] == dw.lsn("mema2")[1]
     transcript = (group.run / "monitor-monitor.log").read_text()
-    assert "switchover GRP1.mema2" in transcript and "Mema_1234" not in transcript.split("login", 1)[0]
+    assert "switchover GRP1.mema2" in transcript and "Mema_1234" not in transcript  # password not echoed
+
+
+def test_other_monitor_commands(group) -> None:
+    m = group.proc.monitor
+    assert "DMMONITOR" in m.show_version()
+    assert "switchover" in m.help()
+    assert "DW_MODE" in m.list() or "MANUAL" in m.list()
+    assert "mema1" in m.show_database("mema1")
+    m.set_recover_time(7)
+    m.set_recover_time(7, "mema2")
+    assert group.proc.monitor.check_open("mema1").strip()
+    state = m.show_global_info()
+    assert set(state.databases) == {"MEMA1", "MEMA2"}
 
 
 def test_seed_stop_order_then_start(group) -> None:
@@ -144,3 +160,26 @@ def test_failing_step_names_itself(tmp_path: Path) -> None:
     assert str(exc.value).startswith("procedure step 'dminit mema1' failed on host1")
     assert "PAGE_SIZE=3" in str(exc.value) and exc.value.output.strip()
     assert g.steps.steps[-1].ok is False
+
+
+def test_sql_service_names_follow_login_mode(group) -> None:
+    import dmPython
+
+    from harness.sql import dm_error_code
+
+    sql = group.sql
+    sql.service("only_standby", login_mode=2, switch_time=1, switch_interval=100)
+    sql.service("standby_first", login_mode=3, switch_time=2, switch_interval=100, targets=["host1", "host2"])
+    conf = render.parse_svc(sql.svc_conf.read_text())
+    assert conf["only_standby"]["LOGIN_MODE"] == "2" and conf["standby_first"]["SWITCH_TIME"] == "2"
+    assert conf[group.t.svc.name]["ADDRS"] == [sql.address("mema1"), sql.address("mema2")]
+
+    def instance(target: str) -> str:
+        return str(sql.scalar(target, "select INSTANCE_NAME from v$instance")).lower()
+
+    assert instance(group.t.svc.name) == "mema1"  # the seed's service: LOGIN_MODE=1
+    assert instance("only_standby") == "mema2"
+    assert instance("standby_first") == "mema2"
+    with pytest.raises(dmPython.DatabaseError) as exc:
+        sql.execute("only_standby", "create table not_on_standby(id int)")
+    assert dm_error_code(exc.value) in (-2018, -710)
