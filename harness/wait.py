@@ -31,8 +31,10 @@ def wait_until(
     Exceptions raised by probe count as "not yet" (they become the last state seen), so a probe may
     simply try to connect. On timeout raises WaitTimeout naming `what` and the last result or error.
     """
-    deadline = time.monotonic() + timeout
+    start = time.monotonic()
+    deadline = start + timeout
     last: object = "<never probed>"
+    announced = False
     while True:
         try:
             value = probe()
@@ -44,4 +46,14 @@ def wait_until(
             last = describe(value) if describe else value
         if time.monotonic() >= deadline:
             raise WaitTimeout(what, timeout, last)
+        if not announced and time.monotonic() - start > 2.0:
+            announced = True
+            _progress(f"waiting up to {timeout:.0f}s for {what}")
         time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
+
+
+def _progress(msg: str) -> None:
+    """Terminal progress for long waits (harness.report owns the terminal line)."""
+    from harness import report
+
+    report.progress(msg)
