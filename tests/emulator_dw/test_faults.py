@@ -34,6 +34,7 @@ def test_standby_loss_suspends_invalidates_and_recovers(lab):
     n1.sql("insert into t_f values(3)")
     assert count_and_sum(n2, "t_f") == (1, 1)                 # the standby got nothing while cut off
     lab.heal()
+    wait_for(lambda: "-->RECOVERY]" in n2.watcher_log(), 10, "standby watcher in RECOVERY")
     wait_for(lambda: "恢复备库mema2成功" in n1.watcher_log(), 20, "recovery after INST_RECOVER_TIME",
              lambda: n1.watcher_log()[-600:])
     lab.wait_open("mema1")
@@ -142,13 +143,66 @@ def test_commit_waits_for_the_standby_ack(lab):
     """REALTIME: while the standby cannot answer (SIGSTOP) the commit does not return."""
     n1, n2 = lab.n1, lab.n2
     lab.wait_open("mema1")
+    n1.sql("create table t_ack(id int)")
     pid = n2.server_pid()
     done = threading.Event()
     os.kill(pid, signal.SIGSTOP)
     try:
-        threading.Thread(target=lambda: (n1.sql("insert into t_f values(100)"), done.set()), daemon=True).start()
+        threading.Thread(target=lambda: (n1.sql("insert into t_ack values(100)"), done.set()), daemon=True).start()
         assert not done.wait(1.0), "commit returned before the standby acknowledged"
     finally:
         os.kill(pid, signal.SIGCONT)
     assert done.wait(20)
-    wait_for(lambda: n2.one("select count(*) from t_f where id = 100") == 1, 10, "row 100 on the standby")
+    wait_for(lambda: n2.one("select count(*) from t_ack where id = 100") == 1, 10, "row 100 on the standby")
+
+
+def test_replaced_primary_restarting_is_not_opened_and_can_rejoin(fresh_lab):
+    """Host crash of the primary (watcher and instance SIGKILLed), takeover on the standby; the old
+    primary's watcher comes back, restarts its instance in MOUNT and finds from dmwatcher.ctl histories
+    that it was replaced: SPLIT, not opened. Rejoined as standby (reference §7.2) it is recovered."""
+    lab = fresh_lab
+    n1, n2 = lab.n1, lab.n2
+    n1.sql("create table t_r(id int)")
+    n1.sql("insert into t_r values(1)")
+    wait_for(lambda: count_and_sum(n2, "t_r") == (1, 1), 10, "t_r on the standby")
+    m = lab.monitor()
+    m.login()
+    n1.watcher.send_signal(signal.SIGKILL)
+    os.kill(n1.server_pid(), signal.SIGKILL)
+    m.expect(r"Received message timeout from\(mema1\)", timeout=15)
+    assert "接管成功" in m.cmd("takeover mema2", ["Y"])
+    n2.sql("insert into t_r values(2)")
+    n1.start_watcher()
+    wait_for(lambda: n1.server_alive() and n1.state() == ("PRIMARY", "MOUNT"), 30, "old primary back in MOUNT")
+    wait_for(lambda: m.show()["mema1"]["WCTLSTAT"] == "SPLIT", 15, "old primary SPLIT")
+    time.sleep(1)
+    assert n1.state() == ("PRIMARY", "MOUNT")
+    assert "检测到实例mema1已被mema2接管(TAKEOVER)" in n1.watcher_log()
+    c = n1.connect()
+    cur = c.cursor()
+    cur.execute("ALTER DATABASE STANDBY")
+    c.close()
+    lab.wait_open("mema2", timeout=40)
+    wait_for(lambda: count_and_sum(n1, "t_r") == (2, 3), 15, "rejoined standby recovered")
+    assert m.show()["mema1"]["WCTLSTAT"] == "VALID"
+
+
+def test_hung_standby_times_out_after_mal_conn_fail_interval(lab):
+    """A standby that stops answering (SIGSTOP): the send waits MAL_CONN_FAIL_INTERVAL (2 s here), then the
+    primary suspends, its archive goes INVALID and the commit returns; the standby is re-synced later."""
+    n1, n2 = lab.n1, lab.n2
+    lab.wait_open("mema1")
+    n1.sql("create table t_hung(id int)")
+    pid = n2.server_pid()
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        t0 = time.monotonic()
+        n1.sql("insert into t_hung values(200)")
+        took = time.monotonic() - t0
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    assert 1.5 <= took <= 10, (took, n1.watcher_log()[-1500:], n2.watcher_log()[-800:])
+    assert "INVALID" in [r[0] for r in n1.sql("select arch_status from v$arch_status where arch_type='REALTIME'")] \
+        or "恢复备库mema2" in n1.watcher_log()
+    lab.wait_open("mema1", timeout=40)
+    wait_for(lambda: n2.one("select count(*) from t_hung where id = 200") == 1, 15, "row 200 after recovery")

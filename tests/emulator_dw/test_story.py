@@ -77,6 +77,11 @@ def test_monitor_show_tip_and_login_gate(lab):
     assert rows["mema1"]["WSTATUS"] == "OPEN" and rows["mema1"]["IMODE"] == "PRIMARY"
     assert rows["mema2"]["IMODE"] == "STANDBY" and rows["mema2"]["RSTAT"] == "VALID"
     assert rows["mema1"]["WCTLSTAT"] == "VALID"
+
+    def n_open() -> list[str]:                                      # EP INFO: equal N_OPEN = consistent
+        return [line.split()[8] for line in m.cmd("show").splitlines()
+                if line.startswith(("127.0.0.201", "127.0.0.202"))]
+    wait_for(lambda: len(set(n_open())) == 1 and len(n_open()) == 2, 10, "equal N_OPEN", n_open)
     assert "守护系统运行正常" in m.cmd("tip")
     out = m.cmd("choose switchover")
     assert "请先登录监视器, code = -5" in out

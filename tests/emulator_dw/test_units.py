@@ -11,7 +11,7 @@ from dmemu.api import RedoRecord
 from dmemu.dw import protocol
 from dmemu.dw.config import load_mal, load_monitor, load_watcher
 from dmemu.dw.history import History, replaced_by
-from dmemu.dw.mal import ERR_DBMAGIC, ERR_LSN_GAP, ERR_NOT_STANDBY, ERR_OGUID, ERR_PMAGIC, Mal
+from dmemu.dw.mal import ERR_DBMAGIC, ERR_LSN_GAP, ERR_NOT_STANDBY, ERR_OGUID, ERR_PMAGIC, Mal, Pkg
 from dmemu.errors import DmError
 from dwlab import free_port, wait_for
 
@@ -152,13 +152,16 @@ def mal_pair(tmp_path):
 def _rec(lo, hi, **kw):
     d = dict(oguid=453331, permanent_magic=77, db_magic=1)
     d.update(kw)
-    return RedoRecord(lsn_lo=lo, lsn_hi=hi, ops=[("x", lo)], **d)
+    rec = RedoRecord(lsn_lo=lo, lsn_hi=hi, ops=[("x", lo)], **d)
+    return Pkg(Pkg.header(rec), rec.encode())
 
 
 def test_standby_checks_keep_buf_and_messages(mal_pair):
     inst, mal = mal_pair
     assert mal._receive(_rec(11, 12))["ok"] and inst.applied == [] and mal.keep.lsn_hi == 12
-    assert mal._receive(_rec(13, 13))["ok"] and [r.lsn_hi for r in inst.applied] == [12]
+    assert mal._receive(_rec(13, 13))["ok"]
+    mal.apply_q.join()
+    assert [r.lsn_hi for r in inst.applied] == [12]
     r = mal._receive(_rec(15, 16))
     assert r["code"] == ERR_LSN_GAP and "14" in r["error"] and "15" in r["error"]
     assert mal._receive(_rec(14, 14, oguid=1))["code"] == ERR_OGUID

@@ -134,6 +134,10 @@ class Agent:
             return {"ok": True}
         if op == "recover":
             return self.mal.recover(msg["dest"])
+        if op == "n_open":
+            if self.inst.mode == "STANDBY":
+                self.inst.ctl.update(n_open=int(msg["n"]))    # a synced standby shows its primary's N_OPEN
+            return {"ok": True}
         if op == "login":
             db = self.inst.db
             ok = db is not None and db.check_password(str(msg["user"]).upper(), str(msg["pwd"]))

@@ -324,7 +324,7 @@ class Watcher:
     # ---- the automatic loop ----------------------------------------------------------------
     def run(self) -> None:
         self.say(lang.msg("w_ready"))
-        next_push = 0.0
+        threading.Thread(target=self._pusher, name="dw-push", daemon=True).start()
         while not self._stop.is_set():
             try:
                 self._inst_link()
@@ -332,10 +332,15 @@ class Watcher:
                 self.step()
             except (DmError, protocol.LinkError) as e:
                 self.say(str(e))
-            if time.monotonic() >= next_push:
-                self.push_all()
-                next_push = time.monotonic() + PUSH_INTERVAL
             self._stop.wait(0.2)
+
+    def _pusher(self) -> None:
+        """Status messages keep flowing even while the instance is slow to answer."""
+        while not self._stop.wait(PUSH_INTERVAL):
+            try:
+                self.push_all()
+            except Exception as e:                      # noqa: BLE001 - never stop the heartbeat
+                self.say(f"push: {e}")
 
     def busy(self) -> bool:
         return self.cmd_owner is not None or self.wstatus in ("SWITCHOVER", "TAKEOVER", "OPENFORCE", "SHUTDOWN")
@@ -474,6 +479,9 @@ class Watcher:
         if status == "OPEN":
             if my_rstat == "VALID":
                 self.ctl.adopt(pp[1].get("history") or [])
+                n = (pp[1].get("inst") or {}).get("n_open")
+                if n is not None and n != self.inst.get("n_open"):
+                    self.inst_req({"op": "n_open", "n": n})
             want = "RECOVERY" if my_rstat == "INVALID" else "OPEN"
             if self.wstatus != want:
                 self.set_wstatus(want)
