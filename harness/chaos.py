@@ -15,8 +15,9 @@ Network backends (one API, chosen per harness backend):
 - ToxiproxyNet: proxies per flow on a Toxiproxy server (the official one or harness.toxiproxy), traffic
   steered by DMEMU_DIAL_MAP (local) or by iptables DNAT in the dialer's namespace (docker, from a helper
   container), so dmmal.ini stays identical on every host.
-- IptablesNet (docker): per-port, per-direction iptables drops/rejects and tc netem delay/rate in each host's
-  namespace, from a helper container `--network container:<host> --cap-add NET_ADMIN`.
+- IptablesNet (docker, vagrant): per-port, per-direction iptables drops/rejects and tc (HTB rate, netem
+  delay) in each host's namespace, from a helper container `--network container:<host> --cap-add
+  NET_ADMIN` (docker) or as root on the VM (vagrant).
 Host faults: kill -9, SIGSTOP/SIGCONT of dmserver/dmwatcher/dmmonitor through Host.signal.
 Every fault is recorded as FaultRecord(name, link, start, end, params) on the history clock (monotonic).
 """
@@ -253,6 +254,22 @@ class NetnsHelper:
 
     def close(self) -> None:
         subprocess.run([self.docker, "rm", "-f", self.name], capture_output=True, timeout=60)
+
+
+class HostShell:
+    """The NetnsHelper interface over Host.run as root, for hosts that are real machines (vagrant VMs)."""
+
+    def __init__(self, host: Any) -> None:
+        self.host = host
+
+    def sh(self, cmd: str, check: bool = True) -> str:
+        res = self.host.run(cmd, user="root", check=False)
+        if check and res.rc != 0:
+            raise HarnessError(f"{self.host.name}: `{cmd}` failed: {(res.stderr or res.stdout).strip()}")
+        return res.stdout
+
+    def close(self) -> None:
+        """Nothing to remove: the VM is the host."""
 
 
 def _helpers_for(backend: Any, hosts: dict[str, Any]) -> dict[str, NetnsHelper]:
@@ -660,8 +677,10 @@ class Chaos:
     """Faults by DM8 link name and host faults; `log` keeps every FaultRecord for the report's timeline.
 
     Chaos(backend, hosts, topology, run_dir[, net=..., isolator=...]): by default the local backend uses
-    BlockFileNet for cuts and isolation (ToxiproxyNet when `proxy=True`, for latency and bandwidth), the
-    docker backend uses ToxiproxyNet for links between hosts when `proxy=True` and IptablesNet otherwise.
+    BlockFileNet for cuts and isolation (ToxiproxyNet when `proxy=True`, for latency and bandwidth); the
+    docker backend uses IptablesNet, or ToxiproxyNet (server in its own container, DNAT steering) for the
+    links between hosts when `proxy=True`; the vagrant backend uses IptablesNet as root on the VMs.
+    With `proxy=True`, prepare() must run before the group's processes start. close() removes it all.
     """
 
     def __init__(self, backend: Any, hosts: dict[str, Any], topology: Any, run_dir: str | Path | None,
@@ -704,6 +723,13 @@ class Chaos:
                                 links=("MAL", "DW", "MON", "INST_DW"))
             self._owned.insert(0, toxi)
             return toxi, ipt
+        if kind == "vagrant":
+            ipt = IptablesNet({n: HostShell(h) for n, h in self.hosts.items()}, self.topology)  # type: ignore[misc]
+            self._owned.insert(0, ipt)
+            return ipt, ipt
+        if kind != "local":
+            raise HarnessError(f"chaos has no network backend for the {kind!r} backend; "
+                               "pass Chaos(..., net=..., isolator=...)")
         blocks = BlockFileNet(self.hosts, self.topology)
         self._owned.insert(0, blocks)
         if proxy:

@@ -233,7 +233,9 @@ def _ok_add_times(ops: list[Op]) -> list[float]:
 
 
 def rto(ops: list[Op], faults: list[Any]) -> list[Rto]:
-    """RTO per fault (objects with name/start). Without faults: the longest gap between ok writes."""
+    """RTO per fault (objects with name/start/end): the longest gap between consecutive ok writes from the
+    last ok write before the fault starts to the first ok write after it ends (None: no ok write on one
+    side). Without faults: the longest gap between ok writes of the whole run."""
     oks = _ok_add_times(ops)
     if not faults:
         if len(oks) < 2:
@@ -243,9 +245,16 @@ def rto(ops: list[Op], faults: list[Any]) -> list[Rto]:
     out = []
     for f in faults:
         start = float(getattr(f, "start", 0.0))
+        end = getattr(f, "end", None)
+        end = start if end is None else max(start, float(end))
         before = max((t for t in oks if t <= start), default=None)
-        after = min((t for t in oks if t > start), default=None)
-        out.append(Rto(str(getattr(f, "name", "fault")), start, before, after))
+        after = min((t for t in oks if t > end), default=None)
+        if before is None or after is None:
+            out.append(Rto(str(getattr(f, "name", "fault")), start, before, after))
+            continue
+        seq = [before] + [t for t in oks if start < t <= after]
+        a, b = max(zip(seq, seq[1:], strict=False), key=lambda p: p[1] - p[0])
+        out.append(Rto(str(getattr(f, "name", "fault")), start, a, b))
     return out
 
 

@@ -264,3 +264,25 @@ def test_toxiproxy_steering_cut_latency_refuse(topo: Topology, hosts: dict[str, 
     for sock in (s, s2, s3):
         sock.close()
     assert [r.name for r in chaos.log] == ["cut MAL", "cut MAL host2->host1", "latency MAL 150ms", "cut MAL"]
+
+
+class FakeVmHost(FakeHost):
+    def __init__(self, name: str, root: Path) -> None:
+        super().__init__(name, root)
+        self.cmds: list[tuple[str, str]] = []
+
+    def run(self, cmd: str, *, user: str = "dmdba", check: bool = True, **kw):
+        self.cmds.append((user, cmd))
+        return type("R", (), {"rc": 0, "stdout": "eth0\n", "stderr": ""})()
+
+
+def test_vagrant_uses_iptables_as_root(tmp_path: Path, topo: Topology) -> None:
+    vms = {name: FakeVmHost(name, tmp_path) for name in topo.hosts}
+    backend = type("VagrantBackend", (), {"name": "vagrant"})()
+    chaos = Chaos(backend, vms, topo, None)
+    with chaos.cut("DW", mode="reset"):
+        added = [c for u, c in vms["host2"].cmds if c.startswith("iptables -A DMDW_IN")]
+        assert added and all(u == "root" for u, _ in vms["host2"].cmds) and "--dport 5239" in added[0]
+    assert any(c.startswith("iptables -D DMDW_IN") for _, c in vms["host2"].cmds)
+    with pytest.raises(HarnessError, match="no network backend"):
+        Chaos(type("B", (), {"name": "k8s"})(), vms, topo, None)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pytest
+
 from harness.checker import check, divergence, rpo, rto, set_full, two_primaries
 from harness.history import History, TableSnapshot
 
@@ -191,6 +193,15 @@ def test_rto_around_fault_and_longest_gap() -> None:
     assert abs(rto(h.ops, [])[0].seconds - 3.0) < 1e-9
     v = check(h, [Fault("cut MAL", 1.2, 2.0)])
     assert abs(v.rto - 3.0) < 1e-9 and "RTO around cut MAL: 3.000s" in v.explain()
+
+
+def test_rto_is_the_longest_stall_inside_the_fault() -> None:
+    h = History()
+    for t in (0.0, 1.0, 1.1, 1.2, 3.2, 3.3, 6.0, 6.1):
+        add(h, "w0", int(t * 10), t, t + 0.01)
+    r = rto(h.ops, [Fault("cut MAL", 1.05, 5.0)])[0]  # writes went on for a while, then stalled 2 s
+    assert r.seconds == pytest.approx(2.7) and r.last_ok_before == pytest.approx(3.31)
+    assert r.first_ok_after == pytest.approx(6.01)
 
 
 def test_rto_never_recovered() -> None:
