@@ -388,20 +388,24 @@ def chaos(dw: Any, dw_group: Group, run_dir: Path) -> Any:
     except ImportError as exc:
         _harness_fail(HarnessError(f"the chaos module (harness/chaos.py) is not available: {exc}"))
     c = Chaos(dw_group.backend, dw_group.hosts, dw_group.topology, run_dir)
-    yield c
-    heal = getattr(c, "heal_all", None)
-    if heal:
-        heal()
+    try:
+        yield c
+    finally:
+        c.close()  # heals every fault and removes rules, helper containers and proxies
 
 
 @pytest.fixture
-def workload(sql: Any, dw_group: Group, run_dir: Path, dw_seed: int) -> Any:
-    """harness.workload.Workload writing through the seed's service name."""
+def workload(sql: Any, dw_group: Group, run_dir: Path, dw_seed: int, request: pytest.FixtureRequest) -> Any:
+    """harness.workload.Workload writing through the seed's service name; when the test also injects
+    faults, its history measures RTO around them."""
     try:
         from harness.workload import Workload
     except ImportError as exc:
         _harness_fail(HarnessError(f"the workload module (harness/workload.py) is not available: {exc}"))
-    return Workload(sql, dw_group.topology, run_dir, dw_seed)
+    wl = Workload(sql, dw_group.topology, run_dir, dw_seed)
+    if "chaos" in request.fixturenames:
+        wl.chaos = request.getfixturevalue("chaos")
+    return wl
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
