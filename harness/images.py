@@ -7,6 +7,7 @@
                           emulator installed offline (vagrant/provision/emulator.sh).
     dmdw/dm8:<hash>       base + 三 + a user-supplied DMInstall.bin installed silently, or a user's
                           image that already has DM8 + 三.
+    dmdw/toxiproxy:<hash> base + the harness's offline Toxiproxy server (harness/toxiproxy/server.py).
 
 Every tag is a content hash of what went into the image (recipe files, emulator source, installer),
 so a rerun with nothing changed finds its images at once and a changed emulator gets a new image.
@@ -160,9 +161,11 @@ def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes, mode: int = 0o644) 
 class Images:
     """Finds or builds the images; every method returns an image tag that exists locally."""
 
-    def __init__(self, client: Any | None = None, log: Log = _quiet) -> None:
+    def __init__(self, client: Any | None = None, log: Log = _quiet, prefix: str | None = None) -> None:
         self.client = client or docker_client()
         self.log = log
+        # DMDW_IMAGE_PREFIX lets a benchmark build a cold set of images beside the cached ones.
+        self.prefix = prefix or os.environ.get("DMDW_IMAGE_PREFIX", "dmdw")
 
     # ---- helpers ---------------------------------------------------------------------------
     def exists(self, ref: str) -> bool:
@@ -198,7 +201,7 @@ class Images:
     # ---- base ------------------------------------------------------------------------------
     def base_tag(self) -> str:
         """dmdw/base:<hash of the base recipe>."""
-        return "dmdw/base:" + content_hash([CONTAINERS / "base"], [SUITE])
+        return f"{self.prefix}/base:" + content_hash([CONTAINERS / "base"], [SUITE])
 
     def base(self, source: str | None = None) -> str:
         """The base image: cached, else pulled-and-extended, else debootstrapped and imported.
@@ -220,6 +223,7 @@ class Images:
                 raise ImageError(f"`docker pull {PULL_IMAGE}` failed: no registry answers; use DMDW_BASE_SOURCE=auto")
             else:
                 self._base_from_debootstrap(tag)
+            self.prune(f"{self.prefix}/base", keep=tag)
         return tag
 
     def _pull_debian(self) -> bool:
@@ -287,7 +291,7 @@ class Images:
         """dmdw/emulator:<hash of base, recipe, provisioning scripts, emulator source, client library
         and DM_HOME>."""
         extra = [base] if dm_home == "/opt/dm8" else [base, dm_home]
-        return "dmdw/emulator:" + content_hash(
+        return f"{self.prefix}/emulator:" + content_hash(
             [CONTAINERS / "emulator", PROVISION, EMULATOR / "pyproject.toml", EMULATOR / "dmemu", client_library()],
             extra,
         )
@@ -307,7 +311,7 @@ class Images:
                 if self.emulator_tag(base, dm_home) == tag:  # the source did not change while packing
                     break
             self._build(context, tag, {"BASE": base, "DMDW_DM_HOME": dm_home}, "emulator")
-            self.prune("dmdw/emulator", keep=tag)
+            self.prune(f"{self.prefix}/emulator", keep=tag)
         return tag
 
     def _emulator_context(self) -> bytes:
@@ -329,20 +333,39 @@ class Images:
         if installer:
             base = self.base()
             inst = Path(installer)
-            tag = "dmdw/dm8:" + content_hash(files + [inst], [base, dm_home])
+            tag = f"{self.prefix}/dm8:" + content_hash(files + [inst], [base, dm_home])
             buildargs = {"BASE": base, "DMDW_DM_HOME": dm_home, "INSTALL": "yes"}
         else:
             assert image is not None
             if not self.exists(image):
                 raise ImageError(f"DM8 image '{image}' is not in the local Docker engine; `docker load` it first")
             image_id = self.client.images.get(image).id
-            tag = "dmdw/dm8:" + content_hash(files, [image_id, dm_home])
+            tag = f"{self.prefix}/dm8:" + content_hash(files, [image_id, dm_home])
             buildargs = {"BASE": image, "DMDW_DM_HOME": dm_home, "INSTALL": "no"}
         if self.exists(tag):
             return tag
         with _build_lock():
             if not self.exists(tag):
                 self._build(render_dm8_context(installer), tag, buildargs, "dm8")
+                self.prune(f"{self.prefix}/dm8", keep=tag)
+        return tag
+
+    # ---- toxiproxy ---------------------------------------------------------------------------
+    def toxiproxy(self) -> str:
+        """dmdw/toxiproxy:<hash>: the offline Toxiproxy server (harness/toxiproxy/server.py) as an image."""
+        base = self.base()
+        server = REPO / "harness" / "toxiproxy" / "server.py"
+        tag = f"{self.prefix}/toxiproxy:" + content_hash([CONTAINERS / "toxiproxy", server], [base])
+        if self.exists(tag):
+            return tag
+        with _build_lock():
+            if not self.exists(tag):
+                buf = io.BytesIO()
+                with tarfile.open(fileobj=buf, mode="w") as tar:
+                    tar.add(str(CONTAINERS / "toxiproxy" / "Dockerfile"), arcname="Dockerfile")
+                    tar.add(str(server), arcname="server.py")
+                self._build(buf.getvalue(), tag, {"BASE": base}, "toxiproxy")
+                self.prune(f"{self.prefix}/toxiproxy", keep=tag)
         return tag
 
     def prune(self, repo: str, keep: str, min_age: float = 3600.0) -> None:

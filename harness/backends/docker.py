@@ -160,10 +160,10 @@ def move_ip(ip: str, subnet: str) -> str:
 
 
 # ---- hosts -----------------------------------------------------------------------------------------
-class DockerProcess(Process):
-    """A daemon started in a container by DockerHost.spawn (its own session; pid in the container)."""
+class ShellProcess(Process):
+    """A daemon started by ShellHost.spawn: its own session on the host; the pid is the host's own."""
 
-    def __init__(self, name: str, pid: int, host: DockerHost, log_path: str) -> None:
+    def __init__(self, name: str, pid: int, host: ShellHost, log_path: str) -> None:
         self.name, self.pid, self.host, self.log_path = name, pid, host, log_path
 
     def alive(self) -> bool:
@@ -183,7 +183,40 @@ class DockerProcess(Process):
         return None
 
 
-class DockerHost(Host):
+class ShellHost(Host):
+    """A host reached by command lines (docker exec, ssh): daemons, pids and signals built on run().
+
+    Subclasses provide run(), interactive(), read_file(), write_file() and `processes`."""
+
+    processes: list[ShellProcess]
+
+    def spawn(self, cmd: str, *, name: str, user: str = "dmdba", env: dict[str, str] | None = None) -> Process:
+        log_path = f"{LOG_DIR}/{name}.log"
+        launcher = (f"cd ~ || exit 1; setsid bash -c {shlex.quote('exec ' + cmd)} >>{shlex.quote(log_path)} 2>&1 "
+                    "</dev/null & echo $!")
+        r = self.run(launcher, user=user, env=env, timeout=30)
+        pid = int(r.stdout.strip().splitlines()[-1])
+        p = ShellProcess(name, pid, self, log_path)
+        self.processes.append(p)
+        return p
+
+    def pids(self, pattern: str) -> list[int]:
+        r = self.run("ps -eo pid=,args=", user="root", check=False)
+        rx = re.compile(pattern)
+        out = []
+        for line in r.stdout.splitlines():
+            pid, _, args = line.strip().partition(" ")
+            if pid.isdigit() and rx.search(args) and not args.startswith(("ps -eo", "timeout -k")):
+                out.append(int(pid))
+        return out
+
+    def signal(self, pattern_or_pid: str | int, sig: int) -> None:
+        pids = [pattern_or_pid] if isinstance(pattern_or_pid, int) else self.pids(pattern_or_pid)
+        if pids:
+            self.run(f"kill -{int(sig)} {' '.join(map(str, pids))}", user="root", check=False)
+
+
+class DockerHost(ShellHost):
     """A host as a running container; every command is a `docker exec`."""
 
     def __init__(self, backend: DockerBackend, name: str, role: str, internal_ip: str,
@@ -194,7 +227,7 @@ class DockerHost(Host):
         self.env = {"PATH": f"{SYS_PATH}:{dm_home}/bin", "DM_HOME": dm_home, "LANGUAGE": lang,
                     "LANG": "C.UTF-8", "LD_LIBRARY_PATH": f"{dm_home}/bin"}
         self._ti: Any = None
-        self.processes: list[DockerProcess] = []
+        self.processes: list[ShellProcess] = []
 
     @property
     def ti(self) -> Any:  # type: ignore[override]
@@ -234,16 +267,6 @@ class DockerHost(Host):
         res = CommandResult(cmd, rc, out, err, time.monotonic() - t0, self.name)
         return res.check() if check else res
 
-    def spawn(self, cmd: str, *, name: str, user: str = "dmdba", env: dict[str, str] | None = None) -> Process:
-        log_path = f"{LOG_DIR}/{name}.log"
-        launcher = (f"cd ~ || exit 1; setsid bash -c {shlex.quote('exec ' + cmd)} >>{shlex.quote(log_path)} 2>&1 "
-                    "</dev/null & echo $!")
-        r = self.run(launcher, user=user, env=env, timeout=30)
-        pid = int(r.stdout.strip().splitlines()[-1])
-        p = DockerProcess(name, pid, self, log_path)
-        self.processes.append(p)
-        return p
-
     def interactive(self, cmd: str, *, env: dict[str, str] | None = None,
                     encoding: str = "utf-8") -> pexpect.spawn:
         import pexpect
@@ -269,22 +292,6 @@ class DockerHost(Host):
         if r.returncode != 0:
             raise HarnessError(f"writing {p} on {self.name} failed: {r.stderr.decode(errors='replace').strip()}")
 
-    def pids(self, pattern: str) -> list[int]:
-        r = self.run("ps -eo pid=,args=", user="root", check=False)
-        rx = re.compile(pattern)
-        out = []
-        for line in r.stdout.splitlines():
-            pid, _, args = line.strip().partition(" ")
-            if pid.isdigit() and rx.search(args) and not args.startswith(("ps -eo", "timeout -k")):
-                out.append(int(pid))
-        return out
-
-    def signal(self, pattern_or_pid: str | int, sig: int) -> None:
-        pids = [pattern_or_pid] if isinstance(pattern_or_pid, int) else self.pids(pattern_or_pid)
-        if pids:
-            self.run(f"kill -{int(sig)} {' '.join(map(str, pids))}", user="root", check=False)
-
-
 # ---- backend ---------------------------------------------------------------------------------------
 class DockerBackend(Backend):
     """Three containers on two labelled bridge networks; nothing outlives down()."""
@@ -305,6 +312,7 @@ class DockerBackend(Backend):
         self.subnets: dict[str, str] = {}
         self.extra_env: dict[str, str] = {}  # added to every host command (e.g. DMEMU_BUGS)
         self.image: str | None = None
+        self.helper_image: str | None = None  # dmdw/base: iptables, tc, python3 (chaos helpers, toxiproxy)
         self._adapted: Topology | None = None
         self._down = False
         if options.target not in ("emulator", "dm8"):
@@ -374,6 +382,7 @@ class DockerBackend(Backend):
         t = self.adapt(topology)
         self.image = self.images.for_target(self.options.target, dm8_installer=self.options.dm8_installer,
                                             dm8_image=self.options.dm8_image, dm_home=t.paths.dm_home)
+        self.helper_image = self.images.base()
         etc_hosts = {h.name: h.internal_ip for h in t.hosts.values()}
         for spec in t.hosts.values():
             self._start_container(spec.name, spec.internal_ip, spec.external_ip, etc_hosts)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,7 +13,14 @@ import pytest
 from harness.backends.docker import LABEL_OWNER, LABEL_RUN, owner_label
 from harness.images import Images, docker_client
 
-pytestmark = pytest.mark.docker
+HERE = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test of this area needs the machine's Docker engine: mark it `docker`."""
+    for item in items:
+        if HERE in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.docker)
 
 
 @pytest.fixture(scope="session")

@@ -113,7 +113,8 @@ def test_host_contract_over_docker_exec(backend: dk.DockerBackend) -> None:
     p.stop(timeout=5)
     assert not p.alive() and h.pids(r"^sleep 1234$") == []
     q = h.spawn("bash -c 'echo hello from $(id -un); sleep 600'", name="talker")
-    assert "hello from dmdba" in h.read_file(q.log_path) or q.log() != ""
+    wait_until(q.log, 10, "the talker's greeting in its log", ok=lambda text: "hello from dmdba" in text)
+    q.stop(timeout=5)
     s = h.interactive("bash -c 'read -p \"SQL> \" x; echo got=$x; echo lang=$LANGUAGE'")
     s.expect("SQL> ")
     s.sendline("select 1")
@@ -167,3 +168,17 @@ def test_cleanup_stale_removes_what_a_killed_run_left(client: Any) -> None:
                 n.remove()
             except Exception:  # noqa: BLE001 - already removed
                 pass
+
+
+def test_keep_topology_leaves_the_hosts_and_the_hint_removes_them(client: Any, emulator_image: str) -> None:
+    b = dk.DockerBackend(BackendOptions(run_id="test-keep", keep=True), client=client)
+    try:
+        b.up(Topology())
+        b.down()
+        assert len(dk.labelled(client, b.run_id)) == 5, "--keep-topology keeps containers and networks"
+        r = subprocess.run(["bash", "-c", b.cleanup_hint()], capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        assert dk.labelled(client, b.run_id) == []
+    finally:
+        b.options.keep, b._down = False, False
+        b.down()

@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 
 from harness import images as im
+from harness.backends.docker import owner_label
 from harness.errors import HarnessError
+from harness.wait import wait_until
 
 
 def test_debian_mirror_reads_deb822_and_one_line_sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -103,3 +105,24 @@ def test_docker_client_error_names_the_fix(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
     with pytest.raises(HarnessError, match="no Docker engine answers"):
         im.docker_client()
+
+
+def test_toxiproxy_image_serves_the_toxiproxy_api(images: im.Images, client: Any) -> None:
+    """The offline Toxiproxy server as an image, driven by toxiproxy-python over its published port."""
+    from toxiproxy import Toxiproxy
+
+    tag = images.toxiproxy()
+    assert images.toxiproxy() == tag
+    c = client.containers.run(tag, detach=True, ports={"8474/tcp": ("127.0.0.1", None)},
+                              labels={"dmdw.run": "test-toxiproxy", "dmdw.owner": owner_label()})
+    try:
+        c.reload()
+        port = int(c.attrs["NetworkSettings"]["Ports"]["8474/tcp"][0]["HostPort"])
+        api = Toxiproxy()
+        api.update_api_consumer("127.0.0.1", port)
+        # (running() only tries a TCP connect, which docker-proxy accepts before the server listens)
+        wait_until(api.version, 20, f"the toxiproxy API on 127.0.0.1:{port}")
+        proxy = api.create(name="mal", listen="0.0.0.0:25238", upstream="127.0.0.1:5238")
+        assert "mal" in api.proxies() and proxy.upstream == "127.0.0.1:5238"
+    finally:
+        c.remove(force=True)

@@ -38,6 +38,9 @@ fi
 
 if ! python3 -c 'import dmpy' 2>/dev/null && ! python3 -c 'import dmPython' 2>/dev/null; then
     echo "emulator.sh: no DM client library; trying pip install dm-pure" >&2
+    if ! python3 -m pip --version >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-pip >&2 || true
+    fi
     python3 -m pip install --break-system-packages dm-pure >&2 || {
         echo "emulator.sh: install dm-pure (pip install dm-pure) or pass CLIENTLIB_DIR with its dmpy package" >&2
         exit 1; }

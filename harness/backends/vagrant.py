@@ -1,0 +1,268 @@
+"""The vagrant backend: the seed's three VMs from vagrant/Vagrantfile, driven by python-vagrant, reached
+over ssh with testinfra (DESIGN.md section 4).
+
+The provider is VirtualBox (the seed's lab: host-only internal network, bridged external NIC) unless
+DMDW_VAGRANT_PROVIDER (or the backend option vagrant_provider) says docker: then the same Vagrantfile
+brings the hosts up as containers of the base image with both networks as docker networks, which is
+how this backend is tested on machines without VirtualBox. Each run keeps its Vagrant state in its own
+folder (VAGRANT_DOTFILE_PATH), so runs never share machines; down() is `vagrant destroy -f`.
+"""
+
+from __future__ import annotations
+
+import atexit
+import base64
+import contextlib
+import json
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from harness.backends.base import Backend, BackendOptions, CommandResult, Host
+from harness.backends.docker import (
+    LABEL_OWNER,
+    LABEL_RUN,
+    SYS_PATH,
+    ShellHost,
+    ShellProcess,
+    move_ip,
+    owner_label,
+    pick_subnets,
+    used_networks,
+)
+from harness.errors import HarnessError, UsageError
+
+if TYPE_CHECKING:
+    import pexpect
+
+    from harness.topology import Topology
+
+VAGRANT_DIR = Path(__file__).resolve().parents[2] / "vagrant"
+PROVIDERS = ("virtualbox", "docker")
+
+
+class VagrantHost(ShellHost):
+    """A VM (or, with the docker provider, a container) reached with ssh through Vagrant's ssh-config."""
+
+    def __init__(self, backend: VagrantBackend, name: str, role: str, internal_ip: str, external_ip: str | None,
+                 ssh_config: str, ssh_user: str, dm_home: str, lang: str) -> None:
+        self.backend, self.name, self.role = backend, name, role
+        self.internal_ip, self.external_ip = internal_ip, external_ip
+        self.ssh_config, self.ssh_user, self.dm_home = ssh_config, ssh_user, dm_home
+        self.env = {"PATH": f"{SYS_PATH}:{dm_home}/bin", "DM_HOME": dm_home, "LANGUAGE": lang,
+                    "LANG": "C.UTF-8", "LD_LIBRARY_PATH": f"{dm_home}/bin"}
+        self.processes: list[ShellProcess] = []
+        self._ti: Any = None
+
+    @property
+    def ti(self) -> Any:  # type: ignore[override]
+        """testinfra host ssh://<name> with Vagrant's ssh-config."""
+        if self._ti is None:
+            import testinfra
+
+            self._ti = testinfra.get_host(f"ssh://{self.name}", ssh_config=self.ssh_config)
+        return self._ti
+
+    def command_line(self, cmd: str, *, user: str, env: dict[str, str] | None, timeout: float | None) -> str:
+        """The remote command line: cmd run by bash as user, in its home, with the host's environment."""
+        full = {**self.env, **self.backend.extra_env, **(env or {}),
+                "HOME": "/root" if user == "root" else f"/home/{user}"}
+        exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in full.items())
+        run = f"timeout -k 5 {max(timeout, 1):.0f} bash -c {shlex.quote(cmd)}" if timeout else \
+            f"bash -c {shlex.quote(cmd)}"
+        inner = f"cd ~{user} 2>/dev/null; exec env {exports} {run}"
+        if user == self.ssh_user:
+            return f"bash -c {shlex.quote(inner)}"
+        if self.ssh_user == "root":
+            return f"runuser -u {shlex.quote(user)} -- bash -c {shlex.quote(inner)}"
+        return f"sudo -n -H -u {shlex.quote(user)} bash -c {shlex.quote(inner)}"
+
+    def run(self, cmd: str, *, user: str = "dmdba", timeout: float = 60, check: bool = True,
+            env: dict[str, str] | None = None) -> CommandResult:
+        t0 = time.monotonic()
+        r = self.ti.run(self.command_line(cmd, user=user, env=env, timeout=timeout))
+        err = r.stderr
+        if r.rc == 124:
+            err += f"\n[harness] timed out after {timeout}s"
+        res = CommandResult(cmd, r.rc, r.stdout, err, time.monotonic() - t0, self.name)
+        return res.check() if check else res
+
+    def interactive(self, cmd: str, *, env: dict[str, str] | None = None,
+                    encoding: str = "utf-8") -> pexpect.spawn:
+        import pexpect
+
+        line = self.command_line("exec " + cmd, user="dmdba", env=env, timeout=None)
+        return pexpect.spawn("ssh", ["-F", self.ssh_config, "-tt", self.name, line], encoding=encoding,
+                             codec_errors="replace", timeout=30, dimensions=(200, 400))
+
+    def read_file(self, p: str, *, mapped: bool = False) -> str:
+        r = self.run(f"cat {shlex.quote(p)}", user="root", check=False)
+        if r.rc != 0:
+            raise FileNotFoundError(f"{self.name}:{p}: {r.stderr.strip()}")
+        return r.stdout
+
+    def write_file(self, p: str, text: str, owner: str = "dmdba", *, mapped: bool = False) -> None:
+        q = shlex.quote(p)
+        data = base64.b64encode(text.encode()).decode()
+        script = f"mkdir -p \"$(dirname {q})\" && echo {data} | base64 -d > {q}"
+        if owner != "root":
+            script += f" && chown {shlex.quote(owner)}: {q}"
+        r = self.run(script, user="root", check=False)
+        if r.rc != 0:
+            raise HarnessError(f"writing {p} on {self.name} failed: {r.stderr.strip()}")
+
+
+class VagrantBackend(Backend):
+    """python-vagrant up/destroy of vagrant/Vagrantfile; hosts over ssh (testinfra)."""
+
+    name = "vagrant"
+
+    def __init__(self, options: BackendOptions) -> None:
+        self.options = options
+        self.provider = str(options.extra.get("vagrant_provider") or os.environ.get("DMDW_VAGRANT_PROVIDER")
+                            or "virtualbox")
+        if self.provider not in PROVIDERS:
+            raise UsageError(f"the vagrant provider must be one of {', '.join(PROVIDERS)}, not '{self.provider}'")
+        if not shutil.which("vagrant"):
+            raise HarnessError("the vagrant backend needs the vagrant command: apt-get install vagrant")
+        if self.provider == "virtualbox" and not shutil.which("VBoxManage"):
+            raise HarnessError("VirtualBox is not installed (no VBoxManage); install it, or set "
+                               "DMDW_VAGRANT_PROVIDER=docker to run the Vagrantfile's hosts as containers")
+        if options.target == "dm8":
+            if not options.dm8_installer or not Path(options.dm8_installer).is_file():
+                raise UsageError("--dw-backend vagrant with --dw-target dm8 needs --dm8-installer DMInstall.bin")
+        if not str(options.dm_home).startswith("/"):
+            raise UsageError(f"--dm-home must be an absolute path; got {options.dm_home!r}")
+        try:
+            import vagrant  # noqa: F401
+        except ImportError:
+            raise HarnessError("the vagrant backend needs python-vagrant: pip install python-vagrant") from None
+        self.run_id = f"{options.run_id}-{uuid.uuid4().hex[:6]}"
+        self.work = Path(tempfile.mkdtemp(prefix=f"dmdw-vagrant-{self.run_id}-"))
+        self.hosts: dict[str, Host] = {}
+        self.extra_env: dict[str, str] = {}
+        self.topology: Topology | None = None
+        self._vagrant: Any = None
+        self._down = False
+        atexit.register(self._atexit)
+
+    # ---- topology ------------------------------------------------------------------------------
+    def adapt(self, topology: Topology) -> Topology:
+        """VirtualBox: the topology as given (the user's lab). Docker provider: free subnets, like the
+        docker backend, so a run never clashes with this machine's networks or another run."""
+        if self.topology is not None:
+            return self.topology
+        t = topology.copy()
+        t.paths.dm_home = self.options.dm_home or t.paths.dm_home
+        if self.provider == "docker":
+            from harness.images import docker_client
+
+            subnets = pick_subnets(None, used_networks(docker_client()))
+            for h in t.hosts.values():
+                h.internal_ip = move_ip(h.internal_ip, subnets["internal"])
+                if h.external_ip:
+                    h.external_ip = move_ip(h.external_ip, subnets["external"])
+        self.topology = t
+        return t
+
+    def _env(self, t: Topology) -> dict[str, str]:
+        plan = [{"name": h.name, "internal_ip": h.internal_ip, "external_ip": h.external_ip}
+                for h in t.hosts.values()]
+        hosts_json = self.work / "hosts.json"
+        hosts_json.write_text(json.dumps(plan, indent=1))
+        env = {**os.environ, "VAGRANT_CWD": str(VAGRANT_DIR), "VAGRANT_DOTFILE_PATH": str(self.work / "state"),
+               "VAGRANT_DEFAULT_PROVIDER": self.provider, "DMDW_HOSTS_JSON": str(hosts_json),
+               "DMDW_TARGET": self.options.target, "DMDW_DM_HOME": t.paths.dm_home, "DMDW_RUN": self.run_id,
+               "DMDW_DOCKER_LABELS": f"{LABEL_RUN}={self.run_id},{LABEL_OWNER}={owner_label()}"}
+        if self.options.target == "dm8":
+            env["DMDW_DM8_INSTALLER"] = str(Path(str(self.options.dm8_installer)).resolve())
+        else:
+            from harness.images import client_library
+
+            lib = self.work / "clientlib"
+            shutil.copytree(client_library(), lib / "dmpy", ignore=shutil.ignore_patterns("__pycache__"))
+            env["DMDW_CLIENTLIB"] = str(lib)
+        if self.provider == "docker":
+            from harness.images import Images
+
+            key = self.work / "id_ed25519"
+            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+            env["DMDW_SSH_KEY"] = str(key)
+            env["DMDW_DOCKER_IMAGE"] = Images().base()
+        return env
+
+    # ---- lifecycle -----------------------------------------------------------------------------
+    def up(self, topology: Topology) -> dict[str, Host]:
+        """`vagrant up` (provisioning included), then one ssh-config and testinfra host per machine."""
+        import vagrant
+
+        t = self.adapt(topology)
+        log = self.work / "vagrant.log"
+        self._vagrant = vagrant.Vagrant(root=str(VAGRANT_DIR), env=self._env(t), quiet_stdout=False,
+                                        quiet_stderr=False, out_cm=vagrant.make_file_cm(str(log)),
+                                        err_cm=vagrant.make_file_cm(str(log)))
+        try:
+            self._vagrant.up(provider=self.provider)
+            ssh_config = self.work / "ssh_config"
+            ssh_config.write_text("\n".join(self._vagrant.ssh_config(vm_name=n) for n in t.hosts))
+        except subprocess.CalledProcessError:
+            tail = "\n".join(log.read_text(errors="replace").splitlines()[-20:]) if log.exists() else ""
+            self.down()
+            raise HarnessError(f"`vagrant up` failed (log {log}):\n{tail}") from None
+        except BaseException:
+            self.down()
+            raise
+        users = {}
+        for block in ssh_config.read_text().split("Host ")[1:]:
+            name = block.split()[0]
+            users[name] = next((ln.split()[1] for ln in block.splitlines() if ln.strip().startswith("User ")),
+                               "vagrant")
+        for spec in t.hosts.values():
+            self.hosts[spec.name] = VagrantHost(self, spec.name, spec.role, spec.internal_ip, spec.external_ip,
+                                                str(ssh_config), users.get(spec.name, "vagrant"), t.paths.dm_home,
+                                                self.options.lang)
+        for h in self.hosts.values():
+            h.run("mkdir -p /var/log/dmdw && chmod 1777 /var/log/dmdw", user="root")
+        return self.hosts
+
+    def down(self) -> None:
+        """`vagrant destroy -f` of this run's machines (unless --keep-topology), then its state folder."""
+        if self._down:
+            return
+        if self.options.keep and self.hosts:
+            self._down = True
+            return
+        old = None
+        if threading.current_thread() is threading.main_thread():
+            old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            if self._vagrant is not None:
+                with contextlib.suppress(Exception):
+                    self._vagrant.destroy()
+            shutil.rmtree(self.work, ignore_errors=True)
+            self._down = True
+        finally:
+            if old is not None:
+                signal.signal(signal.SIGINT, old)
+
+    def _atexit(self) -> None:
+        with contextlib.suppress(Exception):
+            self.down()
+
+    def reachable(self, host: Host, port: int) -> tuple[str, int]:
+        """The VM's external (bridged) address, else its host-only one."""
+        if self._down or not self.hosts:
+            raise HarnessError(f"the vagrant topology {self.run_id} is not up; nothing to dial on {host.name}")
+        return (host.external_ip or host.internal_ip, port)
+
+    def cleanup_hint(self) -> str:
+        return (f"VAGRANT_CWD={VAGRANT_DIR} VAGRANT_DOTFILE_PATH={self.work / 'state'} "
+                f"DMDW_HOSTS_JSON={self.work / 'hosts.json'} vagrant destroy -f; rm -rf {self.work}")
