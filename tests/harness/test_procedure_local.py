@@ -90,7 +90,7 @@ def test_group_matches_the_seed(group) -> None:
     assert p1 == p2 and d1 != d2  # same permanent magic, new DB magic after UPDATE DB_MAGIC
     assert dw.oguid("mema1") == dw.oguid("mema2") == group.t.oguid
     assert dw.rstat() == {"mema2": "VALID"}
-    assert group.sql.scalar("mema1", "select arch_mode from v$database") == "Y"
+    assert group.sql.scalar("mema1", "select arch_mode from v$database", retries=2) == "Y"
     assert dw.build_info()["SVR_VERSION"]
 
 
