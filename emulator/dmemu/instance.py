@@ -22,6 +22,7 @@ from .api import SVR_MODE, SVR_STAT, Column, RedoRecord, Result
 from .errors import DmError, err
 from .storage import ArchiveDest, ControlFile, LocalArchive, OnlineLog, encode_frame
 
+STANDBY_FLUSH_S = 0.05                  # a standby fsyncs the redo it logged at most this long after
 LAZY_COMMIT_S = 0.5                     # commit-not-durable: how long acknowledged work stays uncommitted
 CHUNK_ROWS = 50_000                     # rows per RedoRecord chunk of a large transaction
 INST_OP = "DMEMU_INST"                  # first element of instance-level redo ops (tablespaces)
@@ -43,10 +44,10 @@ def _op_rows(op: object) -> int:
     return 1
 
 
-def open_database(path: str, case_sensitive: bool, hooks: object | None):
+def open_database(path: str, case_sensitive: bool, hooks: object | None, synchronous: str = "FULL"):
     """Open the SQL engine's Database (imported lazily: sql/ is another layer)."""
     from .sql.engine import Database
-    return Database(path, case_sensitive=case_sensitive, hooks=hooks)
+    return Database(path, case_sensitive=case_sensitive, hooks=hooks, synchronous=synchronous)
 
 
 def db_paths(ini_path: str) -> dict[str, str]:
@@ -217,7 +218,11 @@ class Instance:
         self._flushed = 0
         self._seq = 0
         self._apply_buf: list[RedoRecord] = []
-        self.log = OnlineLog(online_log_paths(self.path, self.db_name), int(self.ctl["log_size"]))
+        self._encoded: tuple[RedoRecord, bytes] | None = None
+        self._standby_dirty = threading.Event()     # apply_redo logged records not fsynced yet
+        self._flusher: threading.Thread | None = None
+        self.log = OnlineLog(online_log_paths(self.path, self.db_name), int(self.ctl["log_size"]),
+                             on_switch=self._sync_before_log_switch)
 
     # ---- identity ------------------------------------------------------------------------
     mode = property(lambda self: self.ctl["mode"])
@@ -245,7 +250,9 @@ class Instance:
         try:
             self.status = "STARTUP"
             self.start_time = time.time()
-            self.db = open_database(self.paths["system_dbf"], bool(self.ctl["case_sensitive"]), self)
+            # synchronous=NORMAL: the online log (fsynced before every COMMIT) is the durability point;
+            # _recover replays what SQLite lost, _sync_before_log_switch guards the log switch
+            self.db = open_database(self.paths["system_dbf"], bool(self.ctl["case_sensitive"]), self, "NORMAL")
             self._recover()
             self._reload_arch()
             self._catch_up_archives()
@@ -336,6 +343,12 @@ class Instance:
             except Exception:                  # noqa: BLE001
                 pass
         self._sessions.clear()
+        if self._standby_dirty.is_set():
+            with self._redo_lock:
+                self._standby_dirty.clear()
+                self.log.sync()
+                for a in self._archives:
+                    a.sync()
         self._close_db()
         if normal:
             self.ctl.update(clean_shutdown=True)
@@ -533,13 +546,52 @@ class Instance:
                           seq=self._seq + 1 if seq is None else seq, ts=time.time(), last=last)
 
     def _ship_and_log(self, rec: RedoRecord) -> None:
-        if self.realtime_sender is not None:
-            self.realtime_sender(rec)           # REALTIME: before the local flush; may block or raise
-        self._write_redo(rec)
+        blob = rec.encode()
+        self._encoded = (rec, blob)             # the REALTIME sender reuses it (encoded())
+        try:
+            if self.realtime_sender is not None:
+                self.realtime_sender(rec)       # REALTIME: before the local flush; may block or raise
+            self._write_redo(rec, blob=blob)
+        finally:
+            self._encoded = None
 
-    def _write_redo(self, rec: RedoRecord) -> None:
-        durable = not bugs.active("commit-not-durable")
-        frame = encode_frame(rec)
+    def encoded(self, rec: RedoRecord) -> bytes:
+        """rec.encode(), reusing the encoding of the record being committed (one pickle+zlib per commit)."""
+        cur = self._encoded
+        return cur[1] if cur is not None and cur[0] is rec else rec.encode()
+
+    def _sync_before_log_switch(self) -> None:
+        """The online log is about to empty its other file: make what it covered durable in SQLite
+        and the archives first (both skip per-commit fsyncs and rely on the online log until then)."""
+        if self.db is not None:
+            self.db.sync()
+        for a in self._archives:
+            a.sync()
+        self.log.sync()
+
+    def _flush_standby_redo(self) -> None:
+        """Standby log flush task: fsync the redo apply_redo logged, STANDBY_FLUSH_S after it was written.
+
+        A standby acknowledges a package on receipt (KEEP_BUF), so its own log's fsync is not part
+        of the primary's commit; flushing here keeps it off the apply path (one fsync per batch)."""
+        while self.status != "SHUTDOWN":
+            if not self._standby_dirty.wait(0.5):
+                continue
+            time.sleep(STANDBY_FLUSH_S)               # gather what arrives meanwhile into one fsync
+            with self._redo_lock:
+                self._standby_dirty.clear()
+                if self.status == "SHUTDOWN":
+                    return
+                try:
+                    self.log.sync()
+                    for a in self._archives:
+                        a.sync()
+                except OSError:
+                    self._standby_dirty.set()
+
+    def _write_redo(self, rec: RedoRecord, durable: bool = True, blob: bytes | None = None) -> None:
+        durable = durable and not bugs.active("commit-not-durable")
+        frame = encode_frame(rec, blob)
         self.log.append_frame(frame, durable=durable)
         for a in self._archives:
             a.append_frame(frame, self.db_magic)
@@ -559,7 +611,11 @@ class Instance:
         """Standby apply: log the primary's record locally (online log + archives); apply a transaction
         when its last chunk arrives (chunks of one transaction share `seq`)."""
         with self._redo_lock:
-            self._write_redo(record)
+            self._write_redo(record, durable=False)  # fsynced by _flush_standby_redo
+            self._standby_dirty.set()
+            if self._flusher is None or not self._flusher.is_alive():
+                self._flusher = threading.Thread(target=self._flush_standby_redo, name="redo-flush", daemon=True)
+                self._flusher.start()
             if self._apply_buf and self._apply_buf[0].seq != record.seq:
                 self._apply_buf = []                 # the primary aborted that transaction
             self._apply_buf.append(record)

@@ -15,7 +15,7 @@ import struct
 import threading
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from .api import RedoRecord
@@ -116,8 +116,10 @@ class FrameInfo:
     end: int               # offset just past the frame
 
 
-def encode_frame(rec: RedoRecord) -> bytes:
-    blob = rec.encode()
+def encode_frame(rec: RedoRecord, blob: bytes | None = None) -> bytes:
+    """The frame for `rec`; `blob` is rec.encode() when the caller already has it."""
+    if blob is None:
+        blob = rec.encode()
     return _HDR.pack(FRAME_MAGIC, len(blob), zlib.crc32(blob), rec.lsn_lo, rec.lsn_hi, rec.seq,
                      1 if rec.last else 0) + blob
 
@@ -192,9 +194,10 @@ class OnlineLog:
     transaction before the next one reaches before_commit).
     """
 
-    def __init__(self, paths: list[str], size_mb: int):
+    def __init__(self, paths: list[str], size_mb: int, on_switch: Callable[[], None] | None = None):
         self.paths = paths
         self.limit = max(1, size_mb) * 1024 * 1024
+        self.on_switch = on_switch          # makes what the emptied file covered durable elsewhere
         self.cur = self._pick_current()
 
     def _pick_current(self) -> int:
@@ -213,11 +216,23 @@ class OnlineLog:
         path = self.paths[self.cur]
         size = os.path.getsize(path) if os.path.exists(path) else 0
         if size and size + len(frame) > self.limit:
+            if self.on_switch is not None:
+                self.on_switch()
             self.cur = (self.cur + 1) % len(self.paths)
             path = self.paths[self.cur]
             with open(path, "wb") as f:
                 os.fsync(f.fileno())
         _append(path, frame, durable)
+
+    def sync(self) -> None:
+        """fsync the current file (for writers that append with durable=False and flush later)."""
+        path = self.paths[self.cur]
+        if os.path.exists(path):
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
 
     def cut_torn_tails(self) -> None:
         """After a crash: drop a half-written last frame so new records follow intact ones."""
@@ -273,7 +288,11 @@ def archive_file_name(arch_name: str, db_magic: int, when: _dt.datetime) -> str:
 
 class LocalArchive:
     """Writes redo records to archive files in one LOCAL dest, rotating at ARCH_FILE_SIZE MB and
-    deleting the oldest files beyond ARCH_SPACE_LIMIT MB (0 = no limit)."""
+    deleting the oldest files beyond ARCH_SPACE_LIMIT MB (0 = no limit).
+
+    Appends are not fsynced one by one: the online log is the durability point and start-up
+    re-archives what it holds beyond an archive's intact end. `sync()` (called by the instance
+    before the online log discards a file) and rotation make the archive itself durable."""
 
     def __init__(self, spec: ArchiveDest, durable: bool = True):
         self.spec = spec
@@ -321,9 +340,20 @@ class LocalArchive:
         else:
             size = os.path.getsize(self.current)
             if size and size + len(frame) > limit:
+                if self.durable:
+                    self.sync()
                 self.current = self._new_file(db_magic)
                 self._enforce_limit()
-        _append(self.current, frame, self.durable)
+        _append(self.current, frame, False)
+
+    def sync(self) -> None:
+        """fsync the current archive file (every earlier file was fsynced when it was rotated)."""
+        if self.current and os.path.exists(self.current):
+            fd = os.open(self.current, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
 
     def last_lsn(self) -> int:
         """Highest LSN archived here (0 when empty)."""

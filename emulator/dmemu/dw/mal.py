@@ -242,7 +242,8 @@ class Mal:
 
     def _send_one(self, dest: str, rec: RedoRecord) -> None:
         st = self._stat(dest)
-        blob = rec.encode()
+        enc = getattr(self.inst, "encoded", None)      # the instance encoded it once for its own log
+        blob = enc(rec) if enc is not None else rec.encode()
         with self.send_lock:
             c = self.link(dest)
             t0 = time.time()

@@ -2,7 +2,11 @@
 
 - One SQLite connection per session (WAL: readers never block; writers serialise on SQLite's write
   lock, taken with BEGIN IMMEDIATE at a transaction's first write and waited for up to LOCK_WAIT s).
-- synchronous=FULL: a COMMIT that returned survives kill -9.
+- synchronous=FULL by default: a COMMIT that returned survives kill -9 and power loss. The instance
+  opens it with synchronous=NORMAL (WAL: no fsync per commit) because its online redo log, fsynced
+  before COMMIT, is the durability point and start-up replays what SQLite lost (see instance.py).
+- Writers wait for SQLite's write lock on a condition signalled when a write transaction ends (not in
+  SQLite's busy handler, which sleeps up to 100 ms per attempt and starves waiters under load).
 - Autocommit by default; DDL commits the open transaction first and then commits itself.
 - Every committed write transaction hands its redo ops (format in redo.py) to hooks.before_commit
   inside the SQLite transaction; the returned lsn_hi is stored in DM$META in that same transaction.
@@ -11,9 +15,11 @@
 from __future__ import annotations
 
 import datetime as _dt
+import os
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from itertools import chain
 
@@ -25,7 +31,7 @@ from .catalog import Catalog, hash_password, init_schema
 from .lexer import Tok, quote, tokenize
 from .redo import Capture, apply_ops
 from .translate import Context, Translated, Translator
-from .types import converter, infer_column, register_adapters
+from .types import converter, infer_column, int_value, register_adapters
 
 LOCK_WAIT = 60.0          # seconds a writer waits for another writer's transaction
 EAGER_ROWS = 100_000      # results up to this size are materialised at execute time
@@ -36,10 +42,10 @@ _DDL_HEADS = {"CREATE", "ALTER", "DROP", "TRUNCATE", "GRANT", "REVOKE", "COMMENT
 _NUM_TYPES = {"INT", "BIGINT", "SMALLINT", "TINYINT", "BIT", "DECIMAL", "DOUBLE", "REAL"}
 
 
-def _connect(path: str) -> sqlite3.Connection:
+def _connect(path: str, synchronous: str = "FULL") -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=LOCK_WAIT)
     conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute(f"PRAGMA synchronous={synchronous}")
     conn.execute("PRAGMA cache_size=-131072")
     conn.execute("PRAGMA temp_store=MEMORY")
     return conn
@@ -87,13 +93,19 @@ def map_error(e: sqlite3.Error) -> DmError:
 class Database:
     """One DM database held in one SQLite file (SYSTEM.DBF)."""
 
-    def __init__(self, path: str, case_sensitive: bool = False, hooks: object | None = None):
+    def __init__(self, path: str, case_sensitive: bool = False, hooks: object | None = None,
+                 synchronous: str = "FULL"):
+        if synchronous not in ("FULL", "NORMAL"):
+            raise ValueError(f"synchronous must be FULL or NORMAL, not {synchronous!r}")
         self.path = path
         self.case_sensitive = case_sensitive
         self.hooks = hooks
+        self.synchronous = synchronous
         self._lock = threading.RLock()
         self._seq_lock = threading.Lock()
-        self._conn = _connect(path)
+        self._wcond = threading.Condition()      # signalled when a session's write transaction ends
+        self._wgen = 0
+        self._conn = _connect(path, synchronous)
         functions.register(self._conn, self)     # apply may evaluate CHECK/DEFAULT expressions using them
         self._conn.execute("BEGIN IMMEDIATE")
         try:
@@ -171,16 +183,69 @@ class Database:
             self.version += 1
 
     def close(self) -> None:
-        with self._lock:
-            for s in list(self._sessions):
+        """Close every session, then the database connection.
+
+        Lock order is always session lock -> database lock (SqlSession.close takes them that way),
+        so sessions are closed outside the database lock; holding it here deadlocked a shutdown."""
+        while True:
+            with self._lock:
+                sessions = list(self._sessions)
+                if not sessions:                  # none left (also those opened meanwhile)
+                    self._conn.close()
+                    return
+            for s in sessions:
                 s.close()
-            self._conn.close()
 
     def row_count(self, schema: str, table: str) -> int:
         o = self.catalog.table(schema.upper(), table.upper())
         if o is None:
             raise err(M.NO_TABLE, "-2106", name=table)
         return self._conn.execute(f"SELECT COUNT(*) FROM {quote(o.phys)}").fetchone()[0]
+
+    # ---- writer hand-off -----------------------------------------------------------------------
+    def begin_write(self, conn: sqlite3.Connection) -> None:
+        """BEGIN IMMEDIATE on a session connection, waiting up to LOCK_WAIT s for another writer.
+
+        Each attempt does not wait inside SQLite (busy_timeout 0); a busy attempt waits on `_wcond`
+        until a write transaction ends (write_done), so the lock passes on at once."""
+        deadline = time.monotonic() + LOCK_WAIT
+        conn.execute("PRAGMA busy_timeout=0")
+        try:
+            while True:
+                gen = self._wgen
+                try:
+                    conn.execute("BEGIN IMMEDIATE")
+                    return
+                except sqlite3.OperationalError as e:
+                    if "locked" not in str(e) and "busy" not in str(e):
+                        raise
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise
+                with self._wcond:
+                    if gen == self._wgen:                # nobody finished since our attempt: wait
+                        self._wcond.wait(min(left, 0.05))   # bounded: other processes do not signal
+        finally:
+            conn.execute(f"PRAGMA busy_timeout={int(LOCK_WAIT * 1000)}")
+
+    def write_done(self) -> None:
+        """A write transaction ended (COMMIT or ROLLBACK): wake writers waiting in begin_write."""
+        with self._wcond:
+            self._wgen += 1
+            self._wcond.notify_all()
+
+    def sync(self) -> None:
+        """fsync the database and its WAL: everything committed so far survives power loss
+        (with synchronous=NORMAL, called before the redo that covers it is discarded)."""
+        for p in (self.path, self.path + "-wal"):
+            try:
+                fd = os.open(p, os.O_RDONLY)
+            except FileNotFoundError:
+                continue
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
 
     # ---- sequences ---------------------------------------------------------------------------
     def seq_next(self, sid: int) -> int:
@@ -237,7 +302,7 @@ class SqlSession:
         self.schema = user
         self.autocommit = True
         self._lock = threading.RLock()
-        self.conn = _connect(db.path)
+        self.conn = _connect(db.path, db.synchronous)
         functions.register(self.conn, self)
         self.in_txn = False
         self.cap = Capture()
@@ -303,7 +368,10 @@ class SqlSession:
     def rollback(self) -> None:
         with self._lock:
             if self.in_txn:
-                self.conn.execute("ROLLBACK")
+                try:
+                    self.conn.execute("ROLLBACK")
+                finally:
+                    self.db.write_done()
                 self.in_txn = False
                 self.cap = Capture()
                 self._virt_version.clear()
@@ -311,18 +379,23 @@ class SqlSession:
                 self._commit()
 
     def close(self) -> None:
+        """Roll back any open transaction and close; takes the session lock, then (released
+        first) the database lock — never the other way round (see Database.close)."""
         with self._lock:
             if self._closed:
                 return
             try:
                 if self.in_txn:
-                    self.conn.execute("ROLLBACK")
-                    self.in_txn = False
+                    try:
+                        self.conn.execute("ROLLBACK")
+                    finally:
+                        self.in_txn = False
+                        self.db.write_done()
             finally:
                 self._closed = True
                 self.conn.close()
-                with self.db._lock:
-                    self.db._sessions.discard(self)
+        with self.db._lock:
+            self.db._sessions.discard(self)
 
     # ---- dispatch -------------------------------------------------------------------------
     def _dispatch(self, head: str, toks: list[Tok], params, sql: str) -> Result:
@@ -461,7 +534,7 @@ class SqlSession:
         cols = self._columns(names, tr.sources, first[:200])
         convs = [converter(c) for c in cols]
         if any(convs):
-            first = [_conv_row(r, convs) for r in first]
+            first = _conv_batch(first, convs)
         if self._seq_dirty and not self.in_txn:
             self._commit()
         if len(first) < EAGER_ROWS:
@@ -471,7 +544,7 @@ class SqlSession:
     # ---- DML -----------------------------------------------------------------------------------
     def _begin(self) -> None:
         if not self.in_txn:
-            self.conn.execute("BEGIN IMMEDIATE")
+            self.db.begin_write(self.conn)
             self.in_txn = True
             self.cap = Capture()
 
@@ -543,7 +616,10 @@ class SqlSession:
 
     def ddl_abort(self) -> None:
         if self.in_txn:
-            self.conn.execute("ROLLBACK")
+            try:
+                self.conn.execute("ROLLBACK")
+            finally:
+                self.db.write_done()
             self.in_txn = False
             self.cap = Capture()
         self._ddl = False
@@ -562,7 +638,7 @@ class SqlSession:
     def _commit(self) -> None:
         if self._seq_dirty:
             if not self.in_txn:
-                self.conn.execute("BEGIN IMMEDIATE")
+                self.db.begin_write(self.conn)
                 self.in_txn = True
                 self.cap = Capture()
             for sid in sorted(self._seq_dirty):
@@ -590,6 +666,7 @@ class SqlSession:
             self.in_txn = False
             self.cap = Capture()
             self._ddl = False
+            self.db.write_done()
         if lsn is not None:
             self.db._cur_lsn = max(self.db._cur_lsn, lsn)
             after = getattr(self.db.hooks, "after_commit", None)
@@ -649,14 +726,28 @@ def _compatible(c: Column, sample) -> bool:
     return isinstance(sample, str)
 
 
-def _conv_row(r: tuple, convs) -> tuple:
-    return tuple(v if f is None or v is None else f(v) for v, f in zip(r, convs, strict=False))
+def _conv_batch(rows: list[tuple], convs) -> list[tuple]:
+    """Convert a batch of SQLite rows column by column (C-level map/zip instead of per-value Python).
+
+    Integer columns only change when SQLite returned a float, so they are converted only then."""
+    if not rows:
+        return rows
+    cols = list(zip(*rows, strict=True))
+    changed = False
+    for i, f in enumerate(convs):
+        if f is None:
+            continue
+        if f is int_value and float not in set(map(type, cols[i])):
+            continue
+        cols[i] = tuple(map(f, cols[i]))              # every converter passes None through
+        changed = True
+    return list(zip(*cols, strict=True)) if changed else rows
 
 
 def _rest(cur: sqlite3.Cursor, convs) -> Iterator[tuple]:
+    conv = any(convs)
     while True:
         batch = cur.fetchmany(10_000)
         if not batch:
             return
-        for r in batch:
-            yield _conv_row(r, convs) if any(convs) else r
+        yield from (_conv_batch(batch, convs) if conv else batch)

@@ -153,7 +153,8 @@ def _decimal(scale: int) -> Callable:
     return conv
 
 
-def _to_int(v):
+def int_value(v):
+    """Integer column value out: SQLite may hand back an integral float (e.g. from arithmetic)."""
     if isinstance(v, float) and v.is_integer():
         return int(v)
     return v
@@ -171,7 +172,7 @@ def converter(col: Column) -> Callable | None:
     if t == "DECIMAL":
         return _decimal(col.scale if col.precision else -1)     # precision 0 = NUMBER without (p,s)
     if t in ("INT", "BIGINT", "SMALLINT", "TINYINT", "BIT"):
-        return _to_int
+        return int_value
     return None
 
 
