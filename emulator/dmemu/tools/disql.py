@@ -3,7 +3,7 @@
 Login forms: `disql`, `disql sysdba`, `disql SYSDBA/pwd`, `disql SYSDBA/pwd@host:port`,
 `disql SYSDBA/"p@ss"@svc` (a dm_svc.conf service name, DM_SVC_PATH or /etc), `disql /NOLOG`,
 `disql ... \\`/path/script.sql`, `-S` (silent), `-E|-e "statements"`. It speaks the DM wire protocol
-through a DM client library (dmPython, else dm-pure). Messages in Chinese, English with LANGUAGE=en.
+through the emulator's wire client (dmemu.wire.client). Messages in Chinese, English with LANGUAGE=en.
 """
 
 from __future__ import annotations
@@ -52,22 +52,12 @@ def _as_client_error(e: Exception) -> ClientError:
 
 
 def dial(host: str, port: int, user: str, password: str):
-    """Open a DB-API connection with autocommit off (dmPython, else dm-pure)."""
+    """Open a connection with autocommit off through the emulator's own wire client."""
+    from ..wire.client import DmError, connect
     try:
-        import dmPython  # type: ignore
-    except ImportError:
-        dmPython = None
-    try:
-        if dmPython is not None:
-            return dmPython.connect(user=user, password=password, server=host, port=port, autoCommit=False)
-        import dmpy  # type: ignore
-        conn = dmpy.connect(host=host, port=port, user=user, password=password, auto_reconnect=False)
-        conn.autocommit = False
-        return conn
-    except ImportError:
-        raise ClientError(-70028, "no DM client library (install dmPython or dm-pure)") from None
-    except Exception as e:                       # noqa: BLE001 - driver errors carry the DM code
-        raise _as_client_error(e) from None
+        return connect(host, port, user, password, autocommit=False)
+    except DmError as e:
+        raise ClientError(e.code, e.message.strip().rstrip(".")) from None
 
 
 @dataclass

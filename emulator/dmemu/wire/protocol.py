@@ -139,8 +139,35 @@ class LoginCrypto:
 
     def decrypt(self, data: bytes) -> bytes:
         """Decrypt one login field (each field restarts the cipher stream)."""
-        return DES.new(self.key[:8], DES.MODE_CFB, iv=DES_IV, segment_size=64).decrypt(data)
+        return _login_cipher(self.key).decrypt(data)
 
     def encrypt(self, data: bytes) -> bytes:
         """Encrypt like a client does (used by tests and tools that speak the protocol)."""
-        return DES.new(self.key[:8], DES.MODE_CFB, iv=DES_IV, segment_size=64).encrypt(data)
+        return _login_cipher(self.key).encrypt(data)
+
+
+def _login_cipher(key: bytes):
+    """A fresh DES-CFB-64 cipher over the first 8 bytes of the DH session key."""
+    return DES.new(key[:8], DES.MODE_CFB, iv=DES_IV, segment_size=64)
+
+
+def _key_bytes(k: int) -> bytes:
+    return k.to_bytes((k.bit_length() + 7) // 8, "big")   # no zero padding, as the clients do
+
+
+class ClientLoginCrypto:
+    """Client half of the startup key exchange: `public` goes in STARTUP, `accept` takes the
+    server's key from the reply, then `encrypt` hides the user name and password."""
+
+    def __init__(self) -> None:
+        self._x = int.from_bytes(os.urandom(DH_KEY_LEN), "big") % (DH_P - 2) + 1
+        self.public = pow(DH_G, self._x, DH_P).to_bytes(DH_KEY_LEN, "big")
+        self.key = b""
+
+    def accept(self, server_pub: bytes) -> None:
+        """Derive the session key from the server's public key."""
+        self.key = _key_bytes(pow(int.from_bytes(server_pub, "big"), self._x, DH_P))
+
+    def encrypt(self, data: bytes) -> bytes:
+        """Encrypt one login field (each field restarts the cipher stream)."""
+        return _login_cipher(self.key).encrypt(data)
