@@ -16,7 +16,10 @@ from __future__ import annotations
 import os
 import struct
 
-from Crypto.Cipher import DES
+try:
+    from Crypto.Cipher import DES
+except ImportError:  # Debian's python3-pycryptodome installs the package as Cryptodome
+    from Cryptodome.Cipher import DES  # type: ignore[no-redef]
 
 HDR_LEN = 64
 OPTS_LEN = HDR_LEN - 20
