@@ -1,0 +1,130 @@
+"""Chaos suite: the fault matrix (link x fault x DW_MODE), what DM8 should do under each fault, and the
+steps every case shares (workload on, fault, expected behaviour, heal, recovery, verdict).
+
+Expected behaviour (reference 3.3, 5.2, 9; seed 十二.2):
+- MAL broken (cut either way, reset): the primary cannot ship redo, SUSPENDs, its watcher marks the
+  standby's REALTIME archive INVALID and the primary carries on OPEN; after the heal the primary's watcher
+  recovers the standby within INST_RECOVER_TIME (plus detection).
+- MAL slow (latency, bandwidth), DW, MON and the standby's INST_DW link: the primary keeps serving.
+- CLIENT cut: no write succeeds while it lasts; the group itself does not notice.
+- Never a takeover in MANUAL; in AUTO none either, since the primary stays alive and visible to the
+  confirm monitor. No acknowledged write is lost and never two writable primaries.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from harness.errors import HarnessError
+from harness.wait import wait_until
+
+LINKS = ("MAL", "DW", "MON", "INST_DW", "CLIENT")
+FAULTS = ("cut", "oneway", "reset", "latency", "bandwidth")
+DW_MODES = ("MANUAL", "AUTO")
+LATENCY_MS = 200
+BANDWIDTH_KBPS = 1024
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    """One cell of the matrix."""
+
+    link: str
+    fault: str
+    dw_mode: str = "MANUAL"
+
+    @property
+    def id(self) -> str:
+        return f"{self.link}-{self.fault}-{self.dw_mode}"
+
+    @property
+    def breaks_mal(self) -> bool:
+        """The redo link is broken: the standby must be invalidated."""
+        return self.link == "MAL" and self.fault in ("cut", "oneway", "reset")
+
+    @property
+    def blocks_clients(self) -> bool:
+        return self.link == "CLIENT" and self.fault in ("cut", "oneway", "reset")
+
+
+def matrix() -> list[Case]:
+    return [Case(link, fault, mode) for mode in DW_MODES for link in LINKS for fault in FAULTS]
+
+
+def open_fault(chaos: Any, topo: Any, case: Case, primary_host: str, standby_host: str) -> Any:
+    """The chaos Fault for a case (not started). One-way faults drop what the primary's side sends
+    (primary -> standby, monitor -> primary, client -> primary); INST_DW is the standby host's own link."""
+    between = (standby_host,) if case.link == "INST_DW" else None
+    direction = {"MAL": f"{primary_host}->{standby_host}", "DW": f"{primary_host}->{standby_host}",
+                 "MON": f"{topo.monitor_host.name}->{primary_host}", "INST_DW": f"{standby_host}->{standby_host}",
+                 "CLIENT": f"client->{primary_host}"}[case.link]
+    if case.fault == "cut":
+        return chaos.cut(case.link, between=between)
+    if case.fault == "oneway":
+        return chaos.cut(case.link, direction=direction, between=between)
+    if case.fault == "reset":
+        return chaos.cut(case.link, mode="reset", between=between)
+    if case.fault == "latency":
+        return chaos.latency(case.link, LATENCY_MS, between=between)
+    return chaos.bandwidth(case.link, BANDWIDTH_KBPS, between=between)
+
+
+def start_or_skip(fault: Any, backend_name: str) -> None:
+    """Start a fault; a network backend that cannot apply this kind of fault on this harness backend (the
+    local backend's block files: no CLIENT link, no latency/bandwidth) is an environment limit -> skip."""
+    try:
+        fault.start()
+    except HarnessError as exc:
+        if backend_name == "local":
+            pytest.skip(f"the local backend cannot apply this fault ({exc}); run with --dw-backend docker")
+        raise
+
+
+def hold(probe: Callable[[], Any], seconds: float, what: str, interval: float = 0.3) -> None:
+    """Assert probe() stays truthy for `seconds` (polled; "nothing bad happens for a while")."""
+    deadline = time.monotonic() + seconds
+    while True:
+        value = probe()
+        assert value, f"{what} stopped holding: {value!r}"
+        if time.monotonic() >= deadline:
+            return
+        time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
+
+
+def acked_after(history: Any, t: float) -> int:
+    return sum(1 for op in list(history.ops) if op.type == "ok" and op.f == "add" and op.time > t)
+
+
+def wait_acked(history: Any, after: float, n: int, timeout: float, what: str) -> None:
+    wait_until(lambda: acked_after(history, after), timeout, f"{n} writes acknowledged {what}",
+               ok=lambda k: k >= n, interval=0.2)
+
+
+def not_taken_over(dw: Any, standby: Any) -> Callable[[], bool]:
+    """Probe: the initial standby is not PRIMARY (a takeover did not happen)."""
+    return lambda: dw.role(standby).mode != "PRIMARY"
+
+
+def wait_recovered(dw: Any, healed_at: float, request: Any) -> float:
+    """Wait (by SQL and `show`) for the group to be healthy again within INST_RECOVER_TIME plus detection
+    and margin; record and return the seconds from the heal."""
+    dw.wait_healthy(dw.t.timers.recovery())
+    took = time.monotonic() - healed_at
+    request.node.user_properties.append(("recovery_seconds", round(took, 2)))
+    return took
+
+
+def check_verdict(history: Any, dw: Any, primary: Any, standby: Any) -> Any:
+    """After the workload's final phase: same roles as before, nothing acknowledged lost, never two
+    writable primaries, the standby's copy equal to the primary's."""
+    verdict = history.check()
+    assert verdict.lost == [], verdict.explain()
+    assert verdict.two_primaries_window == 0, verdict.explain()
+    assert verdict.divergence == [], verdict.explain()
+    assert dw.role(primary).writable_primary and dw.role(standby).mode == "STANDBY", dw.roles()
+    return verdict

@@ -1,0 +1,137 @@
+"""Client failover: the official dmPython through dm_svc.conf (seed 十三; reference 8, drivers 2.4).
+
+Each service lists both instances' external addresses; the DPI chooses by LOGIN_MODE from the server's
+mode and status in the login reply. The tests state, for every LOGIN_MODE, where the connection must land
+(instance, MODE$, STATUS$ from v$instance) or that it fails with DM's -70019 (No matching server to login).
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from harness.render import parse_svc
+from suites.client.landing import (
+    NO_MATCHING_SERVER,
+    crash_node,
+    expected,
+    land,
+    landings,
+    login_mode_services,
+)
+from suites.failover.runbook import leave_group, wait_writes
+
+pytestmark = [pytest.mark.client, pytest.mark.signoff("client-failover")]
+
+# Seed 十三: 0 Primary first, then Normal, then Standby; 1 primary only; 2 standby only; 3 Standby first,
+# then Primary, then Normal; 4 Normal first, then Primary, then Standby.
+HEALTHY = {0: "P", 1: "P", 2: "S", 3: "S", 4: "P"}
+PRIMARY_DOWN = {0: "S", 1: "FAIL", 2: "S", 3: "S", 4: "S"}
+STANDBY_DOWN = {0: "P", 1: "P", 2: "FAIL", 3: "P", 4: "P"}
+
+
+def test_login_modes_on_a_healthy_group(dw, sql) -> None:
+    """Seed 十三 LOGIN_MODE 0-4 with both instances OPEN: 0, 1 and 4 land on the PRIMARY, 2 and 3 on the
+    STANDBY."""
+    services = login_mode_services(sql)
+    assert landings(sql, services) == expected(dw.primary, dw.standby, HEALTHY)
+
+
+@pytest.mark.destructive
+def test_login_modes_after_switchover(dw, sql, monitor) -> None:
+    """Seed 十二.2.1 then 十三: after `switchover GRP1.mema2` the roles are swapped and every LOGIN_MODE
+    follows the roles, not the addresses: 0, 1, 4 land on the new primary, 2 and 3 on the old one."""
+    old, new = dw.primary, dw.standby
+    monitor.switchover(new.name)
+    dw.wait_roles(primary=new, standby=old)
+    services = login_mode_services(sql)
+    assert landings(sql, services) == expected(new, old, HEALTHY)
+
+
+@pytest.mark.destructive
+def test_login_modes_with_the_primary_down(dw, sql, chaos) -> None:
+    """Seed 十三 with the primary's host down (its watcher and instance killed; MANUAL mode, no takeover):
+    the "first" modes 0, 3, 4 fall back to the STANDBY, 2 lands there, 1 (primary only) fails with -70019."""
+    p, s = dw.primary, dw.standby
+    services = login_mode_services(sql)
+    crash_node(chaos, dw, p)
+    assert dw.role(s).mode == "STANDBY"
+    assert landings(sql, services) == expected(p, s, PRIMARY_DOWN)
+
+
+@pytest.mark.destructive
+def test_login_modes_with_the_standby_down(dw, sql, chaos) -> None:
+    """Seed 十三 with the standby down: after a commit the primary marks the REALTIME archive INVALID and
+    stays OPEN (reference 5.2); modes 0, 1, 3, 4 land on the PRIMARY, 2 (standby only) fails with -70019."""
+    p, s = dw.primary, dw.standby
+    services = login_mode_services(sql)
+    crash_node(chaos, dw, s)
+    sql.execute(p.name, f"create table C_SBDOWN_{int(time.time())} (id int)")
+    dw.wait_roles(primary=p, timeout=dw.t.timers.recovery())
+    assert landings(sql, services) == expected(p, s, STANDBY_DOWN)
+
+
+@pytest.mark.parametrize("switch_time", [1, 3, 5])
+@pytest.mark.parametrize("switch_interval", [200, 600])
+def test_switch_time_and_interval_timing(dw, sql, switch_time, switch_interval) -> None:
+    """Seed 十三 SWITCH_TIME / SWITCH_INTERVAL (drivers 2.4): with no qualifying server (LOGIN_MODE 2 over the
+    primary's address only), the DPI tries SWITCH_TIME rounds SWITCH_INTERVAL ms apart, then fails with
+    -70019. Each extra round adds one interval: elapsed(n) - elapsed(1) = (n-1) x interval, within 35% of
+    an interval plus 0.25 s."""
+    p = dw.primary
+
+    def fail_time(n: int) -> float:
+        svc = sql.service(f"ST{n}_{switch_interval}", login_mode=2, switch_time=n, switch_interval=switch_interval,
+                          targets=[p.name])
+        got = land(sql, svc)
+        assert got.error == NO_MATCHING_SERVER, f"SWITCH_TIME={n}: {got}"
+        return got.seconds
+
+    base = fail_time(1)
+    took = fail_time(switch_time)
+    want = (switch_time - 1) * switch_interval / 1000
+    tol = 0.35 * switch_interval / 1000 + 0.25
+    assert abs((took - base) - want) <= tol, (
+        f"SWITCH_TIME={switch_time} SWITCH_INTERVAL={switch_interval}: failed after {took:.2f}s, one round "
+        f"{base:.2f}s; expected {want:.2f}s more (±{tol:.2f}s)")
+    assert base < 1 + switch_interval / 1000 * 2, f"one round took {base:.2f}s"
+
+
+@pytest.mark.destructive
+def test_seed_service_reconnects_workload_after_takeover(dw, sql, monitor, chaos, workload, request) -> None:
+    """Seed 十三's own dm_svc.conf (`memadb=(...) LOGIN_MODE=(1) SWITCH_TIME=(3) SWITCH_INTERVAL=(1000)`) and
+    seed 十二.2.2: a running workload writes through the service; the primary's host goes down; the monitor
+    takes over on the standby; the writers reconnect through the same service to the new primary within
+    SWITCH_TIME x SWITCH_INTERVAL (plus one login) of the takeover, and no acknowledged write is lost."""
+    conf = parse_svc(sql.svc_conf.read_text())
+    svc = dw.t.svc
+    seed_keys = {k: conf[""].get(k) for k in ("LOGIN_MODE", "SWITCH_TIME", "SWITCH_INTERVAL")}
+    assert seed_keys == {"LOGIN_MODE": "1", "SWITCH_TIME": "3", "SWITCH_INTERVAL": "1000"}, seed_keys
+    assert len(conf[svc.name]["ADDRS"]) == 2
+    old, new = dw.primary, dw.standby
+    with workload.running(chaos=chaos) as history:
+        wait_writes(history, after=0)
+        fault_at = time.monotonic()
+        crash_node(chaos, dw, old)
+        monitor.wait_for(new.name, timeout=dw.t.timers.recovery(), wstatus="OPEN", imode="STANDBY")
+        deadline = time.monotonic() + dw.t.timers.recovery()
+        while monitor.choose_takeover() != [new.name]:
+            assert time.monotonic() < deadline, "choose takeover never listed the standby"
+            time.sleep(0.5)
+        monitor.takeover(new.name)
+        took_over = time.monotonic()
+        dw.wait_roles(primary=new)
+        wait_writes(history, after=took_over, n=5)
+        leave_group(workload, old)
+    verdict = history.check()
+    assert verdict.lost == [], verdict.explain()
+    first_ok = min(op.time for op in history.ops if op.type == "ok" and op.f == "add" and op.time > took_over)
+    reconnect = first_ok - took_over
+    outage = first_ok - fault_at
+    line = (f"seed service reconnect: first write on {new.name} {reconnect:.2f}s after takeover, "
+            f"{outage:.2f}s after the primary went down")
+    print(line)
+    request.node.user_properties.append(("reconnect_seconds", round(reconnect, 3)))
+    request.node.user_properties.append(("outage_seconds", round(outage, 3)))
+    assert reconnect <= svc.switch_time * svc.switch_interval / 1000 + 5, line
