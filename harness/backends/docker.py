@@ -19,7 +19,6 @@ import ipaddress
 import os
 import re
 import shlex
-import signal
 import socket
 import subprocess
 import threading
@@ -27,7 +26,8 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from harness.backends.base import Backend, BackendOptions, CommandResult, Host, Process
+from harness.backends.base import BackendOptions, CommandResult, Host
+from harness.backends.shell import LOG_DIR, ShellBackend, ShellHost, ShellProcess, host_env
 from harness.errors import HarnessError, UsageError
 from harness.wait import wait_until
 
@@ -38,8 +38,6 @@ if TYPE_CHECKING:
 
 LABEL_RUN = "dmdw.run"
 LABEL_OWNER = "dmdw.owner"
-LOG_DIR = "/var/log/dmdw"
-SYS_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 SEED_SUBNETS = {"internal": "192.168.56.0/24", "external": "192.168.0.0/24"}
 # Fallbacks when the seed's subnets clash with this machine's networks: (internal, external) pairs.
 FALLBACK_SUBNETS = [(f"10.56.{i}.0/24", f"10.57.{i}.0/24") for i in range(0, 250, 2)]
@@ -160,62 +158,6 @@ def move_ip(ip: str, subnet: str) -> str:
 
 
 # ---- hosts -----------------------------------------------------------------------------------------
-class ShellProcess(Process):
-    """A daemon started by ShellHost.spawn: its own session on the host; the pid is the host's own."""
-
-    def __init__(self, name: str, pid: int, host: ShellHost, log_path: str) -> None:
-        self.name, self.pid, self.host, self.log_path = name, pid, host, log_path
-
-    def alive(self) -> bool:
-        r = self.host.run(f"awk '{{print $3}}' /proc/{self.pid}/stat 2>/dev/null", user="root", check=False)
-        return r.rc == 0 and r.stdout.strip() not in ("", "Z", "X")
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int | None:
-        if not self.alive():
-            return None
-        self.host.run(f"kill -{int(sig)} -- -{self.pid} 2>/dev/null || kill -{int(sig)} {self.pid}",
-                      user="root", check=False)
-        try:
-            wait_until(lambda: not self.alive(), timeout, f"{self.name} (pid {self.pid}) on {self.host.name} to exit")
-        except TimeoutError:
-            self.host.run(f"kill -9 -- -{self.pid} 2>/dev/null; kill -9 {self.pid}", user="root", check=False)
-            wait_until(lambda: not self.alive(), 10, f"{self.name} (pid {self.pid}) to die after SIGKILL")
-        return None
-
-
-class ShellHost(Host):
-    """A host reached by command lines (docker exec, ssh): daemons, pids and signals built on run().
-
-    Subclasses provide run(), interactive(), read_file(), write_file() and `processes`."""
-
-    processes: list[ShellProcess]
-
-    def spawn(self, cmd: str, *, name: str, user: str = "dmdba", env: dict[str, str] | None = None) -> Process:
-        log_path = f"{LOG_DIR}/{name}.log"
-        launcher = (f"cd ~ || exit 1; setsid bash -c {shlex.quote('exec ' + cmd)} >>{shlex.quote(log_path)} 2>&1 "
-                    "</dev/null & echo $!")
-        r = self.run(launcher, user=user, env=env, timeout=30)
-        pid = int(r.stdout.strip().splitlines()[-1])
-        p = ShellProcess(name, pid, self, log_path)
-        self.processes.append(p)
-        return p
-
-    def pids(self, pattern: str) -> list[int]:
-        r = self.run("ps -eo pid=,args=", user="root", check=False)
-        rx = re.compile(pattern)
-        out = []
-        for line in r.stdout.splitlines():
-            pid, _, args = line.strip().partition(" ")
-            if pid.isdigit() and rx.search(args) and not args.startswith(("ps -eo", "timeout -k")):
-                out.append(int(pid))
-        return out
-
-    def signal(self, pattern_or_pid: str | int, sig: int) -> None:
-        pids = [pattern_or_pid] if isinstance(pattern_or_pid, int) else self.pids(pattern_or_pid)
-        if pids:
-            self.run(f"kill -{int(sig)} {' '.join(map(str, pids))}", user="root", check=False)
-
-
 class DockerHost(ShellHost):
     """A host as a running container; every command is a `docker exec`."""
 
@@ -224,8 +166,7 @@ class DockerHost(ShellHost):
         self.backend, self.name, self.role = backend, name, role
         self.internal_ip, self.external_ip = internal_ip, external_ip
         self.container, self.dm_home = container, dm_home
-        self.env = {"PATH": f"{SYS_PATH}:{dm_home}/bin", "DM_HOME": dm_home, "LANGUAGE": lang,
-                    "LANG": "C.UTF-8", "LD_LIBRARY_PATH": f"{dm_home}/bin"}
+        self.env = host_env(dm_home, lang)
         self._ti: Any = None
         self.processes: list[ShellProcess] = []
 
@@ -293,7 +234,7 @@ class DockerHost(ShellHost):
             raise HarnessError(f"writing {p} on {self.name} failed: {r.stderr.decode(errors='replace').strip()}")
 
 # ---- backend ---------------------------------------------------------------------------------------
-class DockerBackend(Backend):
+class DockerBackend(ShellBackend):
     """Three containers on two labelled bridge networks; nothing outlives down()."""
 
     name = "docker"
@@ -398,7 +339,17 @@ class DockerBackend(Backend):
                          etc_hosts: dict[str, str]) -> None:
         api = self.client.api
         cname = f"dmdw-{self.run_id}-{name}"
-        host_config = api.create_host_config(cap_add=["NET_ADMIN"], init=True, extra_hosts=etc_hosts)
+        import resource
+
+        import docker.types
+
+        # the seed's 三.2 limits (nofile 65536, nproc 10240), which a container cannot raise by itself;
+        # nofile is capped by the engine's own hard limit (conformance reports the cap)
+        nofile = min(65536, resource.getrlimit(resource.RLIMIT_NOFILE)[1])
+        limits = [docker.types.Ulimit(name="nofile", soft=nofile, hard=nofile),
+                  docker.types.Ulimit(name="nproc", soft=10240, hard=10240)]
+        host_config = api.create_host_config(cap_add=["NET_ADMIN"], init=True, extra_hosts=etc_hosts,
+                                             ulimits=limits)
         net_config = api.create_networking_config(
             {self.networks["internal"].name: api.create_endpoint_config(ipv4_address=internal_ip)}
         )
@@ -409,29 +360,16 @@ class DockerBackend(Backend):
             api.connect_container_to_network(cname, self.networks["external"].name, ipv4_address=external_ip)
         api.start(cname)
 
-    def down(self) -> None:
-        """Remove this run's containers and networks (unless --keep-topology); Ctrl-C cannot cut it short."""
-        if self._down:
-            return
-        if self.options.keep and self.hosts:
-            self._down = True
-            return
-        old = None
-        if threading.current_thread() is threading.main_thread():
-            old = signal.signal(signal.SIGINT, signal.SIG_IGN)
-        try:
-            flt = {"label": f"{LABEL_RUN}={self.run_id}"}
-            for c in self.client.containers.list(all=True, filters=flt):
-                with contextlib.suppress(Exception):
-                    c.remove(force=True)
-            self._remove_networks()
-            for n in self.client.networks.list(filters=flt):
-                with contextlib.suppress(Exception):
-                    n.remove()
-            self._down = True
-        finally:
-            if old is not None:
-                signal.signal(signal.SIGINT, old)
+    def _remove(self) -> None:
+        """Remove this run's containers and networks (found by label, so a half-made run goes too)."""
+        flt = {"label": f"{LABEL_RUN}={self.run_id}"}
+        for c in self.client.containers.list(all=True, filters=flt):
+            with contextlib.suppress(Exception):
+                c.remove(force=True)
+        self._remove_networks()
+        for n in self.client.networks.list(filters=flt):
+            with contextlib.suppress(Exception):
+                n.remove()
 
     def _remove_networks(self) -> None:
         for role, net in list(self.networks.items()):
@@ -439,17 +377,7 @@ class DockerBackend(Backend):
                 net.remove()
             self.networks.pop(role, None)
 
-    def _atexit(self) -> None:
-        with contextlib.suppress(Exception):
-            self.down()
-
     # ---- access from the pytest process ------------------------------------------------------------
-    def reachable(self, host: Host, port: int) -> tuple[str, int]:
-        """The container's own address (the pytest host routes to its bridge networks)."""
-        if self._down or not self.hosts:
-            raise HarnessError(f"the docker topology {self.run_id} is not up; nothing to dial on {host.name}")
-        return (host.external_ip or host.internal_ip, port)
-
     def cleanup_hint(self) -> str:
         flt = f"label={LABEL_RUN}={self.run_id}"
         return (f"docker rm -f $(docker ps -aq --filter {flt}); "
