@@ -1,0 +1,98 @@
+"""Wall-clock duration of each suite, as a user runs it (`pytest suites/<area>`), with per-test times.
+
+    python benchmarks/suite_times.py                          # every suite folder, default backend
+    python benchmarks/suite_times.py failover lifecycle --dw-backend local
+    python benchmarks/suite_times.py failover --budget failover=300
+
+Each suite runs in its own pytest process (so each pays its own group build, as `pytest suites/failover`
+does). Prints one line per suite (tests, passed, failed, seconds, the budget verdict) and the slowest tests
+from the junit xml. Exits 1 when a suite fails or goes over its budget.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BUDGETS = {"failover": 300.0}  # seconds (issue: `pytest suites/failover` finishes in <= 5 min)
+
+
+def suites_present() -> list[str]:
+    """Suite folders under suites/ that contain test files."""
+    return sorted(p.name for p in (ROOT / "suites").iterdir()
+                  if p.is_dir() and any(p.glob("test_*.py")))
+
+
+def junit_times(path: Path) -> list[tuple[float, str, str]]:
+    """(seconds, outcome, test) for each testcase of a junit file."""
+    out = []
+    for case in ET.parse(path).getroot().iter("testcase"):
+        tags = {c.tag for c in case}
+        outcome = "error" if "error" in tags else "failed" if "failure" in tags else \
+            "skipped" if "skipped" in tags else "passed"
+        out.append((float(case.get("time", 0) or 0), outcome, case.get("name", "")))
+    return out
+
+
+def time_suite(name: str, backend: str, store: Path, extra: list[str]) -> tuple[float, list[tuple[float, str, str]], int]:
+    """Run one suite; returns (wall seconds, per-test rows, pytest exit status)."""
+    junit = store / f"{name}.xml"
+    junit.unlink(missing_ok=True)
+    cmd = [sys.executable, "-m", "pytest", f"suites/{name}", "-p", "no:randomly", "-q", "--dw-backend", backend,
+           f"--junitxml={junit}", *extra]
+    t0 = time.monotonic()
+    with open(store / f"{name}.log", "w", encoding="utf-8") as log:
+        rc = subprocess.run(cmd, cwd=ROOT, env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT).returncode
+    wall = time.monotonic() - t0
+    return wall, junit_times(junit) if junit.is_file() else [], rc
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("suites", nargs="*", help="suite names under suites/ (default: every suite folder)")
+    ap.add_argument("--dw-backend", default="auto", help="backend (default auto: docker when an engine answers)")
+    ap.add_argument("--budget", action="append", default=[], metavar="SUITE=SECONDS",
+                    help="a time budget (default failover=300)")
+    ap.add_argument("--store", default=str(ROOT / "reports" / "suite-times"), help="junit files and logs")
+    ap.add_argument("--slowest", type=int, default=5, help="slowest tests to list per suite")
+    args, extra = ap.parse_known_args(argv)
+    budgets = dict(BUDGETS)
+    for b in args.budget:
+        name, _, secs = b.partition("=")
+        try:
+            budgets[name] = float(secs)
+        except ValueError:
+            ap.error(f"--budget wants SUITE=SECONDS; got {b!r}")
+    names = args.suites or suites_present()
+    missing = [n for n in names if not (ROOT / "suites" / n).is_dir()]
+    if missing:
+        ap.error(f"no suite folder suites/{missing[0]}; present: {', '.join(suites_present())}")
+    store = Path(args.store)
+    store.mkdir(parents=True, exist_ok=True)
+    bad = False
+    print(f"{'suite':14} {'tests':>5} {'passed':>6} {'failed':>6} {'seconds':>8}  budget")
+    details = []
+    for name in names:
+        wall, rows, rc = time_suite(name, args.dw_backend, store, extra)
+        passed = sum(1 for r in rows if r[1] == "passed")
+        failed = sum(1 for r in rows if r[1] in ("failed", "error"))
+        budget = budgets.get(name)
+        verdict = "" if budget is None else ("ok" if wall <= budget else "OVER") + f" (<= {budget:.0f}s)"
+        bad |= rc != 0 or (budget is not None and wall > budget)
+        print(f"{name:14} {len(rows):5} {passed:6} {failed:6} {wall:8.1f}  {verdict}", flush=True)
+        details.append((name, sorted(rows, reverse=True)[:args.slowest]))
+    for name, rows in details:
+        print(f"\nslowest in suites/{name}:")
+        for secs, outcome, test in rows:
+            print(f"  {secs:7.1f}s  {outcome:7} {test}")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,72 @@
+"""The suites can see what they claim to check: each suite-level property goes red under its seeded defect.
+
+Each case runs one suite test in its own pytest (local backend, emulator) with DMEMU_BUGS=<defect> and
+expects it to fail; the control runs the same tests with no defect and expects them to pass, so a red run
+is the defect's doing. benchmarks/kill_matrix.py gives the whole matrix (docs/kill-matrix.md).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+_spec = importlib.util.spec_from_file_location("kill_matrix", ROOT / "benchmarks" / "kill_matrix.py")
+km = importlib.util.module_from_spec(_spec)
+sys.modules["kill_matrix"] = km
+_spec.loader.exec_module(km)  # type: ignore[union-attr]
+
+SW = "suites/failover/test_switchover.py::test_switchover_to_the_standby_and_back"
+TK_HEALTHY = "suites/failover/test_takeover.py::test_takeover_is_refused_while_the_group_is_healthy"
+SMOKE_HEALTHY = "suites/smoke/test_smoke.py::test_group_is_built_and_healthy"
+
+# (defect, suite test that must go red under it); the fast ones run by default
+FAST = [
+    ("takeover-while-healthy", TK_HEALTHY),       # takeover refused while healthy (seed 十二.2.2)
+    ("switchover-drops-keepbuf", SW),             # switchover keeps every acknowledged write (十二.2.1)
+    ("commit-before-send", SW),                   # the workload's lost-write check
+]
+SLOW = [
+    ("standby-skips-redo", SW),                   # divergence check after the switchover
+    ("wrong-svrmode", "suites/smoke/test_smoke.py::test_service_name_reaches_the_primary"),
+    ("commit-not-durable", SW),
+]
+TIMEOUT = 300.0
+
+
+def _outcome(defect: str, tests: list[str], store: Path) -> km.Run:
+    return km.run_one(defect, tests, "local", "", store, TIMEOUT, [])
+
+
+def _log(store: Path, defect: str) -> str:
+    name = "baseline" if defect == km.BASELINE else defect
+    path = store / f"{name}.log"
+    return path.read_text(errors="replace")[-3000:] if path.is_file() else "(no log)"
+
+
+def test_the_selected_suite_tests_pass_without_any_defect(tmp_path: Path) -> None:
+    """Control: with DMEMU_BUGS unset the same tests pass, so the red runs below are the defects' doing."""
+    tests = sorted({t for _, t in FAST})
+    run = _outcome(km.BASELINE, tests, tmp_path)
+    assert run.outcomes and all(run.outcomes.get(t) == "passed" for t in tests), \
+        f"{run.outcomes} {run.note}\n{_log(tmp_path, km.BASELINE)}"
+
+
+def _case(defect: str, test: str, store: Path) -> None:
+    run = _outcome(defect, [test], store)
+    assert run.outcomes.get(test) in ("failed", "error"), \
+        f"{test} did not fail under DMEMU_BUGS={defect}: {run.outcomes} {run.note}\n{_log(store, defect)}"
+
+
+@pytest.mark.parametrize("defect, test", FAST, ids=[d for d, _ in FAST])
+def test_suite_test_goes_red_under_its_defect(defect: str, test: str, tmp_path: Path) -> None:
+    _case(defect, test, tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("defect, test", SLOW, ids=[d for d, _ in SLOW])
+def test_suite_test_goes_red_under_its_defect_slow(defect: str, test: str, tmp_path: Path) -> None:
+    _case(defect, test, tmp_path)
