@@ -197,6 +197,9 @@ class Group:
                               dm8_installer=self.config.getoption("--dm8-installer"), lang=s["lang"],
                               run_id=self.run_dir.name, run_dir=str(self.run_dir), keep=self.keep)
         self.backend = make_backend(s["backend"], opts)
+        if s["target"] == "emulator" and os.environ.get("DMEMU_BUGS"):
+            # emulator-only: seeded defects reach every host's DM processes (the kill matrix uses it)
+            self.backend.extra_env["DMEMU_BUGS"] = os.environ["DMEMU_BUGS"]
         _LIVE.append(self)
         self.config.dmdw_env["backend"] = self.backend.name  # type: ignore[attr-defined]
         self.topology = self.backend.adapt(self.topology)
