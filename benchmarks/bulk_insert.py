@@ -20,13 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from _common import STUDENT_DDL, STUDENT_INSERT, drain
+
 PWD = "Mema_1234"
-INSERT = """insert into student select rownum as id,
-dbms_random.string('1',trunc(dbms_random.value(3,8))),
-trunc(dbms_random.value(0,100)),
-trunc(dbms_random.value(0,100)),
-trunc(dbms_random.value(0,100))
-from dual connect by level <={rows}"""
 
 
 def free_port() -> int:
@@ -96,9 +92,9 @@ def main() -> int:
                       f"alter database add archivelog 'DEST={root / 'memadb/arch'},TYPE=local,FILE_SIZE=128,"
                       "space_limit=0'", "alter database archivelog", "alter database open"):
                 cur.execute(s)
-        cur.execute("CREATE TABLE student (id int, name varchar(20), math int, english int, science int)")
+        cur.execute(STUDENT_DDL)
         t = time.perf_counter()
-        cur.execute(INSERT.format(rows=args.rows))
+        cur.execute(STUDENT_INSERT.format(rows=args.rows))
         t_ins = time.perf_counter() - t
         t = time.perf_counter()
         conn.commit()
@@ -113,12 +109,7 @@ def main() -> int:
         want = min(args.fetch_rows, args.rows)
         t = time.perf_counter()
         cur.execute(f"select * from student where id <= {want}")
-        got = 0
-        while True:
-            batch = cur.fetchmany(10_000)
-            if not batch:
-                break
-            got += len(batch)
+        got = drain(cur)
         dt = time.perf_counter() - t
         print(f"fetch {got:,} rows".ljust(28) + f"{dt:10.2f} s  ({got / max(dt, 1e-9):,.0f} rows/s)")
         conn.close()

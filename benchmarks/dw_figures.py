@@ -12,13 +12,13 @@ Usage: python benchmarks/dw_figures.py [rows]      (default 200000; the seed use
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "emulator_dw"))
+from _common import STUDENT_DDL, STUDENT_INSERT, use_tests
 
+use_tests("emulator_dw")
 from dwlab import Lab, wait_for  # noqa: E402
 
 CHECK = "select count(*), sum(id), sum(math), sum(english), sum(science), sum(length(name)) from student"
@@ -30,13 +30,10 @@ def main(argv: list[str]) -> int:
     try:
         lab.build()
         n1, n2 = lab.n1, lab.n2
-        n1.sql("create table student (id int, name varchar(20), math int, english int, science int)")
+        n1.sql(STUDENT_DDL)
         before, before_t, before_n = n1.sql("select send_bytes, total_send_time, send_num from v$arch_send_info")[0]
         t0 = time.monotonic()
-        n1.sql("insert into student select rownum as id, "
-               "dbms_random.string('1',trunc(dbms_random.value(3,8))), trunc(dbms_random.value(0,100)), "
-               "trunc(dbms_random.value(0,100)), trunc(dbms_random.value(0,100)) "
-               f"from dual connect by level <= {rows}")
+        n1.sql(STUDENT_INSERT.format(rows=rows))
         t_commit = time.monotonic()
         want = n1.sql(CHECK)[0]
         wait_for(lambda: n2.sql(CHECK)[0] == want, 600, "standby count and checksum")

@@ -11,14 +11,13 @@ checks that the standby holds every acknowledged row.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import sys
 import threading
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "tests", "emulator_dw"))
+from _common import use_tests
+
+use_tests("emulator_dw")
 
 
 def writer(node, tid: int, stop: threading.Event, lat: list[float], errors: list[str]) -> None:

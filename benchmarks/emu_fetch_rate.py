@@ -9,12 +9,11 @@ SQL, then `select * from T` with fetchall (and fetchmany) through the official d
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "tests", "emulator_dw"))
+from _common import drain, use_tests
+
+use_tests("emulator_dw")
 
 
 def main() -> int:
@@ -39,15 +38,7 @@ def main() -> int:
             for _ in range(a.repeat):
                 t = time.perf_counter()
                 cur.execute("select * from T")
-                if mode == "fetchall":
-                    n = len(cur.fetchall())
-                else:
-                    n = 0
-                    while True:
-                        b = cur.fetchmany(10_000)
-                        if not b:
-                            break
-                        n += len(b)
+                n = drain(cur, mode)
                 rate = n / (time.perf_counter() - t)
                 assert n == a.rows, f"fetched {n} rows, expected {a.rows}"
                 best[mode] = max(best.get(mode, 0.0), rate)

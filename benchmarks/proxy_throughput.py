@@ -12,10 +12,8 @@ import threading
 import time
 from pathlib import Path
 
-from toxiproxy import Toxiproxy
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "chaos"))
-from chaos_helpers import free_port, start_server_process, stop_process, wait_api  # noqa: E402
+from chaos_helpers import free_port, toxiproxy_server  # noqa: E402
 
 
 def sink() -> tuple[socket.socket, list[int]]:
@@ -62,20 +60,15 @@ def main() -> int:
     mb = int(sys.argv[1]) if len(sys.argv) > 1 else 500
     total = mb * (1 << 20)
     ls, got = sink()
-    api = free_port()
-    proc = start_server_process("-host", "127.0.0.1", "-port", str(api))
     try:
-        wait_api(api, proc)
-        client = Toxiproxy()
-        client.update_api_consumer("127.0.0.1", api)
-        proxy = client.create(upstream=f"127.0.0.1:{ls.getsockname()[1]}", name="bench",
-                              listen=f"127.0.0.1:{free_port()}")
-        pport = int(proxy.listen.rsplit(":", 1)[1])
-        blast(ls.getsockname()[1], 32 << 20, got)  # warm-up
-        direct = max(blast(ls.getsockname()[1], total, got) for _ in range(2))
-        via = max(blast(pport, total, got) for _ in range(2))
+        with toxiproxy_server() as (client, _proc):
+            proxy = client.create(upstream=f"127.0.0.1:{ls.getsockname()[1]}", name="bench",
+                                  listen=f"127.0.0.1:{free_port()}")
+            pport = int(proxy.listen.rsplit(":", 1)[1])
+            blast(ls.getsockname()[1], 32 << 20, got)  # warm-up
+            direct = max(blast(ls.getsockname()[1], total, got) for _ in range(2))
+            via = max(blast(pport, total, got) for _ in range(2))
     finally:
-        stop_process(proc)
         ls.close()
     ratio = via / direct
     ok = via >= 50 and ratio >= 0.5

@@ -19,14 +19,8 @@ import tempfile
 import time
 from collections.abc import Iterator
 
+from _common import STUDENT_DDL, STUDENT_INSERT
 from dmemu.sql import Database
-
-BULK = """insert into student select rownum as id,
-dbms_random.string('1',trunc(dbms_random.value(3,8))),
-trunc(dbms_random.value(0,100)),
-trunc(dbms_random.value(0,100)),
-trunc(dbms_random.value(0,100))
-from dual connect by level <={n}"""
 
 
 class FileRedo:
@@ -65,10 +59,10 @@ def main() -> int:
         sys_s = db.session("SYSDBA")
         sys_s.execute("CREATE USER MEMA IDENTIFIED BY Mema_1234")
         m = db.session("MEMA")
-        m.execute("CREATE TABLE student (id int, name varchar(20), math int, english int, science int)")
+        m.execute(STUDENT_DDL)
         m.autocommit = False
         t0 = time.perf_counter()
-        m.execute(BULK.format(n=n))
+        m.execute(STUDENT_INSERT.format(rows=n))
         t1 = time.perf_counter()
         m.commit()
         t2 = time.perf_counter()

@@ -17,8 +17,9 @@ import sys
 import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "tests", "emulator"))
+from _common import drain, use_tests
+
+use_tests("emulator")
 
 
 def serve(db_path: str, rows: int) -> None:
@@ -62,15 +63,7 @@ def bench(driver: str, port: int, rows: int, logins: int) -> None:
         cur.arraysize = 5000
         t = time.perf_counter()
         cur.execute("SELECT A, B, C, D, E FROM BENCH")
-        if mode == "fetchall":
-            n = len(cur.fetchall())
-        else:
-            n = 0
-            while True:
-                batch = cur.fetchmany(5000)
-                if not batch:
-                    break
-                n += len(batch)
+        n = drain(cur, mode, 5000)
         el = time.perf_counter() - t
         assert n == rows, (n, rows)
         print(f"{driver:9s} {mode:9s}: {n} rows x 5 INT in {el:5.2f} s = {n / el:9,.0f} rows/s")

@@ -13,7 +13,6 @@ import json
 import os
 import struct
 import threading
-import time
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -314,7 +313,10 @@ class LocalArchive:
             if n.startswith(self.spec.name + "_0x") and n.endswith(".log"):
                 p = os.path.join(self.spec.dest, n)
                 first = next(scan_frames(p, verify=False), None)
-                out.append((first.lsn_lo if first else 1 << 62, os.path.getmtime(p), p))
+                try:
+                    out.append((first.lsn_lo if first else 1 << 62, os.path.getmtime(p), p))
+                except FileNotFoundError:        # deleted meanwhile (space limit): not a file of this dest
+                    pass
         out.sort()
         return [p for _, _, p in out]
 
@@ -398,7 +400,3 @@ class LocalArchive:
                 fixed += 1
                 removed += size - good
         return fixed, removed
-
-
-def now_ts() -> float:
-    return time.time()

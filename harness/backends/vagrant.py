@@ -17,27 +17,16 @@ import json
 import os
 import shlex
 import shutil
-import signal
 import subprocess
 import tempfile
-import threading
 import time
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.backends.base import Backend, BackendOptions, CommandResult, Host
-from harness.backends.docker import (
-    LABEL_OWNER,
-    LABEL_RUN,
-    SYS_PATH,
-    ShellHost,
-    ShellProcess,
-    move_ip,
-    owner_label,
-    pick_subnets,
-    used_networks,
-)
+from harness.backends.base import BackendOptions, CommandResult, Host
+from harness.backends.docker import LABEL_OWNER, LABEL_RUN, move_ip, owner_label, pick_subnets, used_networks
+from harness.backends.shell import LOG_DIR, ShellBackend, ShellHost, ShellProcess, host_env
 from harness.errors import HarnessError, UsageError
 
 if TYPE_CHECKING:
@@ -57,8 +46,7 @@ class VagrantHost(ShellHost):
         self.backend, self.name, self.role = backend, name, role
         self.internal_ip, self.external_ip = internal_ip, external_ip
         self.ssh_config, self.ssh_user, self.dm_home = ssh_config, ssh_user, dm_home
-        self.env = {"PATH": f"{SYS_PATH}:{dm_home}/bin", "DM_HOME": dm_home, "LANGUAGE": lang,
-                    "LANG": "C.UTF-8", "LD_LIBRARY_PATH": f"{dm_home}/bin"}
+        self.env = host_env(dm_home, lang)
         self.processes: list[ShellProcess] = []
         self._ti: Any = None
 
@@ -120,7 +108,7 @@ class VagrantHost(ShellHost):
             raise HarnessError(f"writing {p} on {self.name} failed: {r.stderr.strip()}")
 
 
-class VagrantBackend(Backend):
+class VagrantBackend(ShellBackend):
     """python-vagrant up/destroy of vagrant/Vagrantfile; hosts over ssh (testinfra)."""
 
     name = "vagrant"
@@ -230,38 +218,15 @@ class VagrantBackend(Backend):
                                                 str(ssh_config), users.get(spec.name, "vagrant"), t.paths.dm_home,
                                                 self.options.lang)
         for h in self.hosts.values():
-            h.run("mkdir -p /var/log/dmdw && chmod 1777 /var/log/dmdw", user="root")
+            h.run(f"mkdir -p {LOG_DIR} && chmod 1777 {LOG_DIR}", user="root")
         return self.hosts
 
-    def down(self) -> None:
-        """`vagrant destroy -f` of this run's machines (unless --keep-topology), then its state folder."""
-        if self._down:
-            return
-        if self.options.keep and self.hosts:
-            self._down = True
-            return
-        old = None
-        if threading.current_thread() is threading.main_thread():
-            old = signal.signal(signal.SIGINT, signal.SIG_IGN)
-        try:
-            if self._vagrant is not None:
-                with contextlib.suppress(Exception):
-                    self._vagrant.destroy()
-            shutil.rmtree(self.work, ignore_errors=True)
-            self._down = True
-        finally:
-            if old is not None:
-                signal.signal(signal.SIGINT, old)
-
-    def _atexit(self) -> None:
-        with contextlib.suppress(Exception):
-            self.down()
-
-    def reachable(self, host: Host, port: int) -> tuple[str, int]:
-        """The VM's external (bridged) address, else its host-only one."""
-        if self._down or not self.hosts:
-            raise HarnessError(f"the vagrant topology {self.run_id} is not up; nothing to dial on {host.name}")
-        return (host.external_ip or host.internal_ip, port)
+    def _remove(self) -> None:
+        """`vagrant destroy -f` of this run's machines, then its state folder."""
+        if self._vagrant is not None:
+            with contextlib.suppress(Exception):
+                self._vagrant.destroy()
+        shutil.rmtree(self.work, ignore_errors=True)
 
     def cleanup_hint(self) -> str:
         return (f"VAGRANT_CWD={VAGRANT_DIR} VAGRANT_DOTFILE_PATH={self.work / 'state'} "

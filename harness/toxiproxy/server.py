@@ -31,7 +31,7 @@ import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, TypeVar
 
 VERSION = "2.12.0-dmdw"
 CHUNK = 1024 * 1024
@@ -57,6 +57,23 @@ class ApiError(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
+
+
+_T = TypeVar("_T")
+
+
+def _find(table: dict[str, _T], name: str, what: str) -> _T:
+    """``table[name]``, or the API's 404 "<what> not found" (proxies and toxics answer alike)."""
+    obj = table.get(name)
+    if obj is None:
+        raise ApiError(404, f"{what} not found")
+    return obj
+
+
+def _claim(table: dict[str, Any], name: str, what: str) -> None:
+    """Refuse a name already taken with the API's 409 "<what> already exists"."""
+    if name in table:
+        raise ApiError(409, f"{what} already exists")
 
 
 def _split_addr(addr: str, what: str) -> tuple[str, int]:
@@ -511,17 +528,13 @@ class Proxy:
     def add_toxic(self, body: dict[str, Any]) -> Toxic:
         toxic = Toxic(body)
         with self._lock:
-            if toxic.name in self.toxics:
-                raise ApiError(409, "toxic already exists")
+            _claim(self.toxics, toxic.name, "toxic")
             self.toxics[toxic.name] = toxic
             self._refresh()
         return toxic
 
     def get_toxic(self, name: str) -> Toxic:
-        toxic = self.toxics.get(name)
-        if toxic is None:
-            raise ApiError(404, "toxic not found")
-        return toxic
+        return _find(self.toxics, name, "toxic")
 
     def update_toxic(self, name: str, body: dict[str, Any]) -> Toxic:
         with self._lock:
@@ -564,8 +577,7 @@ class ToxiproxyServer:
         if not name or not upstream:
             raise ApiError(400, "missing required field: name and upstream")
         with self._lock:
-            if name in self.proxies:
-                raise ApiError(409, "proxy already exists")
+            _claim(self.proxies, name, "proxy")
             enabled = body.get("enabled")
             proxy = Proxy(self, name, body.get("listen") or "127.0.0.1:0", upstream,
                           enabled=True if enabled is None else bool(enabled))
@@ -573,10 +585,7 @@ class ToxiproxyServer:
         return proxy
 
     def get(self, name: str) -> Proxy:
-        proxy = self.proxies.get(name)
-        if proxy is None:
-            raise ApiError(404, "proxy not found")
-        return proxy
+        return _find(self.proxies, name, "proxy")
 
     def update(self, name: str, body: dict[str, Any]) -> Proxy:
         with self._lock:

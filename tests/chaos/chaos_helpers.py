@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from typing import Any
 
 
 def free_port() -> int:
@@ -90,6 +93,23 @@ def wait_api(port: int, proc: subprocess.Popen, timeout: float = 10.0) -> None:
         except OSError:
             time.sleep(0.05)
     raise TimeoutError(f"toxiproxy-server API on 127.0.0.1:{port} did not answer within {timeout}s")
+
+
+@contextlib.contextmanager
+def toxiproxy_server(*args: str) -> Iterator[tuple[Any, subprocess.Popen]]:
+    """The built-in server as its own process on a free loopback port, with a toxiproxy-python client
+    pointed at it: (client, process); stopped on exit (the process's returncode is then set)."""
+    from toxiproxy import Toxiproxy
+
+    port = free_port()
+    proc = start_server_process("-host", "127.0.0.1", "-port", str(port), *args)
+    try:
+        wait_api(port, proc)
+        client = Toxiproxy()
+        client.update_api_consumer("127.0.0.1", port)
+        yield client, proc
+    finally:
+        stop_process(proc)
 
 
 def stop_process(proc: subprocess.Popen) -> None:

@@ -8,7 +8,7 @@ import socket
 import time
 
 import pytest
-from chaos_helpers import EchoServer, free_port, start_server_process, stop_process, wait_api
+from chaos_helpers import EchoServer, free_port, start_server_process, stop_process, toxiproxy_server
 from toxiproxy import Toxiproxy
 from toxiproxy.exceptions import InvalidToxic, NotFound, ProxyExists
 
@@ -230,18 +230,11 @@ def test_config_flag_creates_proxies(tmp_path, echo: EchoServer) -> None:
     listen = f"127.0.0.1:{free_port()}"
     cfg = tmp_path / "toxiproxy.json"
     cfg.write_text(json.dumps([{"name": "dw", "listen": listen, "upstream": echo.addr}]))
-    port = free_port()
-    proc = start_server_process("-host", "127.0.0.1", "-port", str(port), "-config", str(cfg))
-    try:
-        wait_api(port, proc)
-        client = Toxiproxy()
-        client.update_api_consumer("127.0.0.1", port)
+    with toxiproxy_server("-config", str(cfg)) as (client, proc):
         proxy = client.get_proxy("dw")
         assert proxy is not None and proxy.listen == listen
         with _dial(proxy) as s:
             assert _roundtrip(s, b"cfg")[0] == b"cfg"
-    finally:
-        stop_process(proc)
     assert proc.returncode == 0
 
 

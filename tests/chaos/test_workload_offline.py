@@ -87,10 +87,15 @@ def _topology() -> Topology:
     return Topology()
 
 
-def _run(cluster: FakeCluster, tmp_path: Path, seconds: float = 0.6, threads: int = 3):
+def _run(cluster: FakeCluster, tmp_path: Path, seconds: float = 0.6, threads: int = 3, min_writes: int = 25):
+    """Run the workload for `seconds` and on until `min_writes` inserts were attempted (a loaded
+    machine writes fewer per second; the checks below need enough of them to mean something)."""
     wl = Workload(cluster, _topology(), tmp_path / "run", seed=1234, poll=0.1)
     with wl.running(threads=threads) as hist:
         time.sleep(seconds)
+        deadline = time.monotonic() + 20
+        while cluster.n < min_writes and time.monotonic() < deadline:
+            time.sleep(0.05)
     return wl, hist, hist.check()
 
 

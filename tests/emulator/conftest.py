@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from emu_helpers import Db, dminit, free_port
+from test_sql_support import Hooks, open_db
 
 
 @pytest.fixture
@@ -24,6 +25,15 @@ def dm_root(tmp_path: Path) -> Iterator[Path]:
         (tmp_path / d).mkdir(parents=True)
     yield tmp_path
     shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Iterator[tuple]:
+    """An in-process SQL engine Database (no dmserver) and the Hooks recording its redo: (db, hooks)."""
+    h = Hooks()
+    db = open_db(tmp_path / "SYSTEM.DBF", h)
+    yield db, h
+    db.close()
 
 
 @pytest.fixture

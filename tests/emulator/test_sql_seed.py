@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-from test_sql_support import Hooks, dump, open_db, replay, rows
+from test_sql_support import dump, open_db, replay, rows
 
 STUDENT = """CREATE TABLE student (
 id int, name varchar(20), math int, english int,
@@ -18,14 +17,6 @@ trunc(dbms_random.value(0,100)),
 trunc(dbms_random.value(0,100)),
 trunc(dbms_random.value(0,100))
 from dual connect by level <={n};"""
-
-
-@pytest.fixture
-def env(tmp_path: Path):
-    h = Hooks()
-    db = open_db(tmp_path / "SYSTEM.DBF", h)
-    yield db, h
-    db.close()
 
 
 def test_arch_mode_from_v_database(env) -> None:

@@ -13,15 +13,7 @@ from pathlib import Path
 
 import pytest
 from dmemu.errors import DmError
-from test_sql_support import Hooks, dump, open_db, replay, rows
-
-
-@pytest.fixture
-def env(tmp_path: Path):
-    h = Hooks()
-    db = open_db(tmp_path / "a.db", h)
-    yield db, h
-    db.close()
+from test_sql_support import dump, open_db, replay, rows
 
 
 def test_rollback_and_autocommit(env) -> None:

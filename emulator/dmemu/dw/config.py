@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 from dataclasses import dataclass, field
 
 from .. import ini as dmini
@@ -168,6 +169,22 @@ def load_monitor(path: str) -> MonitorConfig:
     log_path = top.get("MON_LOG_PATH") or os.path.dirname(os.path.abspath(path))
     return MonitorConfig(path, confirm, log_path, _int(top, "MON_LOG_INTERVAL", path, 0),
                          _int(top, "MON_LOG_FILE_SIZE", path, 32), _int(top, "MON_LOG_SPACE_LIMIT", path, 0), groups)
+
+
+def ini_path_arg(argv: list[str], tool: str) -> str | None:
+    """The .ini path a Data Watch tool was given (``PATH=x`` or the first bare word); None prints usage.
+
+    dmwatcher and dmmonitor take the same command line, so both read it here.
+    """
+    path = None
+    for a in argv:
+        if a.lower().startswith("path="):
+            path = a[5:]
+        elif not a.startswith("-"):
+            path = a
+    if not path:
+        sys.stderr.write(f"用法/usage: {tool} <{tool}.ini>\n")
+    return path
 
 
 def mal_path_for(inst_ini: str) -> str:

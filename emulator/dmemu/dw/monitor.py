@@ -21,7 +21,7 @@ import time
 from .. import bugs, lang
 from ..errors import DmError
 from . import protocol
-from .config import MonGroup, MonitorConfig, load_monitor
+from .config import MonGroup, MonitorConfig, ini_path_arg, load_monitor
 from .messages import HELP_CN, HELP_EN
 
 DWMON_NOT_LOGIN = -5
@@ -974,15 +974,8 @@ class Monitor:
 
 def main(argv: list[str] | None = None) -> int:
     """Console entry point: dmmonitor <dmmonitor.ini>."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    path = None
-    for a in args:
-        if a.lower().startswith("path="):
-            path = a[5:]
-        elif not a.startswith("-"):
-            path = a
+    path = ini_path_arg(list(sys.argv[1:] if argv is None else argv), "dmmonitor")
     if not path:
-        sys.stderr.write("用法/usage: dmmonitor <dmmonitor.ini>\n")
         return 1
     try:
         mon = Monitor(load_monitor(path))

@@ -29,7 +29,7 @@ from ..errors import DmError
 from ..ini import load as load_ini
 from ..instance import is_running
 from . import protocol
-from .config import WatcherConfig, load_mal, load_watcher, mal_path_for
+from .config import WatcherConfig, ini_path_arg, load_mal, load_watcher, mal_path_for
 from .history import History, replaced_by
 
 STATES = ("STARTUP", "OPEN", "RECOVERY", "SWITCHOVER", "TAKEOVER", "OPENFORCE", "FAILOVER", "CONFIRM",
@@ -632,15 +632,8 @@ def _rewrite_group_key(path: str, key: str, value: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Console entry point: dmwatcher <dmwatcher.ini>."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    path = None
-    for a in args:
-        if a.lower().startswith("path="):
-            path = a[5:]
-        elif not a.startswith("-"):
-            path = a
+    path = ini_path_arg(list(sys.argv[1:] if argv is None else argv), "dmwatcher")
     if not path:
-        sys.stderr.write("用法/usage: dmwatcher <dmwatcher.ini>\n")
         return 1
     try:
         w = Watcher(load_watcher(path))

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import os
 import re
@@ -49,6 +50,18 @@ def _connect(path: str, synchronous: str = "FULL") -> sqlite3.Connection:
     conn.execute("PRAGMA cache_size=-131072")
     conn.execute("PRAGMA temp_store=MEMORY")
     return conn
+
+
+@contextlib.contextmanager
+def _immediate(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """BEGIN IMMEDIATE ... COMMIT on the database's own connection; ROLLBACK if anything fails."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
 
 
 def map_error(e: sqlite3.Error) -> DmError:
@@ -107,13 +120,8 @@ class Database:
         self._wgen = 0
         self._conn = _connect(path, synchronous)
         functions.register(self._conn, self)     # apply may evaluate CHECK/DEFAULT expressions using them
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
+        with _immediate(self._conn):
             init_schema(self._conn, _dt.datetime.now().replace(microsecond=0).isoformat(sep=" "))
-            self._conn.execute("COMMIT")
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
         self._cur_lsn = int(self._conn.execute("SELECT V FROM DM$META WHERE K='cur_lsn'").fetchone()[0])
         self.catalog = Catalog(self._conn)
         self.version = 0
@@ -137,14 +145,9 @@ class Database:
             if int(lsn_hi) <= self._cur_lsn:
                 return
             c = self._conn
-            c.execute("BEGIN IMMEDIATE")
-            try:
+            with _immediate(c):
                 ddl = apply_ops(c, ops, on_seq=self._seq_applied)
                 c.execute("UPDATE DM$META SET V=? WHERE K='cur_lsn'", (int(lsn_hi),))
-                c.execute("COMMIT")
-            except BaseException:
-                c.execute("ROLLBACK")
-                raise
             self._cur_lsn = int(lsn_hi)
             if ddl:
                 self.reload_catalog()
@@ -156,8 +159,7 @@ class Database:
         with self._lock:
             name = name.upper()
             c = self._conn
-            c.execute("BEGIN IMMEDIATE")
-            try:
+            with _immediate(c):
                 row = c.execute("SELECT NAME FROM DM$USERS WHERE NAME=?", (name,)).fetchone()
                 if row:
                     c.execute("UPDATE DM$USERS SET PWD=? WHERE NAME=?", (hash_password(password), name))
@@ -165,10 +167,6 @@ class Database:
                     uid = c.execute("SELECT MAX(ID) + 1 FROM DM$USERS").fetchone()[0]
                     c.execute("INSERT INTO DM$USERS VALUES (?, ?, ?, ?, ?, 0)",
                               (name, hash_password(password), tablespace.upper(), uid, _now_text()))
-                c.execute("COMMIT")
-            except BaseException:
-                c.execute("ROLLBACK")
-                raise
             self.reload_catalog()
 
     set_password = create_user
@@ -195,12 +193,6 @@ class Database:
                     return
             for s in sessions:
                 s.close()
-
-    def row_count(self, schema: str, table: str) -> int:
-        o = self.catalog.table(schema.upper(), table.upper())
-        if o is None:
-            raise err(M.NO_TABLE, "-2106", name=table)
-        return self._conn.execute(f"SELECT COUNT(*) FROM {quote(o.phys)}").fetchone()[0]
 
     # ---- writer hand-off -----------------------------------------------------------------------
     def begin_write(self, conn: sqlite3.Connection) -> None:
@@ -365,15 +357,21 @@ class SqlSession:
         with self._lock:
             self._commit()
 
+    def _rollback_txn(self) -> bool:
+        """Roll back the open SQLite transaction (if any), hand the writer slot back, drop its capture."""
+        if not self.in_txn:
+            return False
+        try:
+            self.conn.execute("ROLLBACK")
+        finally:
+            self.in_txn = False                   # the writer slot goes back whatever ROLLBACK did
+            self.db.write_done()
+        self.cap = Capture()
+        return True
+
     def rollback(self) -> None:
         with self._lock:
-            if self.in_txn:
-                try:
-                    self.conn.execute("ROLLBACK")
-                finally:
-                    self.db.write_done()
-                self.in_txn = False
-                self.cap = Capture()
+            if self._rollback_txn():
                 self._virt_version.clear()
             if self._seq_dirty:                   # sequences are not transactional in DM
                 self._commit()
@@ -385,12 +383,7 @@ class SqlSession:
             if self._closed:
                 return
             try:
-                if self.in_txn:
-                    try:
-                        self.conn.execute("ROLLBACK")
-                    finally:
-                        self.in_txn = False
-                        self.db.write_done()
+                self._rollback_txn()
             finally:
                 self._closed = True
                 self.conn.close()
@@ -615,13 +608,7 @@ class SqlSession:
         self._commit()
 
     def ddl_abort(self) -> None:
-        if self.in_txn:
-            try:
-                self.conn.execute("ROLLBACK")
-            finally:
-                self.db.write_done()
-            self.in_txn = False
-            self.cap = Capture()
+        self._rollback_txn()
         self._ddl = False
 
     def run_insert_select(self, target, select_sql: str, params: list) -> int:

@@ -7,10 +7,12 @@ pages pulled lazily from Result.rows, so million-row results never sit in memory
 
 from __future__ import annotations
 
+import errno
 import logging
 import socket
 import struct
 import threading
+import time
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -72,6 +74,11 @@ ERR_BAD_MSG = -6003
 ERR_FETCH_BACK = -7029
 ERR_BAD_LOB = -7030
 ERR_NO_LOGIN = -2501
+LISTEN_BACKLOG = 1024              # bursts of connects (pools, parallel tests) must not overflow the queue
+
+
+class ClientGone(Exception):
+    """The client's socket failed while sending: end this connection (other OSErrors are server errors)."""
 
 # result paging: the first reply carries a bounded page, later pages come via FETCH (cmd 7)
 FIRST_PAGE_ROWS = 10_000
@@ -190,7 +197,7 @@ class ClientConnection:
                 self.dispatch(stmt, cmd, h, body)
         except ProtocolError as e:
             log.warning("client %s: %s; closing", self.peer, e)
-        except OSError:
+        except (OSError, ClientGone):
             pass
         finally:
             self.cleanup()
@@ -209,14 +216,18 @@ class ClientConnection:
             self.send(error_frame(stmt, e.code, e.message))
         except (struct.error, IndexError, UnicodeDecodeError, ValueError) as e:
             self.send(error_frame(stmt, ERR_BAD_MSG, lang.msg("wire_bad_msg", why=e)))
-        except OSError:
+        except ClientGone:
             raise
-        except Exception as e:  # a bug below the wire layer must not hang or kill the client
+        except Exception as e:  # a bug or an OSError (a file read by a view) below the wire layer must not
+            # drop the connection: the client would only see a network failure (-70019) instead of the cause
             log.exception("command %d failed", cmd)
             self.send(error_frame(stmt, ERR_INTERNAL, lang.msg("wire_internal", why=f"{type(e).__name__}: {e}")))
 
     def send(self, data: bytes) -> None:
-        self.sock.sendall(data)
+        try:
+            self.sock.sendall(data)
+        except OSError as e:
+            raise ClientGone(str(e)) from e
 
     def cleanup(self) -> None:
         self.running = False
@@ -501,7 +512,7 @@ class WireServer:
 
     def __init__(self, server: api.Server, host: str, port: int):
         self.server = server
-        self.lsock = socket.create_server((host, port), backlog=64)
+        self.lsock = socket.create_server((host, port), backlog=LISTEN_BACKLOG)
         self.host = host
         self.port: int = self.lsock.getsockname()[1]
         self._lock = threading.Lock()
@@ -514,25 +525,33 @@ class WireServer:
         while not self._closed:
             try:
                 sock, peer = self.lsock.accept()
-            except OSError:
-                return
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            conn = ClientConnection(self, sock, peer)
-            with self._lock:
-                if self._closed:
-                    sock.close()
-                    return
-                self._clients.add(conn)
-            threading.Thread(target=conn.run, name=f"dmwire-client-{peer[1]}", daemon=True).start()
+            except OSError as e:
+                if self._closed or e.errno in (errno.EBADF, errno.EINVAL):
+                    return                           # the listening socket itself is gone
+                # a connection aborted before accept (ECONNABORTED), or out of descriptors/memory: one bad
+                # connect must not stop the listener for good (later connects would hang, then -70019)
+                log.warning("accept failed: %s", e)
+                time.sleep(0.05)
+                continue
+            conn = None
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                conn = ClientConnection(self, sock, peer)
+                with self._lock:
+                    if self._closed:
+                        sock.close()
+                        return
+                    self._clients.add(conn)
+                threading.Thread(target=conn.run, name=f"dmwire-client-{peer[1]}", daemon=True).start()
+            except (OSError, RuntimeError) as e:     # peer already gone, or no thread could be started
+                log.warning("client %s not served: %s", peer, e)
+                if conn is not None:
+                    self._forget(conn)
+                sock.close()
 
     def _forget(self, conn: ClientConnection) -> None:
         with self._lock:
             self._clients.discard(conn)
-
-    @property
-    def client_count(self) -> int:
-        with self._lock:
-            return len(self._clients)
 
     def close(self) -> None:
         """Stop listening and disconnect every client (their sessions are closed)."""
