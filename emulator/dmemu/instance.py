@@ -23,7 +23,7 @@ from .errors import DmError, err
 from .storage import ArchiveDest, ControlFile, LocalArchive, OnlineLog, encode_frame
 
 STANDBY_FLUSH_S = 0.05                  # a standby fsyncs the redo it logged at most this long after
-LAZY_COMMIT_S = 0.5                     # commit-not-durable: how long acknowledged work stays uncommitted
+LAZY_COMMIT_S = 1.0                     # commit-not-durable: how long acknowledged work stays uncommitted
 CHUNK_ROWS = 50_000                     # rows per RedoRecord chunk of a large transaction
 INST_OP = "DMEMU_INST"                  # first element of instance-level redo ops (tablespaces)
 STATUSES = ("STARTUP", "AFTER REDO", "MOUNT", "OPEN", "SUSPEND", "SHUTDOWN")
@@ -113,8 +113,10 @@ class InstSession:
         self._auto = True
         self._lazy = bugs.active("commit-not-durable")
         self._pending = 0.0                  # defect: monotonic time of the oldest acknowledged, uncommitted work
+        self._op_lock = threading.RLock()    # defect: the instance's lazy committer commits from its own thread
         self._close_lock = threading.Lock()
         self._closed = False
+        self._finished = False
         self._s.autocommit = not self._lazy
 
     @property
@@ -125,10 +127,11 @@ class InstSession:
     def autocommit(self, value: bool) -> None:
         if bool(value) == self._auto:
             return                           # the wire layer sets it on every execute
-        self._flush()
-        self._auto = bool(value)
-        if not self._lazy:
-            self._s.autocommit = self._auto
+        with self._op_lock:
+            self._flush()
+            self._auto = bool(value)
+            if not self._lazy:
+                self._s.autocommit = self._auto
 
     def _flush(self, force: bool = True) -> None:
         """commit-not-durable: commit acknowledged work only LAZY_COMMIT_S after it was acknowledged."""
@@ -140,13 +143,29 @@ class InstSession:
         if not self._pending:
             self._pending = time.monotonic()
 
+    def lazy_tick(self) -> None:
+        """commit-not-durable: called by the instance's lazy committer; commits work acknowledged at
+        least LAZY_COMMIT_S ago (also for sessions the client already closed), then finishes a close."""
+        if not self._op_lock.acquire(blocking=False):
+            return
+        try:
+            try:
+                self._flush(force=False)
+            except DmError:
+                self._pending = 0.0          # the instance left OPEN: that work is gone
+            if self._closed and not self._pending:
+                self._finish()
+        finally:
+            self._op_lock.release()
+
     def execute(self, sql: str, params: Sequence | None = None) -> Result:
-        self._flush(force=False)
-        self.inst.check_data_access(sql)
-        r = self._s.execute(sql, params)
-        if self._lazy and self._auto and r.kind in ("dml", "ddl"):
-            self._defer()                    # defect: acknowledged now, committed later
-        return r
+        with self._op_lock:
+            self._flush(force=False)
+            self.inst.check_data_access(sql)
+            r = self._s.execute(sql, params)
+            if self._lazy and self._auto and r.kind in ("dml", "ddl"):
+                self._defer()                # defect: acknowledged now, committed later
+            return r
 
     def describe(self, sql: str):
         cols = statements.describe(self.inst, sql)
@@ -159,24 +178,35 @@ class InstSession:
         self._s.commit()
 
     def rollback(self) -> None:
-        self._pending = 0.0
-        self._s.rollback()
+        with self._op_lock:
+            self._pending = 0.0
+            self._s.rollback()
 
     def close(self) -> None:
         """Idempotent; the wire thread and Instance.shutdown may both call it (one engine close)."""
         with self._close_lock:
-            if self._closed:
+            if self._finished:
                 return
             self._closed = True
-            try:
-                self._flush()
-            except DmError:
-                pass
-            finally:
+            with self._op_lock:
+                if self._pending and self.inst.status != "SHUTDOWN":
+                    return                   # defect: the lazy committer commits it later, then closes
                 try:
-                    self._s.close()
-                finally:                     # only now: shutdown() waits on _close_lock for sessions it sees
-                    self.inst._sessions.discard(self)
+                    self._flush()
+                except DmError:
+                    pass
+                finally:
+                    self._finish()
+
+    def _finish(self) -> None:
+        """Close the engine session (once) and leave the instance's session set."""
+        if self._finished:
+            return
+        self._finished = True
+        try:
+            self._s.close()
+        finally:                             # only now: shutdown() waits on _close_lock for sessions it sees
+            self.inst._sessions.discard(self)
 
 
 class Instance:
@@ -221,6 +251,7 @@ class Instance:
         self._encoded: tuple[RedoRecord, bytes] | None = None
         self._standby_dirty = threading.Event()     # apply_redo logged records not fsynced yet
         self._flusher: threading.Thread | None = None
+        self._lazy_committer: threading.Thread | None = None
         self.log = OnlineLog(online_log_paths(self.path, self.db_name), int(self.ctl["log_size"]),
                              on_switch=self._sync_before_log_switch)
 
@@ -697,7 +728,17 @@ class Instance:
             raise err(-2501)
         s = InstSession(self, self.db.session(user=user.upper()), user.upper())
         self._sessions.add(s)
+        if s._lazy and (self._lazy_committer is None or not self._lazy_committer.is_alive()):
+            self._lazy_committer = threading.Thread(target=self._commit_lazily, name="lazy-commit", daemon=True)
+            self._lazy_committer.start()
         return s
+
+    def _commit_lazily(self) -> None:
+        """commit-not-durable: commit sessions' acknowledged work LAZY_COMMIT_S after the acknowledgement."""
+        while self.status != "SHUTDOWN":
+            time.sleep(0.1)
+            for s in list(self._sessions):
+                s.lazy_tick()
 
     def wire_status(self) -> tuple[int, int]:
         mode = self.mode

@@ -95,7 +95,10 @@ def v_arch_file(inst: Instance):
     rows = []
     for a in inst._archives:
         for p in a.files():
-            rows.append((p, "0", os.path.getsize(p), 0, 0, 0, "ACTIVE"))
+            try:
+                rows.append((p, "0", os.path.getsize(p), 0, 0, 0, "ACTIVE"))
+            except FileNotFoundError:            # deleted meanwhile by ARCH_SPACE_LIMIT
+                pass
     return cols, rows
 
 

@@ -113,6 +113,7 @@ class Mal:
         self.keep: Pkg | None = None
         self.apply_q: queue.Queue = queue.Queue()
         self.recv_hi = -1                  # highest LSN received (kept or applied); -1 = take cur_lsn
+        self.synced = False                # a recovery caught us up: accept redo in MOUNT until opened
         self.n_recv = 0
         self.apply_lock = threading.RLock()
         self.applied_pkgs = 0
@@ -193,12 +194,15 @@ class Mal:
             if self._unflushed and time.time() - self._last_send >= self.flush_interval \
                     and self.inst.status == "OPEN" and self.dw_status == 0:
                 with self.send_lock:
+                    durable = int(getattr(self.inst, "file_lsn", 0))
                     for dest, lsn in list(self._unflushed.items()):
+                        if lsn > durable:
+                            continue                 # not in our own log yet: a crash now must not keep it
                         try:
                             self.links[dest.upper()].send({"op": "flush", "lsn": lsn})
                         except (KeyError, protocol.LinkError):
                             pass
-                    self._unflushed.clear()
+                        self._unflushed.pop(dest, None)
 
     def stop(self) -> None:
         self._stop.set()
@@ -356,8 +360,11 @@ class Mal:
         if op == "rlog":
             return self._receive(Pkg(msg["hdr"], msg["blob"]))
         if op == "lsn":
+            # start of a recovery: KEEP_BUF is the one package the primary may never have logged (it
+            # died between our ack and its own flush); drop it, the primary re-sends it if it has it
             with self.apply_lock:
-                self.apply_keep()
+                self.synced = False
+                self.apply_keep(drop=True)
                 self.recv_hi = -1
             return {"ok": True, "lsn": inst.cur_lsn}
         if op == "recover":
@@ -377,6 +384,7 @@ class Mal:
                 self.recv_hi = -1
             return {"ok": True, "lsn": inst.cur_lsn}
         if op == "recovered":
+            self.synced = True                       # in step: accept realtime redo even before OPEN
             n = int(msg.get("n_open", 0))
             if n and hasattr(inst, "ctl"):
                 inst.ctl.update(n_open=n)
@@ -400,13 +408,18 @@ class Mal:
         if err:
             self.recent.append(err["error"])
             return err
-        if inst.mode != "STANDBY" or inst.status != "OPEN":
+        if inst.mode != "STANDBY" or not (inst.status == "OPEN" or (inst.status == "MOUNT" and self.synced)):
             return {"ok": False, "code": ERR_NOT_STANDBY,
                     "error": lang.msg("mal_not_standby", name=inst.name, mode=inst.mode, status=inst.status)}
         with self.apply_lock:
             hi = self.recv_hi if self.recv_hi >= 0 else inst.cur_lsn
             if self.keep is not None:
                 hi = max(hi, self.keep.lsn_hi)
+            if self.keep is not None and rec.lsn_lo == self.keep.lsn_lo:
+                # the primary restarted without the kept package in its log (killed between our
+                # ack and its flush) and reuses those LSNs: its package replaces KEEP_BUF (DM8)
+                self.keep = None
+                hi = rec.lsn_lo - 1
             if rec.lsn_lo != hi + 1:
                 msg = lang.msg("mal_lsn_gap", want=hi + 1, got=rec.lsn_lo)
                 self.recent.append(msg)

@@ -104,6 +104,8 @@ class Catalog:
             o = self.objs.get(r[0])
             if o is not None:
                 o.columns.append(ColMeta(r[1], type_from_decl(r[2]), bool(r[3]), r[4], bool(r[5])))
+        self.privs: list[tuple[str, str, str]] = [(r[0], r[1], r[2] or "") for r in conn.execute(
+            "SELECT GRANTEE, PRIV, OBJ FROM DM$PRIV ORDER BY ROWID")]        # (grantee, priv|role, object)
         meta = dict(conn.execute("SELECT K, V FROM DM$META").fetchall())
         self.created = str(meta.get("created", "2026-01-01 00:00:00"))
 

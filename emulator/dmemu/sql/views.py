@@ -223,6 +223,22 @@ def _views(cat: Catalog, user: str, scope: str) -> tuple[list[Column], list[tupl
     return cols, rows
 
 
+# built-in role grants DM8 shows for its system users (the catalog only records user-issued GRANTs)
+_BUILTIN_ROLE_GRANTS = (("SYSDBA", "DBA"), ("SYSAUDITOR", "DB_AUDIT_ADMIN"), ("SYSSSO", "DB_POLICY_ADMIN"))
+
+
+def _role_privs(cat: Catalog, user: str, scope: str) -> tuple[list[Column], list[tuple]]:
+    """DBA_ROLE_PRIVS / USER_ROLE_PRIVS: roles granted to users (GRANT <role> TO <user>, from DM$PRIV)."""
+    cols = [_c("GRANTEE"), _c("GRANTED_ROLE"), _c("ADMIN_OPTION", p=1), _c("DEFAULT_ROLE", p=1)]
+    seen: dict[tuple[str, str], tuple] = {}
+    for g, role in _BUILTIN_ROLE_GRANTS:
+        seen[(g, role)] = (g, role, "Y", "Y")
+    for g, priv, obj in cat.privs:
+        if not obj and priv in _ROLES:
+            seen.setdefault((g, priv), (g, priv, "N", "Y"))
+    return cols, [r for r in seen.values() if scope != "USER" or r[0] == user]
+
+
 Provider = Callable[[Catalog, str], tuple[list[Column], list[tuple]]]
 
 
@@ -234,6 +250,8 @@ PROVIDERS: dict[str, Provider] = {
     "SYSOBJECTS": sysobjects,
     "ALL_USERS": lambda cat, user: _users(cat, user, False),
     "DBA_USERS": lambda cat, user: _users(cat, user, True),
+    "DBA_ROLE_PRIVS": _scoped(_role_privs, "DBA"),
+    "USER_ROLE_PRIVS": _scoped(_role_privs, "USER"),
 }
 for _scope in ("ALL", "DBA", "USER"):
     PROVIDERS[f"{_scope}_TABLES"] = _scoped(_tables, _scope)
