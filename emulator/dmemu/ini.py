@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 from dataclasses import dataclass, field
 
 from .errors import DmError
@@ -103,9 +104,10 @@ def set_keys(path: str, values: dict[str, object]) -> None:
         else:
             out.append(raw)
     out.extend(f"{k} = {v}" for k, v in want.items() if k not in seen)
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
+    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", dir=os.path.dirname(path) or ".")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write("\n".join(out) + "\n")
+    os.chmod(tmp, os.stat(path).st_mode & 0o777)
     os.replace(tmp, path)
 
 
