@@ -10,6 +10,8 @@ Emulator-only network controls (documented in emulator/README.md):
 - DMEMU_NET_BLOCK_FILE=<path>: while that file exists, each line `host:port` blocks dials to that
   endpoint and a bare `host` blocks every link to or from that address (a host isolation). Blocked
   established links are dropped; the file is re-read at least every 200 ms.
+- DMEMU_SEND_STALL=<seconds> (default 1.5): a send that makes no progress that long (a black-holed
+  peer) closes the link with LinkError instead of blocking; pushes may pass a shorter `stall`.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import itertools
 import os
 import pickle
+import select
 import socket
 import struct
 import sys
@@ -27,6 +30,18 @@ from collections.abc import Callable
 
 _LEN = struct.Struct(">I")
 MAX_FRAME = 512 * 1024 * 1024
+
+
+def _send_stall() -> float:
+    """Longest a send may make no progress before the link counts as dead (DMEMU_SEND_STALL, s).
+
+    A black-holed peer (packets dropped, no RST) never drains our send buffer; without this bound a
+    sendall() blocks forever and every later sender queues behind its lock (§7.2: takeover must
+    not depend on the failed primary)."""
+    try:
+        return max(0.1, float(os.environ.get("DMEMU_SEND_STALL", "1.5")))
+    except ValueError:
+        return 1.5
 
 
 class LinkError(OSError):
@@ -173,6 +188,11 @@ class Conn:
         self._waiters: dict[int, list] = {}
         self._wlock = threading.Lock()
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.send_stall = _send_stall()
+        stall = int(self.send_stall * 1000)
+        # SO_SNDTIMEO bounds each send() without touching the reader's blocking recv().
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO,
+                        struct.pack("ll", stall // 1000, (stall % 1000) * 1000))
         _LINKS.add(self)
         _ensure_watchdog()
 
@@ -180,19 +200,50 @@ class Conn:
         threading.Thread(target=self._reader, name=f"dw-{self.name}", daemon=True).start()
         return self
 
-    def send(self, msg: dict) -> None:
+    def send(self, msg: dict, stall: float | None = None) -> None:
+        """Send one frame. The link is closed (LinkError) when the peer drains nothing for `stall`
+        seconds (default DMEMU_SEND_STALL); pass a short `stall` for best-effort pushes."""
         if self.closed:
             raise LinkError("link closed")
         if BLOCKS.blocked(self.dest, self.src):
             self.close()
             raise LinkError("link blocked (DMEMU_NET_BLOCK_FILE)")
         data = encode(msg)
+        # No lock timeout: a sender stuck on a dead peer fails within send_stall (SO_SNDTIMEO) and
+        # closes the link, so waiters are bounded too, while a big send on a slow but live link is not cut.
+        if stall is None:
+            self._send_lock.acquire()
+        elif not self._send_lock.acquire(timeout=stall):
+            self.close()                             # another sender is stuck on this peer
+            raise LinkError(f"send to {self.name}: no progress within {stall:g}s")
         try:
-            with self._send_lock:
+            if self.closed:
+                raise LinkError("link closed")
+            if stall is None:
                 self.sock.sendall(data)
+            else:
+                self._send_bounded(data, stall)
         except OSError as e:
-            self.close()
-            raise LinkError(str(e)) from e
+            err = e
+        else:
+            return
+        finally:
+            self._send_lock.release()
+        self.close()
+        raise LinkError(f"send to {self.name} failed: {err}") from err
+
+    def _send_bounded(self, data: bytes, stall: float) -> None:
+        """sendall() that gives up (OSError) once the peer has taken nothing for `stall` seconds."""
+        view = memoryview(data)
+        poll = select.poll()
+        poll.register(self.sock, select.POLLOUT)
+        while view:
+            if not poll.poll(stall * 1000):
+                raise LinkError(f"no progress within {stall:g}s")
+            try:
+                view = view[self.sock.send(view, socket.MSG_DONTWAIT):]
+            except BlockingIOError:
+                continue
 
     def request(self, msg: dict, timeout: float = 10.0) -> dict:
         """Send a request and wait for its reply; LinkError on timeout or a broken link."""

@@ -164,9 +164,12 @@ class Watcher:
 
     def push_all(self) -> None:
         msg = self.wmsg()
+        # Best effort with a short bound: a black-holed peer or monitor must not stall a command
+        # (e.g. TAKEOVER's set_arch); the link is dropped and redialled by the loop (§7.2).
+        stall = min(0.5, max(0.1, self.cfg.dw_error_time / 6))
         for c in list(self.peer_out.values()) + list(self.monitors):
             try:
-                c.send(msg)
+                c.send(msg, stall=stall)
             except protocol.LinkError:
                 pass
         if self.inst_conn is not None and not self.inst_conn.closed:
