@@ -21,6 +21,7 @@ import json
 import os
 import re
 import secrets as _secrets
+import shutil
 import sys
 import time
 from collections.abc import Iterator, Mapping
@@ -141,6 +142,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="DIR",
         help="where run folders go (default: <rootdir>/reports); each run writes DIR/<run-id>/ and DIR/latest",
     )
+    group.addoption(
+        "--dw-keep-runs",
+        default=None,
+        metavar="N",
+        help="after creating this run's folder, delete all but the newest N run folders in the report dir "
+             "(default: keep every run; signed reports are yours to archive first)",
+    )
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -153,6 +161,7 @@ def pytest_configure(config: pytest.Config) -> None:
         run = _Run(config, None, "no-run")  # pytest --help / --fixtures / --markers: no run folder
     else:
         base = Path(config.getoption("dw_report_dir") or (config.rootpath / "reports")).expanduser()
+        keep_runs = _keep_runs(config)
         run_id = _new_run_id()
         folder = base / run_id
         try:
@@ -162,6 +171,7 @@ def pytest_configure(config: pytest.Config) -> None:
                 f"cannot create the report folder {folder} ({exc.strerror}); fix --dw-report-dir"
             ) from None
         _point_latest(base, run_id)
+        _prune_runs(base, keep_runs, keep=run_id)
         run = _Run(config, folder, run_id)
         if config.pluginmanager.hasplugin("html") and not config.getoption("htmlpath", None):
             config.option.htmlpath = str(folder / "report.html")
@@ -172,6 +182,34 @@ def pytest_configure(config: pytest.Config) -> None:
     config.dmdw_run_dir = run.run_dir
     _CURRENT["outer"].append((_CURRENT["run"], _CURRENT["item"]))  # an in-process (pytester) session nests
     _CURRENT["run"], _CURRENT["item"] = run, None
+
+
+RUN_ID = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{6}$")
+
+
+def _keep_runs(config: pytest.Config) -> int | None:
+    raw = config.getoption("dw_keep_runs")
+    if raw is None:
+        return None
+    try:
+        n = int(raw)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise pytest.UsageError(f"--dw-keep-runs must be a whole number of runs >= 1; got {raw!r}")
+    return n
+
+
+def _prune_runs(base: Path, n: int | None, *, keep: str) -> list[str]:
+    """Delete all but the newest n run folders (names from _new_run_id only, never `keep`)."""
+    if n is None:
+        return []
+    runs = sorted((p for p in base.iterdir() if p.is_dir() and not p.is_symlink() and RUN_ID.match(p.name)),
+                  key=lambda p: p.name, reverse=True)
+    gone = [p for p in runs[n:] if p.name != keep]
+    for p in gone:
+        shutil.rmtree(p, ignore_errors=True)
+    return [p.name for p in gone]
 
 
 def _point_latest(base: Path, run_id: str) -> None:

@@ -127,3 +127,23 @@ def test_user_given_html_and_junit_paths_are_kept(tmp_path: Path) -> None:
     assert (tmp_path / "mine.xml").exists()
     assert 'id="dw-signoff-table"' in (tmp_path / "mine.html").read_text()
     assert not (latest_run(tmp_path) / "report.html").exists()
+
+
+def test_keep_runs_prunes_only_older_run_folders(tmp_path: Path) -> None:
+    base = tmp_path / "reports"
+    old = ["20261101T000000Z-aaaaaa", "20261102T000000Z-bbbbbb", "20261103T000000Z-cccccc"]
+    for name in old:
+        (base / name).mkdir(parents=True)
+    (base / "signed-2026-11").mkdir()  # a DBA's own folder: never touched
+    _write(tmp_path, "test_ok.py", "def test_ok():\n    pass\n")
+    proc = _run(tmp_path, "-q", "--dw-keep-runs", "2")
+    assert proc.returncode == 0, proc.stdout
+    left = sorted(p.name for p in base.iterdir() if p.is_dir() and not p.is_symlink())
+    assert left == [old[-1], latest_run(tmp_path).name, "signed-2026-11"], left
+
+
+def test_keep_runs_bad_value_is_one_clear_line(tmp_path: Path) -> None:
+    _write(tmp_path, "test_ok.py", "def test_ok():\n    pass\n")
+    proc = _run(tmp_path, "-q", "--dw-keep-runs", "none")
+    assert proc.returncode == 4, proc.stdout
+    assert "--dw-keep-runs must be a whole number" in proc.stdout and "Traceback" not in proc.stdout
