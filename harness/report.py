@@ -493,8 +493,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
         return
     if html_parts:
         extras.append(html_extras.html(f'<div class="dw-extras">{"".join(html_parts)}</div>'))
-    for title, b64 in images:
-        extras.append(html_extras.png(b64, name=title))
+    if images:  # each plot is embedded once, in the top gallery; the test links to it
+        links = "".join(f'<li><a href="#{anchor}">{escape(title)}</a></li>' for title, anchor in images)
+        extras.append(html_extras.html(f'<div class="dw-extras"><h4>Plots</h4><ul>{links}</ul></div>'))
     rep.extras = extras
 
 
@@ -575,7 +576,7 @@ def _unique(run: _Run, nodeid: str, stem: str, ext: str) -> str:
 
 def _render(run: _Run, nodeid: str, kind: str, payload: Any, name: str | None,
             *, failed: bool) -> tuple[str, tuple[str, str] | None]:
-    """Save one attachment under the run folder; return (html part, (title, base64 png) or None)."""
+    """Save one attachment under the run folder; return (html part, (title, gallery anchor) or None)."""
     try:
         if kind == "steps":
             steps = [payload] if isinstance(payload, Mapping) else list(plots.records(payload))
@@ -648,10 +649,14 @@ def _timeline_parts(data: Mapping) -> tuple[Any, Any, Any]:
 
 
 def _image(run: _Run, nodeid: str, stem: str, title: str, png: bytes) -> tuple[str, str]:
+    """Save a plot and add it to the top gallery; returns (title, its anchor in the gallery)."""
     _save(run, nodeid, _unique(run, nodeid, stem, "png"), png)
-    b64 = base64.b64encode(png).decode("ascii")
-    run.gallery.append((nodeid, title, b64))
-    return title, b64
+    run.gallery.append((nodeid, title, base64.b64encode(png).decode("ascii")))
+    return title, _plot_anchor(len(run.gallery) - 1)
+
+
+def _plot_anchor(index: int) -> str:
+    return f"dw-plot-{index + 1}"
 
 
 def _as_dict(obj: Any) -> dict:
@@ -774,8 +779,8 @@ def _top_block(run: _Run, interrupted: bool, exitstatus: int) -> str:
             f'<li class="dw-error">{escape(redact(e))}</li>' for e in run.errors) + "</ul>")
     if run.gallery:
         parts.append('<section id="dw-plots"><h2>Plots</h2>')
-        for nodeid, title, b64 in run.gallery:
-            parts.append(f'<figure class="dw-plot"><figcaption><b>{escape(title)}</b> — {escape(nodeid)}'
+        for index, (nodeid, title, b64) in enumerate(run.gallery):
+            parts.append(f'<figure class="dw-plot" id="{_plot_anchor(index)}"><figcaption><b>{escape(title)}</b> — {escape(nodeid)}'
                          f'</figcaption><img alt="{escape(title)}" src="data:image/png;base64,{b64}"/></figure>')
         parts.append("</section>")
     assert run.run_dir is not None

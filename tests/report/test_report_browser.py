@@ -53,6 +53,10 @@ def test_run_folder_holds_report_junit_and_artifacts(demo: tuple[Path, str, int]
     assert any(n.endswith("apply-lag.png") for n in names), names
     assert any("log-host2-dm_MEMA2.log" in n for n in names), names
     assert (run.parent / "latest").is_symlink()
+    html = (run / "report.html").read_text()
+    pngs = [n for n in names if n.endswith(".png") and "screenshot" not in n]
+    assert html.count("data:image/png;base64,") == len(pngs), "each plot is embedded exactly once"
+    assert html.count("#dw-plot-") >= len(pngs), "each test links to its plots in the gallery"
     assert f"dmdw run folder: {run}" in out or str(run) in out
 
 
