@@ -4,7 +4,8 @@ It links to every MON_DW_IP watcher, prints each watcher's status message when i
 `Received message timeout from(X)` after DW_ERROR_TIME of silence, and runs the commands of §4.2.
 Switchover, takeover and open force are driven step by step from here through the watchers, with
 the `[monitor] <time>: ...` lines of §7. A confirm monitor (MON_DW_CONFIRM=1) in an AUTO group takes
-over automatically onto a VALID standby once the primary has failed for DW_ERROR_TIME.
+over automatically onto a VALID standby once the primary has failed for DW_ERROR_TIME and that standby's
+watcher has lost the primary too (§3.3, §4.4; see `auto_takeover_target`).
 Chinese by default, English with LANGUAGE=en.
 """
 
@@ -520,21 +521,46 @@ class Monitor:
         self.refresh([t])
         self.say("m_tk_ok", name=t.name, secs=f"{time.monotonic() - t0:.3f}")
 
-    def _auto_takeover(self, g: MonGroup) -> None:
+    def standby_lost_primary(self, v: WatcherView, p: WatcherView) -> bool:
+        """Whether standby `v`'s own latest message confirms the primary lost (reference §3.3, §4.4): its
+        watcher has not heard `p`'s watcher for DW_ERROR_TIME either. A message without `peer_links`
+        (an older watcher) or without an entry for `p` cannot contradict the monitor's view."""
+        links = (v.msg or {}).get("peer_links")
+        if links is None:
+            return True
+        entry = next((e for n, e in links.items() if n.upper() == p.name.upper()), None)
+        if entry is None:
+            return True
+        age = entry.get("dw_age")
+        return age is None or age >= float(p.msg.get("dw_error_time", 60))
+
+    def auto_takeover_target(self, g: MonGroup) -> WatcherView | None:
+        """The standby an AUTO confirm monitor takes over on now, or None. The primary counts as lost when
+        its own watcher (fresh) reports the instance failed, or when it has been silent for DW_ERROR_TIME
+        and the candidate standby's watcher has lost it too; a silence seen by the monitor alone (only
+        its own link cut) is no failure."""
         vs = [v for v in self.gviews(g) if v.msg]
-        if not vs or vs[0].msg.get("dw_mode") != "AUTO" or self.auto_running:
-            return
+        if not vs or vs[0].msg.get("dw_mode") != "AUTO":
+            return None
         p = self.primary(g, fresh_only=False)
         if p is None or not self.primary_failed(g):
-            return
-        err_time = float(p.msg.get("dw_error_time", 60))
-        silent = time.monotonic() - p.seen >= err_time or (
-            p.msg.get("inst_ok") != "OK" and time.monotonic() - p.msg.get("_bad_since", time.monotonic()) >= 0)
-        if not silent:
-            return
+            return None
+        reported_down = p.fresh() and p.msg.get("inst_ok") != "OK"
+        silent = time.monotonic() - p.seen >= float(p.msg.get("dw_error_time", 60))
+        if not (reported_down or silent):
+            return None
         cands = self.takeover_candidates(g, force=False)
-        if not cands:
+        if not reported_down:
+            cands = [v for v in cands if self.standby_lost_primary(v, p)]
+        return cands[0] if cands else None
+
+    def _auto_takeover(self, g: MonGroup) -> None:
+        if self.auto_running:
             return
+        target = self.auto_takeover_target(g)
+        if target is None:
+            return
+        vs = [v for v in self.gviews(g) if v.msg]
         self.auto_running = True
         try:
             with self.cmd_lock:
@@ -547,7 +573,7 @@ class Monitor:
                         except CmdError:
                             pass
                 self.say("m_set_mid_ok", group=g.name)
-                self.do_takeover(g, cands[0], force=False)
+                self.do_takeover(g, target, force=False)
         except CmdError as e:
             self.fail(e.code, e.text)
         finally:

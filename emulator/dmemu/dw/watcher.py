@@ -160,7 +160,24 @@ class Watcher:
                 "watching": self.watching, "split_by": self.split_by, "mid": self.mid,
                 "config": {k: v for k, v in c.items.items()}, "inst_ini": c.inst_ini,
                 "inst_host": self.me.inst_host, "inst_port": self.me.inst_port,
-                "n_monitors": len(self.monitors)}
+                "n_monitors": len(self.monitors), "peer_links": self.peer_links()}
+
+    def peer_links(self) -> dict[str, dict]:
+        """This watcher's view of each peer, for the confirm monitor (reference §3.3, §4.4): `dw_age` is
+        the seconds since the peer's watcher was last heard (None: never), `mal` the state of the local
+        instance's MAL link to that peer (CONNECTED/DISCONNECTED; None while the instance is not OK)."""
+        now = time.monotonic()
+        heard = {n.upper(): p["_seen"] for n, p in list(self.peers.items())}
+        inst_links = (self.inst.get("links") or {}) if self.inst_ok() == "OK" else {}
+        links = {n.upper(): st for n, st in inst_links.items()}
+        out = {}
+        for m in self.mal.insts:
+            key = m.name.upper()
+            if key == self.me.name.upper():
+                continue
+            seen = heard.get(key)
+            out[m.name] = {"dw_age": None if seen is None else round(now - seen, 2), "mal": links.get(key)}
+        return out
 
     def push_all(self) -> None:
         msg = self.wmsg()
