@@ -16,16 +16,18 @@ Network backends (one API, chosen per harness backend):
   steered by DMEMU_DIAL_MAP (local) or by iptables DNAT in the dialer's namespace (docker, from a helper
   container), so dmmal.ini stays identical on every host.
 - IptablesNet (docker, vagrant): per-port, per-direction iptables drops/rejects and tc (HTB rate, netem
-  delay) in each host's namespace, from a helper container `--network container:<host> --cap-add
-  NET_ADMIN` (docker) or as root on the VM (vagrant).
+  delay; without netem, an NFQUEUE served by harness/nfqdelay.py) in each host's namespace, from a helper
+  container `--network container:<host> --cap-add NET_ADMIN` (docker) or as root on the VM (vagrant).
 Host faults: kill -9, SIGSTOP/SIGCONT of dmserver/dmwatcher/dmmonitor through Host.signal.
 Every fault is recorded as FaultRecord(name, link, start, end, params) on the history clock (monotonic).
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
+import random
 import signal
 import socket
 import subprocess
@@ -162,7 +164,9 @@ class BlockFileNet(NetBackend):
     A line `ip:port` in host A's file makes A's emulator processes refuse dials to ip:port and drop such
     links within 200 ms; a bare `ip` blocks every link to or from that address. A one-way cut a->b blocks
     the flows a dials to b (the emulator cannot drop one direction of a TCP link); all three modes act
-    as a refused dial plus a dropped link. CLIENT flows start in the test process and are out of reach.
+    as a refused dial plus a dropped link. A CLIENT flow is cut on the instance's side: the line
+    `ip:PORT_NUM` in the target host's file makes its SQL server a black hole for clients (new logins
+    fail, existing connections get no answers until healed).
     """
 
     name = "blockfile"
@@ -202,9 +206,8 @@ class BlockFileNet(NetBackend):
         entries = []
         for flow, streams in sel:
             if flow.dialer == "client":
-                raise HarnessError("CLIENT link faults need the docker backend (iptables or toxiproxy); the "
-                                   "local backend cannot reach the test process's own connections")
-            if "upstream" in streams:
+                entries.append((flow.target, f"{flow.ip}:{flow.port}"))
+            elif "upstream" in streams:
                 entries.append((flow.dialer, f"{flow.ip}:{flow.port}"))
         if not entries:  # only downstream streams: block the reverse dials, the closest the emulator offers
             entries = [(f.dialer, f"{f.ip}:{f.port}") for f, _ in sel]
@@ -272,6 +275,64 @@ class HostShell:
         """Nothing to remove: the VM is the host."""
 
 
+@dataclass(frozen=True)
+class Egress:
+    """Where one stream of a flow leaves its sender: that host, the packets' destination (None: any) and
+    the flow's port (the target's: destination port upstream, source port downstream)."""
+
+    host: str
+    dst: str | None
+    port: int
+    upstream: bool
+
+    def u32(self) -> str:
+        """tc u32 match for these packets."""
+        dst = f"match ip dst {self.dst}/32 " if self.dst else ""
+        return dst + f"match ip {'dport' if self.upstream else 'sport'} {self.port} 0xffff"
+
+    def iptables(self) -> str:
+        """iptables match for these packets."""
+        dst = f" -d {self.dst}" if self.dst else ""
+        return f"-p tcp{dst} --{'dport' if self.upstream else 'sport'} {self.port}"
+
+
+class NfqDelayer:
+    """harness/nfqdelay.py on one NFQUEUE in a host's network namespace, run through its helper.
+
+    install() copies the script in once per helper; the constructor starts it in the background and
+    waits until it has bound the queue; stop() sends SIGTERM (it accepts every packet it still holds)."""
+
+    SCRIPT = "/tmp/dmdw-nfqdelay.py"
+
+    @classmethod
+    def install(cls, helper: NetnsHelper) -> None:
+        src = base64.b64encode((Path(__file__).resolve().parent / "nfqdelay.py").read_bytes()).decode()
+        helper.sh(f"echo {src} | base64 -d > {cls.SCRIPT}")
+
+    def __init__(self, helper: NetnsHelper, queue: int, ms: int, jitter: int) -> None:
+        self.helper = helper
+        self.log = f"/tmp/dmdw-nfqdelay-{queue}.log"
+        self.pid = int(helper.sh(f"python3 {self.SCRIPT} --queue {queue} --delay-ms {int(ms)} --jitter-ms "
+                                 f"{int(jitter)} >{self.log} 2>&1 </dev/null & echo $!"))
+        state = helper.sh(self._until("ready", 100, 0.05) + f"; cat {self.log}", check=False)
+        if not state.startswith("ready"):
+            self.stop()
+            raise HarnessError(f"this kernel has no tc netem and the packet delayer on NFQUEUE {queue} did not "
+                               f"start ({state.strip() or 'no output within 5 s'}); use Chaos(..., proxy=True) "
+                               "for latency faults")
+
+    def _until(self, word: str, tries: int, pause: float) -> str:
+        """Shell loop: wait until the log has a line starting with `word` or the process is gone (a zombie
+        counts as gone: the helper's init does not reap)."""
+        return (f"for i in $(seq {tries}); do grep -q ^{word} {self.log} && break; "
+                f"grep -qs '^State:[[:space:]]*[^ZX]' /proc/{self.pid}/status || break; sleep {pause}; done")
+
+    def stop(self) -> None:
+        self.helper.sh(f"kill -TERM {self.pid} 2>/dev/null; {self._until('stopped', 50, 0.1)}; "
+                       f"grep -q ^stopped {self.log} || kill -KILL {self.pid} 2>/dev/null; rm -f {self.log}",
+                       check=False)
+
+
 def _helpers_for(backend: Any, hosts: dict[str, Any]) -> dict[str, NetnsHelper]:
     image = getattr(backend, "helper_image", None) or getattr(backend, "image", None)
     if not image:
@@ -281,12 +342,15 @@ def _helpers_for(backend: Any, hosts: dict[str, Any]) -> dict[str, NetnsHelper]:
 
 
 class IptablesNet(NetBackend):
-    """Docker: iptables (filter chains DMDW_IN/DMDW_OUT) and tc netem in each host's namespace.
+    """Docker: iptables (filter chains DMDW_IN/DMDW_OUT) and tc in each host's namespace.
 
     Rules for a flow live in its target's namespace: packets dialer->target are matched in DMDW_IN by
     destination port, target->dialer in DMDW_OUT by source port. Modes: blackhole = DROP, reset = REJECT
     with tcp-reset, refuse = REJECT with tcp-reset of new connections (SYN) plus DROP of the rest.
-    Latency and rate use netem in a prio band on the egress device, filtered by address and port."""
+    Rate limits use an HTB class on the sender's egress device, filtered by address and port; latency
+    adds a netem leaf to it, or, when the kernel has no netem, sends those packets from the mangle chain
+    DMDW_DELAY (OUTPUT) to an NFQUEUE served by harness/nfqdelay.py (--queue-bypass: if the delayer dies,
+    traffic passes). Both act on established connections."""
 
     name = "iptables"
 
@@ -295,8 +359,11 @@ class IptablesNet(NetBackend):
         self.topology = topology
         self._n = 0
         self._lock = threading.Lock()
-        self._ready: set[str] = set()
+        self._nfq_ready: set[str] = set()
         self._tc_ready: set[tuple[str, str]] = set()
+        self._netem: dict[str, bool] = {}
+        self._delayers: list[NfqDelayer] = []
+        self._queue0 = random.randrange(16, 61000)  # queues unlike those of a delayer a killed run left
         for h in helpers.values():
             self._chains(h)
 
@@ -305,16 +372,31 @@ class IptablesNet(NetBackend):
              "iptables -C INPUT -j DMDW_IN 2>/dev/null || iptables -I INPUT 1 -j DMDW_IN; "
              "iptables -C OUTPUT -j DMDW_OUT 2>/dev/null || iptables -I OUTPUT 1 -j DMDW_OUT")
 
-    def _tag(self) -> str:
+    def _next(self) -> int:
         with self._lock:
             self._n += 1
-            return f"dmdw-chaos-{self._n}"
+            return self._n
+
+    def _tag(self) -> str:
+        return f"dmdw-chaos-{self._next()}"
 
     def _peer_ip(self, flow: Flow) -> str | None:
         if flow.dialer in ("client",) or flow.dialer == flow.target:
             return None
         d = self.topology.hosts[flow.dialer]
         return d.external_ip if flow.link == "CLIENT" else d.internal_ip
+
+    def _egress(self, flow: Flow, stream: str) -> Egress:
+        """Upstream leaves the dialer towards the target's port; downstream leaves the target from its
+        port back to the dialer."""
+        if stream == "upstream":
+            egress = Egress(flow.dialer, flow.ip, flow.port, True)
+        else:
+            egress = Egress(flow.target, self._peer_ip(flow), flow.port, False)
+        if egress.host == "client":
+            raise HarnessError("latency/bandwidth towards the client side of CLIENT must be shaped "
+                               "on the DB host: use direction '<host>->client'")
+        return egress
 
     def rules(self, sel: Selection, mode: str, tag: str) -> list[tuple[str, str]]:
         """(host, iptables rule body) pairs for a cut; pure, so it can be tested without Docker."""
@@ -358,24 +440,15 @@ class IptablesNet(NetBackend):
     def _shape(self, sel: Selection, rate_kbit: int | None, netem: str | None) -> Heal:
         """An HTB class per fault on the egress device (rate limit), with a netem leaf for delay;
         u32 filters by address and port steer the flow's packets into it."""
-        with self._lock:
-            self._n += 1
-            band = 16 + (self._n % 4000)
+        band = 16 + (self._next() % 4000)
         applied: list[tuple[str, str]] = []
         try:
             for flow, streams in sel:
                 for stream in streams:
-                    if stream == "upstream":  # egress of the dialer towards the target's port
-                        host, dst = flow.dialer, flow.ip
-                        match = f"match ip dst {flow.ip}/32 match ip dport {flow.port} 0xffff"
-                    else:                      # egress of the target from its port back to the dialer
-                        host, dst = flow.target, self._peer_ip(flow)
-                        match = (f"match ip dst {dst}/32 " if dst else "") + f"match ip sport {flow.port} 0xffff"
-                    if host == "client":
-                        raise HarnessError("latency/bandwidth towards the client side of CLIENT must be shaped "
-                                           "on the DB host: use direction '<host>->client'")
+                    egress = self._egress(flow, stream)
+                    host, match = egress.host, egress.u32()
                     h = self.helpers[host]
-                    dev = h.sh(f"ip -o route get {dst or flow.ip} | sed -n 's/.* dev \\([^ ]*\\).*/\\1/p'"
+                    dev = h.sh(f"ip -o route get {egress.dst or flow.ip} | sed -n 's/.* dev \\([^ ]*\\).*/\\1/p'"
                                ).strip() or "eth0"
                     if (host, dev) not in self._tc_ready:
                         h.sh(f"tc qdisc del dev {dev} root 2>/dev/null; tc qdisc add dev {dev} root handle 1: "
@@ -389,11 +462,7 @@ class IptablesNet(NetBackend):
                     h.sh(f"tc class add dev {dev} parent 1: classid 1:{band:x} htb rate {rate} ceil {rate}")
                     applied.append((host, dev))
                     if netem:
-                        res = h.sh(f"tc qdisc add dev {dev} parent 1:{band:x} handle {band:x}: netem {netem} "
-                                   "2>&1 || echo NETEM-FAILED")
-                        if "NETEM-FAILED" in res:
-                            raise HarnessError(f"{host}: this kernel has no tc netem ({res.strip().splitlines()[0]}); "
-                                               "use Chaos(..., proxy=True) for latency faults")
+                        h.sh(f"tc qdisc add dev {dev} parent 1:{band:x} handle {band:x}: netem {netem}")
                     h.sh(f"tc filter add dev {dev} parent 1: protocol ip prio {band} u32 {match} flowid 1:{band:x}")
         except Exception:
             self._unshape(applied, band)
@@ -406,8 +475,65 @@ class IptablesNet(NetBackend):
             h.sh(f"tc filter del dev {dev} parent 1: prio {band}", check=False)
             h.sh(f"tc class del dev {dev} classid 1:{band:x}", check=False)
 
+    def _has_netem(self, host: str) -> bool:
+        """Whether the host's kernel has sch_netem (probed once: a netem root on lo, removed at once)."""
+        if host not in self._netem:
+            out = self.helpers[host].sh("tc qdisc add dev lo root netem delay 1ms 2>&1 && tc qdisc del dev lo "
+                                        "root 2>&1", check=False)
+            self._netem[host] = not any(w in out for w in ("kind is unknown", "No such file"))
+        return self._netem[host]
+
+    def _nfq_helper(self, host: str) -> NetnsHelper:
+        """The host's helper, with the delayer script copied in and the mangle chain DMDW_DELAY hooked
+        into OUTPUT (once per host)."""
+        h = self.helpers[host]
+        if host not in self._nfq_ready:
+            NfqDelayer.install(h)
+            h.sh("iptables -t mangle -N DMDW_DELAY 2>/dev/null; iptables -t mangle -C OUTPUT -j DMDW_DELAY "
+                 "2>/dev/null || iptables -t mangle -I OUTPUT 1 -j DMDW_DELAY")
+            self._nfq_ready.add(host)
+        return h
+
+    def _delay(self, sel: Selection, ms: int, jitter: int) -> Heal:
+        """Latency without netem: each selected stream's packets go, at its sender's OUTPUT, to an NFQUEUE
+        (one number per fault) whose delayer accepts each packet ms ± jitter later."""
+        n = self._next()
+        queue, tag = self._queue0 + n % 4000, f"dmdw-chaos-{n}"
+        rules: dict[str, list[str]] = {}
+        for flow, streams in sel:
+            for stream in streams:
+                egress = self._egress(flow, stream)
+                rules.setdefault(egress.host, []).append(
+                    f"DMDW_DELAY {egress.iptables()} -m comment --comment {tag} "
+                    f"-j NFQUEUE --queue-num {queue} --queue-bypass")
+        delayers: list[NfqDelayer] = []
+        applied: list[tuple[str, str]] = []
+
+        def heal() -> None:
+            for host, rule in applied:
+                self.helpers[host].sh(f"iptables -t mangle -D {rule}", check=False)
+            for d in delayers:
+                d.stop()
+                with contextlib.suppress(ValueError):
+                    self._delayers.remove(d)
+
+        try:
+            for host, host_rules in rules.items():
+                h = self._nfq_helper(host)
+                delayers.append(NfqDelayer(h, queue, ms, jitter))
+                self._delayers.append(delayers[-1])
+                for rule in host_rules:
+                    h.sh(f"iptables -t mangle -A {rule}")
+                    applied.append((host, rule))
+        except Exception:
+            heal()
+            raise
+        return heal
+
     def latency(self, sel: Selection, ms: int, jitter: int) -> Heal:
-        return self._shape(sel, None, f"delay {int(ms)}ms" + (f" {int(jitter)}ms" if jitter else ""))
+        if all(self._has_netem(self._egress(f, s).host) for f, streams in sel for s in streams):
+            return self._shape(sel, None, f"delay {int(ms)}ms" + (f" {int(jitter)}ms" if jitter else ""))
+        return self._delay(sel, ms, jitter)
 
     def bandwidth(self, sel: Selection, kbps: int) -> Heal:
         return self._shape(sel, int(kbps), None)
@@ -415,9 +541,14 @@ class IptablesNet(NetBackend):
     def close(self) -> None:
         for host, h in self.helpers.items():
             h.sh("iptables -F DMDW_IN 2>/dev/null; iptables -F DMDW_OUT 2>/dev/null", check=False)
+            if host in self._nfq_ready:
+                h.sh("iptables -t mangle -F DMDW_DELAY", check=False)
             for hh, dev in list(self._tc_ready):
                 if hh == host:
                     h.sh(f"tc qdisc del dev {dev} root", check=False)
+        for d in self._delayers:
+            d.stop()
+        self._delayers.clear()
         self._tc_ready.clear()
 
 

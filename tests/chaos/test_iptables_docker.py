@@ -1,11 +1,13 @@
-"""IptablesNet for real: two containers, helpers sharing their namespaces, per-port per-direction cuts
-and netem delay on the MAL port, healed afterwards. Needs a Docker engine and a dmdw/base image."""
+"""IptablesNet for real: two containers, helpers sharing their namespaces, per-port per-direction cuts,
+rate limits and delay (netem, or the NFQUEUE delayer where the kernel has no netem) on the MAL port,
+healed afterwards. Needs a Docker engine and a dmdw/base image."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -18,7 +20,6 @@ from harness.chaos import (
     resolve_flows,
     select_streams,
 )
-from harness.errors import HarnessError
 from harness.topology import Topology
 
 pytestmark = [pytest.mark.docker, pytest.mark.chaos]
@@ -160,18 +161,48 @@ def test_bandwidth_and_latency(pair) -> None:
     netem = subprocess.run(["docker", "exec", helpers["host1"].name, "sh", "-c",
                             "tc qdisc add dev lo root netem delay 1ms && tc qdisc del dev lo root"],
                            capture_output=True, text=True).returncode == 0
-    if netem:
+    with held_connection(names, "host1", topo, "host2") as rtt:
+        assert rtt() < 0.2
         heal = net.latency(one_way, 300, 0)
         try:
+            # netem, or without it (this kernel) an NFQUEUE in mangle OUTPUT served by harness/nfqdelay.py
+            assert ("NFQUEUE" in helpers["host1"].sh("iptables -t mangle -S DMDW_DELAY 2>&1", check=False)) != netem
+            assert rtt() >= 0.29  # an established connection is slowed too (MAL links are long-lived)
             word, secs = probe(names, "host1", topo, "host2")
             assert word == "ok" and secs >= 0.55  # SYN and data both cross host1's delayed egress
+            assert probe(names, "host2", topo, "host1")[1] >= 0.55  # host1's SYN-ACK and echo to host2 too
         finally:
             heal()
-    else:  # this kernel lacks sch_netem: one clear sentence pointing at the proxy backend
-        with pytest.raises(HarnessError, match="no tc netem.*proxy=True"):
-            net.latency(one_way, 300, 0)
+        assert rtt() < 0.2  # healed, and nothing left held
+    assert "NFQUEUE" not in helpers["host1"].sh("iptables -t mangle -S 2>&1", check=False)
+    assert "nfqdelay" not in helpers["host1"].sh("ps -eo args | grep [n]fqdelay", check=False)
     net.close()
     assert probe(names, "host1", topo, "host2")[0] == "ok"
+
+
+HELD = ("import socket,sys,time\n"
+        "c=socket.create_connection((sys.argv[1],5238),timeout=5);c.settimeout(5)\n"
+        "for line in sys.stdin:\n"
+        "  t=time.time();c.sendall(b'x');c.recv(10);print(round(time.time()-t,3),flush=True)\n")
+
+
+@contextlib.contextmanager
+def held_connection(names: dict[str, str], src: str, topo: Topology, dst: str) -> Iterator[Callable[[], float]]:
+    """One TCP connection src -> dst's echo port kept open; the yielded function times one round trip."""
+    proc = subprocess.Popen(["docker", "exec", "-i", names[src], "python3", "-c", HELD, topo.hosts[dst].internal_ip],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert proc.stdin is not None and proc.stdout is not None
+
+    def rtt() -> float:
+        proc.stdin.write("\n")
+        proc.stdin.flush()
+        return float(proc.stdout.readline())
+
+    try:
+        yield rtt
+    finally:
+        proc.stdin.close()
+        proc.wait(10)
 
 
 def test_toxiproxy_container_with_dnat_steering(pair) -> None:
