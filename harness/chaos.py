@@ -241,7 +241,7 @@ class NetnsHelper:
             return  # a helper left by an earlier Chaos of this run: reuse it
         subprocess.run([docker, "rm", "-f", self.name], capture_output=True, timeout=60)
         args = [docker, "run", "-d", "--rm", "--name", self.name, "--network", f"container:{container}",
-                "--cap-add", "NET_ADMIN", "--entrypoint", "sleep"]
+                "--cap-add", "NET_ADMIN", "--init", "--entrypoint", "sleep"]
         for k, v in labels.items():
             args += ["--label", f"{k}={v}"]
         res = subprocess.run([*args, image, "infinity"], capture_output=True, text=True, timeout=120)
