@@ -20,7 +20,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-BUDGETS = {"failover": 300.0}  # seconds (issue: `pytest suites/failover` finishes in <= 5 min)
+# seconds (issue: `pytest suites/failover` finishes in <= 5 min, the whole set in <= 30 min)
+BUDGETS = {"failover": 300.0, "total": 1800.0}
 
 
 def suites_present() -> list[str]:
@@ -58,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("suites", nargs="*", help="suite names under suites/ (default: every suite folder)")
     ap.add_argument("--dw-backend", default="auto", help="backend (default auto: docker when an engine answers)")
     ap.add_argument("--budget", action="append", default=[], metavar="SUITE=SECONDS",
-                    help="a time budget (default failover=300)")
+                    help="a time budget (default failover=300, total=1800)")
     ap.add_argument("--store", default=str(ROOT / "reports" / "suite-times"), help="junit files and logs")
     ap.add_argument("--slowest", type=int, default=5, help="slowest tests to list per suite")
     args, extra = ap.parse_known_args(argv)
@@ -78,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     bad = False
     print(f"{'suite':14} {'tests':>5} {'passed':>6} {'failed':>6} {'seconds':>8}  budget")
     details = []
+    total_wall, total_rows = 0.0, []
     for name in names:
         wall, rows, rc = time_suite(name, args.dw_backend, store, extra)
         passed = sum(1 for r in rows if r[1] == "passed")
@@ -87,6 +89,15 @@ def main(argv: list[str] | None = None) -> int:
         bad |= rc != 0 or (budget is not None and wall > budget)
         print(f"{name:14} {len(rows):5} {passed:6} {failed:6} {wall:8.1f}  {verdict}", flush=True)
         details.append((name, sorted(rows, reverse=True)[:args.slowest]))
+        total_wall += wall
+        total_rows += rows
+    if len(names) > 1:
+        budget = budgets.get("total")
+        passed = sum(1 for r in total_rows if r[1] == "passed")
+        failed = sum(1 for r in total_rows if r[1] in ("failed", "error"))
+        verdict = "" if budget is None else ("ok" if total_wall <= budget else "OVER") + f" (<= {budget:.0f}s)"
+        bad |= budget is not None and total_wall > budget
+        print(f"{'total':14} {len(total_rows):5} {passed:6} {failed:6} {total_wall:8.1f}  {verdict}", flush=True)
     for name, rows in details:
         print(f"\nslowest in suites/{name}:")
         for secs, outcome, test in rows:
