@@ -25,7 +25,7 @@ from .storage import ArchiveDest, ControlFile, LocalArchive, OnlineLog, encode_f
 STANDBY_FLUSH_S = 0.05                  # a standby fsyncs the redo it logged at most this long after
 LAZY_COMMIT_S = 1.0                     # commit-not-durable: how long acknowledged work stays uncommitted
 CHUNK_ROWS = 50_000                     # rows per RedoRecord chunk of a large transaction
-INST_OP = "DMEMU_INST"                  # first element of instance-level redo ops (tablespaces)
+INST_OP = "DMEMU_INST"                  # first element of instance-level redo ops (tablespaces, N_OPEN)
 STATUSES = ("STARTUP", "AFTER REDO", "MOUNT", "OPEN", "SUSPEND", "SHUTDOWN")
 MODES = ("NORMAL", "PRIMARY", "STANDBY")
 _LEGAL = {("STARTUP", "MOUNT"), ("MOUNT", "OPEN"), ("OPEN", "MOUNT"), ("OPEN", "SUSPEND"),
@@ -252,6 +252,7 @@ class Instance:
         self._standby_dirty = threading.Event()     # apply_redo logged records not fsynced yet
         self._flusher: threading.Thread | None = None
         self._lazy_committer: threading.Thread | None = None
+        self._n_open_unshipped = False              # a PRIMARY's N_OPEN not carried by a redo record yet
         self.log = OnlineLog(online_log_paths(self.path, self.db_name), int(self.ctl["log_size"]),
                              on_switch=self._sync_before_log_switch)
 
@@ -415,8 +416,17 @@ class Instance:
         if (self.status, status) not in _LEGAL:
             raise err(-8503, "bad_status_change", frm=self.status, to=status)
         if status == "OPEN" and self.status == "MOUNT":
-            self.ctl.update(n_open=self.n_open + 1, first_start_done=True)
+            self._count_open()
         self._set(status)
+
+    def _count_open(self) -> None:
+        """N_OPEN (reference 4.3): the primary (or a single instance) counts its opens and ships the new
+        value as redo with the next record it emits; a standby never counts, it applies its primary's."""
+        if self.mode == "STANDBY":
+            self.ctl.update(first_start_done=True)
+            return
+        self.ctl.update(n_open=self.n_open + 1, first_start_done=True)
+        self._n_open_unshipped = self.mode == "PRIMARY"
 
     def set_mode(self, mode: str) -> None:
         """Change the mode; only in MOUNT (callers at SQL level also check ALTER_MODE_STATUS)."""
@@ -568,6 +578,10 @@ class Instance:
             ts = list(self.ctl["tablespaces"])
             ts.append({"name": spec["name"], "id": 100 + len(ts), "files": files})
             self.ctl.update(tablespaces=ts)
+        elif op[1] == "N_OPEN":
+            n = int(op[2])
+            if self.mode == "STANDBY" or n > self.n_open:     # own crash recovery never lowers it
+                self.ctl.update(n_open=n)
 
     # ---- redo ------------------------------------------------------------------------------
     def _new_record(self, ops: list, seq: int | None = None, last: bool = True) -> RedoRecord:
@@ -687,8 +701,13 @@ class Instance:
             return rec.lsn_hi
 
     def _emit(self, ops: list, seq: int, last: bool) -> RedoRecord:
+        carry = self._n_open_unshipped and self.mode == "PRIMARY"
+        if carry:
+            ops = [(INST_OP, "N_OPEN", self.n_open), *ops]
         rec = self._new_record(ops, seq, last)
         self._ship_and_log(rec)
+        if carry:
+            self._n_open_unshipped = False
         self._lsn = rec.lsn_hi
         self._flushed = rec.lsn_hi
         self._seq = seq
@@ -698,8 +717,12 @@ class Instance:
         self._flushed = max(self._flushed, int(lsn_hi))
 
     def write_guard(self, kind: str, table: str) -> None:
+        """Engine hook before DML ("dml"), DDL ("ddl") or DML on a global temporary table ("temp"):
+        a STANDBY is read-only (-2018 / -710) except for temporary tables (reference §3)."""
         if self.status not in ("OPEN", "SUSPEND"):
             raise err(-8506, "db_not_open", status=self.status)
+        if kind == "temp":
+            return
         if self.mode == "STANDBY" and not bugs.active("standby-accepts-dml"):
             raise err(-2018) if kind == "dml" else err(-710)
 

@@ -127,10 +127,17 @@ def test_isolate_host_local(topo: Topology, hosts: dict[str, FakeHost]) -> None:
     assert all(blocks(hosts, h) == [] for h in hosts)
 
 
+def test_blockfile_client_cut_is_written_on_the_instance_side(topo: Topology, hosts: dict[str, FakeHost]) -> None:
+    chaos = Chaos(FakeBackend(), hosts, topo, None)
+    flows = resolve_flows(topo, "CLIENT")
+    with chaos.cut("CLIENT"):
+        for f in flows:
+            assert blocks(hosts, f.target) == [f"{f.ip}:{f.port}"]
+    assert all(blocks(hosts, h) == [] for h in hosts)
+
+
 def test_local_limits_are_one_clear_error(topo: Topology, hosts: dict[str, FakeHost]) -> None:
     chaos = Chaos(FakeBackend(), hosts, topo, None)
-    with pytest.raises(HarnessError, match="CLIENT"):
-        chaos.cut("CLIENT").start()
     with pytest.raises(HarnessError, match="latency"):
         chaos.latency("MAL", ms=100).start()
     with pytest.raises(HarnessError, match="mode"):

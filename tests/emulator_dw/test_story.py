@@ -56,19 +56,24 @@ def test_t_objects_is_replicated_and_standby_is_read_only(lab):
     assert n2.sql("select applying from v$rapply_sys")[0][0] in ("Y", "N")
 
 
-@pytest.mark.xfail(strict=True, reason="instance/sql layer: temp-table DML is not exempt from the STANDBY "
-                   "guard yet (before_commit/write_guard raise -2018); reported to the lead")
 def test_standby_allows_temp_table_dml(lab):
+    """Reference §3: a STANDBY refuses DML (-2018) and DDL (-710) but allows DML on temporary tables
+    (created on the primary, the definition replicates); the rows stay private to the session."""
     lab.n1.sql("create global temporary table tmp_s(id int) on commit preserve rows")
-    wait_for(lambda: lab.n2.sql("select count(*) from tmp_s") is not None, 10, "tmp_s on the standby")
+    wait_for(lambda: lab.n2.sql("select count(*) from tmp_s") == [(0,)], 10, "tmp_s on the standby")
+    with pytest.raises(dmPython.Error, match="-710"):
+        lab.n2.sql("create global temporary table tmp_on_standby(id int)")
     c = lab.n2.connect()
     try:
         cur = c.cursor()
         cur.execute("insert into tmp_s values(1)")
+        cur.execute("insert into tmp_s values(2)")
         cur.execute("select count(*) from tmp_s")
-        assert cur.fetchone()[0] == 1
+        assert cur.fetchone()[0] == 2
+        assert lab.n2.sql("select count(*) from tmp_s") == [(0,)]      # another session sees none
     finally:
         c.close()
+    assert lab.n1.sql("select count(*) from tmp_s") == [(0,)]          # nothing shipped or written back
 
 
 def test_monitor_show_tip_and_login_gate(lab):

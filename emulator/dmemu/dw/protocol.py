@@ -9,7 +9,10 @@ Emulator-only network controls (documented in emulator/README.md):
   through its proxy).
 - DMEMU_NET_BLOCK_FILE=<path>: while that file exists, each line `host:port` blocks dials to that
   endpoint and a bare `host` blocks every link to or from that address (a host isolation). Blocked
-  established links are dropped; the file is re-read at least every 200 ms.
+  established links are dropped; the file is re-read at least every 200 ms. A `host:port` line naming
+  an instance's own client address (its PORT_NUM) also black-holes that instance's SQL clients
+  (wire/server.py uses `BLOCKS.endpoint_blocked`): new connections are closed at once, existing ones
+  get no answers until the line is gone. Bare-host lines do not touch client connections.
 - DMEMU_SEND_STALL=<seconds> (default 1.5): a send that makes no progress that long (a black-holed
   peer) closes the link with LinkError instead of blocking; pushes may pass a shorter `stall`.
 """
@@ -108,6 +111,11 @@ class _Blocks:
             except OSError:
                 return
             self.endpoints, self.hosts, self.stamp = eps, hosts, stamp
+
+    def endpoint_blocked(self, dest: tuple[str, int]) -> bool:
+        """True while `dest` is listed as a `host:port` line (bare hosts do not count)."""
+        self.refresh()
+        return dest in self.endpoints
 
     def blocked(self, dest: tuple[str, int] | None, src: str | None = None) -> bool:
         self.refresh()

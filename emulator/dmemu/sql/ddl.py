@@ -116,11 +116,12 @@ def execute_ddl(s: SqlSession, toks: list[Tok], sql: str) -> Result:
             replace = True
         else:
             replace = False
-        if p.take("GLOBAL", "LOCAL"):
+        temp = p.take("GLOBAL", "LOCAL")
+        if temp:
             p.need("TEMPORARY")
         p.take("HUGE")
         if p.take("TABLE"):
-            return _create_table(s, p)
+            return _create_table(s, p, temp)
         if p.at("UNIQUE", "INDEX", "BITMAP", "CLUSTER"):
             return _create_index(s, p)
         if p.take("VIEW"):
@@ -324,7 +325,16 @@ def _insert_cols(s, tid: int, cols: list[ColMeta]) -> None:
             (tid, i, c.name, c.type.decl, int(c.nullable), c.default, int(c.identity)))
 
 
-def _create_table(s, p: P) -> Result:
+def _on_commit(p: P) -> str:
+    """A temporary table's ON COMMIT DELETE|PRESERVE ROWS (DM default DELETE); tokens are not consumed."""
+    words = [t.up for t in p.t[p.i:]]
+    for i in range(len(words) - 2):
+        if words[i:i + 2] == ["ON", "COMMIT"]:
+            return "PRESERVE" if words[i + 2] == "PRESERVE" else "DELETE"
+    return "DELETE"
+
+
+def _create_table(s, p: P, temp: bool = False) -> Result:
     if_not = False
     if p.take("IF"):
         p.need("NOT")
@@ -350,6 +360,7 @@ def _create_table(s, p: P) -> Result:
                     _table_constraint(q, cons)
                 else:
                     cols.append(_column_def(q, cons))
+    on_commit = _on_commit(p) if temp else None
     ts = _tail_options(p)
     if p.take("AS"):
         return _ctas(s, schema, name, col_names, p.rest(), ts)
@@ -357,7 +368,7 @@ def _create_table(s, p: P) -> Result:
         raise err(M.SYNTAX, "-2007")
     s.ddl_begin(f"{schema}.{name}")
     try:
-        _make_table(s, schema, name, cols, cons, ts)
+        _make_table(s, schema, name, cols, cons, ts, on_commit)
         s.ddl_end()
     except BaseException:
         s.ddl_abort()
@@ -365,12 +376,17 @@ def _create_table(s, p: P) -> Result:
     return Result("ddl")
 
 
-def _make_table(s, schema: str, name: str, cols: list[ColMeta], cons: dict, ts: str | None) -> ObjMeta:
+def _make_table(s, schema: str, name: str, cols: list[ColMeta], cons: dict, ts: str | None,
+                temp: str | None = None) -> ObjMeta:
+    """Create the table and its catalog rows; `temp` ("DELETE"|"PRESERVE") makes it a global temporary
+    table (definition shared and replicated, rows private to each session: see SqlSession._temp_dml)."""
     oid = _next_id(s)
     phys = f"{schema}.{name}"
     s.x(table_sql(s, phys, cols, cons))
     owner = s.db.catalog.users.get(schema)
     info = {"cons": cons, "ts": ts or (owner.ts if owner is not None else "MAIN")}
+    if temp:
+        info["temp"] = temp
     _insert_obj(s, oid, schema, name, "TABLE", None, info)
     _insert_cols(s, oid, cols)
     seed = cons.get("ident_seed")
@@ -539,15 +555,21 @@ def _create_sequence(s, p: P) -> Result:
 
 
 # ---- users, schemas, privileges, tablespaces ---------------------------------------------------
-def _create_user(s, p: P) -> Result:
-    name = p.ident()
-    p.need("IDENTIFIED")
+def _password(p: P) -> str:
+    """The password after IDENTIFIED BY: a string literal, a quoted or a plain word, its case kept
+    (DM8 passwords are case-sensitive; only identifiers are upper-cased)."""
     p.need("BY")
     pt = p.peek()
     if pt is None:
         raise err(M.SYNTAX, "-2007")
-    pwd = unquote_str(pt.text) if pt.kind == "str" else pt.text if pt.kind != "qid" else pt.name
     p.i += 1
+    return unquote_str(pt.text) if pt.kind == "str" else pt.verbatim
+
+
+def _create_user(s, p: P) -> Result:
+    name = p.ident()
+    p.need("IDENTIFIED")
+    pwd = _password(p)
     ts = "MAIN"
     while not p.done():
         if p.take("DEFAULT"):
@@ -580,10 +602,7 @@ def _alter_user(s, p: P) -> Result:
     sets: list[tuple[str, object]] = []
     while not p.done():
         if p.take("IDENTIFIED"):
-            p.need("BY")
-            pt = p.peek()
-            p.i += 1
-            sets.append(("PWD", hash_password(unquote_str(pt.text) if pt.kind == "str" else pt.text)))
+            sets.append(("PWD", hash_password(_password(p))))
         elif p.take("ACCOUNT"):
             sets.append(("LOCKED", 1 if p.need("LOCK", "UNLOCK").is_("LOCK") else 0))
         elif p.take("DEFAULT"):

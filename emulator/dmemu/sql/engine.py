@@ -305,6 +305,7 @@ class SqlSession:
         self._virt_cols: dict[str, list[Column]] = {}
         self._udf_error: DmError | None = None
         self._closed = False
+        self._temp_delete: set[str] = set()      # temporary tables with ON COMMIT DELETE ROWS copied here
 
     # ---- contract -----------------------------------------------------------------------
     def execute(self, sql: str, params: Sequence | None = None) -> Result:
@@ -367,6 +368,7 @@ class SqlSession:
             self.in_txn = False                   # the writer slot goes back whatever ROLLBACK did
             self.db.write_done()
         self.cap = Capture()
+        self._clear_temp_rows()
         return True
 
     def rollback(self) -> None:
@@ -551,9 +553,12 @@ class SqlSession:
         t = tr.target
         if t is None:
             raise err(M.SYNTAX, "-2007")
-        self._guard("dml", t.phys)
+        temp = t.info.get("temp") is not None
+        self._guard("temp" if temp else "dml", t.phys)
         self._materialize(tr.virtuals)
         p = self._params(params, tr.nparams)
+        if temp:
+            return self._temp_dml(t, tr.sql, p)
         cols = tuple(c.name for c in t.columns)
         self._begin()
         c = self.conn
@@ -590,11 +595,50 @@ class SqlSession:
             self._commit()
         return Result("dml", rowcount=max(n, 0))
 
+    def _temp_dml(self, t, sql: str, params: list) -> Result:
+        """DML on a global temporary table. Its rows live in this session's SQLite TEMP copy of the table
+        (same name, so unqualified references resolve to it): private to the session, no redo, no writer
+        lock (DM: temp tablespace changes generate no redo, which is why a STANDBY allows them)."""
+        c = self.conn
+        if c.execute("SELECT 1 FROM temp.sqlite_master WHERE type='table' AND name=?", (t.phys,)).fetchone() is None:
+            ddl = c.execute("SELECT sql FROM main.sqlite_master WHERE type='table' AND name=?", (t.phys,)).fetchone()
+            if ddl is None:
+                raise err(M.NO_TABLE, "-2106", name=t.name)
+            c.execute(re.sub(r"^\s*CREATE\s+TABLE", "CREATE TEMP TABLE", ddl[0], count=1, flags=re.I))
+            if t.info["temp"] == "DELETE":
+                self._temp_delete.add(t.phys)
+        if not self.in_txn:
+            c.execute("BEGIN")                   # deferred: touches only the TEMP schema
+            self.in_txn = True
+            self.cap = Capture()
+        c.execute("SAVEPOINT dm_stmt")
+        try:
+            n = c.execute(sql, params).rowcount
+            c.execute("RELEASE dm_stmt")
+        except BaseException:
+            c.execute("ROLLBACK TO dm_stmt")
+            c.execute("RELEASE dm_stmt")
+            raise
+        if self.autocommit:
+            self._commit()
+        return Result("dml", rowcount=max(n, 0))
+
+    def _clear_temp_rows(self) -> None:
+        """ON COMMIT DELETE ROWS: a transaction's end empties this session's copies of such tables."""
+        for phys in list(self._temp_delete):
+            try:
+                self.conn.execute(f"DELETE FROM temp.{quote(phys)}")
+            except sqlite3.OperationalError:
+                self._temp_delete.discard(phys)  # the copy went with a rolled-back transaction or a DDL
+
     # ---- DDL support (used by ddl.py) ----------------------------------------------------------
     def ddl_begin(self, name: str) -> None:
-        """Commit open work (DM: DDL commits), check the write guard, start the DDL transaction."""
+        """Commit open work (DM: DDL commits), check the write guard, start the DDL transaction.
+        A session's TEMP copy of a temporary table is dropped first, so the DDL acts on the table itself."""
         self._commit()
         self._guard("ddl", name)
+        if "." in name:
+            self.conn.execute(f"DROP TABLE IF EXISTS temp.{quote(name)}")
         self._begin()
         self._ddl = True
 
@@ -654,6 +698,7 @@ class SqlSession:
             self.cap = Capture()
             self._ddl = False
             self.db.write_done()
+        self._clear_temp_rows()
         if lsn is not None:
             self.db._cur_lsn = max(self.db._cur_lsn, lsn)
             after = getattr(self.db.hooks, "after_commit", None)

@@ -29,6 +29,12 @@ class Tok:
     kind: str
     text: str
     ws: str = ""
+    raw: str = ""                 # the source text when `text` was case-folded (quoted identifiers)
+
+    @property
+    def verbatim(self) -> str:
+        """A quoted identifier's content exactly as written (passwords keep their case)."""
+        return (self.raw or self.text)[1:-1].replace('""', '"') if self.kind == "qid" else self.text
 
     @property
     def up(self) -> str:
@@ -65,10 +71,10 @@ def tokenize(sql: str, fold_quoted: bool = True) -> list[Tok]:
         if kind == "ws":
             ws += " " if m.group().startswith(("--", "/*")) else m.group()
         else:
-            text = m.group()
+            text = raw = m.group()
             if kind == "qid" and fold_quoted:
                 text = text.upper()
-            out.append(Tok(kind, text, ws))
+            out.append(Tok(kind, text, ws, raw if text != raw else ""))
             ws = ""
         pos = m.end()
     return out

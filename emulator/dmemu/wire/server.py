@@ -3,6 +3,10 @@
 One thread per client connection. Each connection runs STARTUP (key exchange), LOGIN, then
 statement commands against the api.Session that Server.login() returned. Result sets are sent in
 pages pulled lazily from Result.rows, so million-row results never sit in memory.
+
+Emulator-only: while DMEMU_NET_BLOCK_FILE lists this listener's address as `host:port` (see
+dw/protocol.py), the server is a black hole for its clients: new connections are closed at once, and
+existing ones neither run the commands they send nor get replies until the line is removed.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from .. import api, lang
+from ..dw.protocol import BLOCKS
 from ..errors import DmError
 from . import codec
 from .protocol import (
@@ -165,6 +170,7 @@ class ClientConnection:
         self.server = wire.server
         self.sock = sock
         self.peer = peer
+        self.local = sock.getsockname()[:2]             # the address the client dialled (block-file key)
         self.rfile = sock.makefile("rb", buffering=256 * 1024)
         self.crypto: LoginCrypto | None = None
         self.client_version = ""
@@ -194,6 +200,7 @@ class ClientConnection:
                 body = self.rfile.read(length) if length else b""
                 if len(body) < length:
                     return
+                self.stall_while_blocked()
                 self.dispatch(stmt, cmd, h, body)
         except ProtocolError as e:
             log.warning("client %s: %s; closing", self.peer, e)
@@ -223,7 +230,16 @@ class ClientConnection:
             log.exception("command %d failed", cmd)
             self.send(error_frame(stmt, ERR_INTERNAL, lang.msg("wire_internal", why=f"{type(e).__name__}: {e}")))
 
+    def stall_while_blocked(self) -> None:
+        """DMEMU_NET_BLOCK_FILE black hole: hold this connection (no command run, no reply) while the
+        listener's address is blocked; the client sees silence, as behind an iptables DROP."""
+        while BLOCKS.endpoint_blocked(self.local):
+            if self.wire.closed:
+                raise ClientGone("server closed")
+            time.sleep(0.1)
+
     def send(self, data: bytes) -> None:
+        self.stall_while_blocked()
         try:
             self.sock.sendall(data)
         except OSError as e:
@@ -521,6 +537,10 @@ class WireServer:
         self._thread = threading.Thread(target=self._accept_loop, name=f"dmwire-{self.port}", daemon=True)
         self._thread.start()
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def _accept_loop(self) -> None:
         while not self._closed:
             try:
@@ -535,6 +555,9 @@ class WireServer:
                 continue
             conn = None
             try:
+                if BLOCKS.endpoint_blocked(sock.getsockname()[:2]):
+                    sock.close()                     # black hole: the client's login never completes
+                    continue
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 conn = ClientConnection(self, sock, peer)
                 with self._lock:
