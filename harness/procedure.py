@@ -2,13 +2,15 @@
 
 build() runs every step on the hosts exactly as an operator would (dminit, dmserver, disql, dmrman,
 file edits, dmwatcher, dmmonitor), records each step in the StepLog, and stops at the first failure
-with the step's name and output. stop_group_manual() and start_group() are seed 十二.3.1 / 3.2.
+with the step's name and output. stop_group_manual() and start_group() are seed 十二.3.1 / 3.2, in the
+order of the roles the running group reports (live_roles()), not the topology's initial ones.
 """
 
 from __future__ import annotations
 
 import re
 import shlex
+import signal
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,6 +22,7 @@ from harness.wait import WaitTimeout, wait_until
 
 if TYPE_CHECKING:
     from harness.backends.base import Backend, Host, Process
+    from harness.sql import Sql
     from harness.steps import StepLog
     from harness.topology import HostSpec, Topology
 
@@ -37,6 +40,7 @@ class Procedure:
         self.watchers: dict[str, Process] = {}
         self.monitor: Monitor | None = None
         self.spawned: list[Process] = []  # every daemon ever started (their logs go to the report)
+        self.stop_order: list[HostSpec] | None = None  # primary first, as the last manual stop found them
 
     # ---- helpers ---------------------------------------------------------------------------------
     def host(self, spec: HostSpec) -> Host:
@@ -250,41 +254,107 @@ class Procedure:
         return "\n".join(out)
 
     # ---- seed 十二.3 -------------------------------------------------------------------------------
-    def stop_group_manual(self) -> None:
-        """Seed 十二.3.1: exit the monitor, stop the primary's watcher, then the standby's (each watcher
-        stops its instance); anything left is stopped afterwards and recorded as such."""
+    def live_roles(self, sql: Sql | None = None) -> tuple[HostSpec, HostSpec]:
+        """(primary, standby) as the running group says now: the instance v$instance reports PRIMARY (when a
+        Sql is given), else the one the monitor's `show` reports PRIMARY, else the topology's initial roles.
+        After a switchover or takeover the primary is the other node."""
+        primary = (self._primary_by_sql(sql) if sql is not None else None) or self._primary_by_monitor()
+        if primary is None:
+            primary = self.t.primary
+        standby = next(s for s in self.t.db_hosts if s.name != primary.name)
+        return primary, standby
+
+    def _pick_primary(self, seen: dict[str, tuple[str, str]]) -> HostSpec | None:
+        """The one instance in PRIMARY mode (the OPEN one if two claim it), or None when that is not clear."""
+        claims = [i for i, (mode, _) in seen.items() if mode == "PRIMARY"]
+        if len(claims) > 1:
+            claims = [i for i in claims if seen[i][1] == "OPEN"]
+        if len(claims) != 1:
+            return None
+        return next((s for s in self.t.db_hosts if (s.instance or "").upper() == claims[0]), None)
+
+    def _primary_by_sql(self, sql: Sql) -> HostSpec | None:
+        seen: dict[str, tuple[str, str]] = {}
+        for spec in self.t.db_hosts:
+            try:
+                rows = sql.query(spec.instance, "select MODE$, STATUS$ from v$instance")
+            except Exception:  # noqa: BLE001 - a down instance simply does not answer
+                continue
+            if rows:
+                seen[str(spec.instance).upper()] = (str(rows[0][0]).upper(), str(rows[0][1]).upper())
+        return self._pick_primary(seen)
+
+    def _primary_by_monitor(self) -> HostSpec | None:
+        if self.monitor is None or not self.monitor.alive():
+            return None
+        try:
+            state = self.monitor.show(timeout=10)
+        except Exception:  # noqa: BLE001 - no answer from the monitor: fall back to the topology
+            return None
+        return self._pick_primary({n: (d.imode, d.istatus) for n, d in state.databases.items()})
+
+    def exit_monitor(self) -> None:
+        """Seed 十二.3.1 step 1: `exit` the dmmonitor session, if one runs."""
         if self.monitor is not None:
             self.monitor.close()
             self.monitor = None
-        for spec in (self.t.primary, self.t.standby):
-            proc = self.watchers.pop(spec.name, None)
-            if proc is not None:
-                t0 = time.time()
-                rc = proc.stop(timeout=60)
-                self.steps.note(spec.name, f"十二.3.1 stop dmwatcher on {spec.name}", "SIGTERM dmwatcher",
-                                f"exit status {rc}", duration=time.time() - t0)
-        for spec in (self.t.primary, self.t.standby):
-            h = self.host(spec)
-            try:
-                wait_until(lambda h=h: not h.pids(r"dmserver"), self.t.timers.failure_detect() + 30,
-                           f"dmserver on {spec.name} to exit with its watcher", interval=0.2)
-            except WaitTimeout as exc:
-                self.steps.note(spec.name, "十二.3.1 instance stops with its watcher", "wait", str(exc), ok=False)
-                h.signal(r"dmserver", 15)
+
+    def wait_no_process(self, spec: HostSpec, process: str, timeout: float | None = None) -> None:
+        """Wait until no `process` (dmserver, dmwatcher) runs on the host; WaitTimeout names the pids left."""
+        h = self.host(spec)
+        wait_until(lambda: not h.pids(process), timeout or self.t.timers.failure_detect() + 30,
+                   f"{process} on {spec.name} to exit", interval=0.2, describe=lambda _: h.pids(process))
+
+    def stop_watcher(self, spec: HostSpec, step: str | None = None, *, with_instance: bool = True) -> None:
+        """`systemctl stop DmWatcherService...`: SIGTERM the host's dmwatcher and wait until it is gone; with
+        with_instance, wait for the instance it stops too. An instance that outlives its watcher is
+        SIGTERMed (nothing is left running) and the step fails naming it."""
+        step = step or f"stop dmwatcher on {spec.name}"
+        h = self.host(spec)
+        t0 = time.time()
+        proc = self.watchers.pop(spec.name, None)
+        if proc is not None:
+            rc = proc.stop(timeout=60)
+        else:
+            h.signal("dmwatcher", signal.SIGTERM)
+            rc = None
+        self.wait_no_process(spec, "dmwatcher")
+        self.steps.note(spec.name, step, "SIGTERM dmwatcher", f"exit status {rc}", duration=time.time() - t0)
+        if not with_instance:
+            return
+        try:
+            self.wait_no_process(spec, "dmserver")
+        except WaitTimeout as exc:
+            self.steps.note(spec.name, f"{step}: instance stops with its watcher", "wait", str(exc), ok=False)
+            h.signal("dmserver", signal.SIGTERM)
+            raise StepError(f"{step}: instance stops with its watcher", spec.name, "wait", str(exc),
+                            "dmserver outlived its watcher (SIGTERMed)") from None
+        finally:
             self.servers.pop(spec.name, None)
 
-    def start_group(self) -> None:
-        """Seed 十二.3.2: start the primary's watcher, the standby's, then the monitor; wait for health."""
-        for spec in (self.t.primary, self.t.standby):
+    def stop_group_manual(self, sql: Sql | None = None) -> list[HostSpec]:
+        """Seed 十二.3.1: exit the monitor, stop the current primary's watcher, then the standby's (each
+        watcher stops its instance). Roles come from live_roles() (asked before the monitor exits).
+        Returns the order used; start_group() starts in the same order by default."""
+        order = list(self.live_roles(sql))
+        self.exit_monitor()
+        for spec in order:
+            self.stop_watcher(spec, f"十二.3.1 stop dmwatcher on {spec.name}")
+        self.stop_order = order
+        return order
+
+    def start_group(self, order: list[HostSpec] | None = None, timeout: float | None = None) -> None:
+        """Seed 十二.3.2: start the primary's watcher, the standby's, then the monitor; wait for `show`
+        healthy. order: the primary first (default: the order of the last stop_group_manual, else the
+        topology's roles)."""
+        for spec in order or self.stop_order or [self.t.primary, self.t.standby]:
             self.start_watcher(spec)
         self.start_monitor()
-        self.wait_group_healthy("十二.3.2 group healthy after restart")
+        self.wait_group_healthy("十二.3.2 group healthy after restart", timeout)
 
     def kill_everything(self) -> None:
         """Stop every DM process on every host, hard (rebuild / teardown)."""
-        if self.monitor is not None:
-            self.monitor.close()
-            self.monitor = None
+        self.exit_monitor()
         for proc in list(self.watchers.values()) + list(self.servers.values()):
             proc.stop(timeout=5)
         self.watchers.clear()

@@ -3,6 +3,11 @@
 The harness never talks SQL any other way (DESIGN.md section 1). A service name goes through the
 dm_svc.conf in <run_dir>/client/ (DM_SVC_PATH is a directory; dmPython's dmsvc_path= takes the same
 directory), so dmPython's own LOGIN_MODE / SWITCH_TIME / SWITCH_INTERVAL logic picks the instance.
+
+Connections come wrapped (Connection, Cursor): every call that talks to the server marks the connection
+busy, and nothing here closes a busy connection. dmPython's close() of a connection another thread is
+blocked on (a SIGSTOPped server, a black-holed link) holds the GIL until the socket answers, which froze
+the whole pytest process; such a connection is dropped and left to the OS at process exit instead.
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +42,111 @@ def dm_error_code(exc: BaseException) -> int | None:
     return None
 
 
+def _busy_call(name: str) -> Callable[..., Any]:
+    """A method that forwards `name` to the wrapped dmPython object while the connection is marked busy."""
+
+    def call(self: Any, *args: Any, **kw: Any) -> Any:
+        with self._conn.using():
+            return getattr(self._raw, name)(*args, **kw)
+
+    call.__name__ = name
+    return call
+
+
+class _Proxy:
+    """Attribute reads and writes go to the wrapped dmPython object (description, rowcount, autoCommit...)."""
+
+    _raw: Any
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._raw, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._raw, name, value)
+
+
+class Cursor(_Proxy):
+    """A dmPython cursor whose server calls mark its connection busy."""
+
+    def __init__(self, raw: Any, conn: Connection) -> None:
+        object.__setattr__(self, "_raw", raw)
+        object.__setattr__(self, "_conn", conn)
+
+    execute = _busy_call("execute")
+    executemany = _busy_call("executemany")
+    callproc = _busy_call("callproc")
+    fetchone = _busy_call("fetchone")
+    fetchmany = _busy_call("fetchmany")
+    fetchall = _busy_call("fetchall")
+    nextset = _busy_call("nextset")
+    close = _busy_call("close")
+
+    def __iter__(self) -> Iterator[Any]:
+        while (row := self.fetchone()) is not None:
+            yield row
+
+
+class ConnectionClosed(HarnessError):
+    """A statement on a connection the harness already closed (teardown)."""
+
+
+class Connection(_Proxy):
+    """A dmPython connection handed out by Sql: busy while a statement, fetch or commit runs on it."""
+
+    def __init__(self, raw: Any, label: str, owner: Sql | None) -> None:
+        for k, v in (("_raw", raw), ("label", label), ("_owner", owner), ("_lock", threading.Lock()),
+                     ("_calls", 0), ("_closed", False)):
+            object.__setattr__(self, k, v)
+
+    @property
+    def _conn(self) -> Connection:
+        return self
+
+    @property
+    def busy(self) -> bool:
+        """A call into dmPython is running on this connection now (possibly blocked for good)."""
+        return self._calls > 0
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @contextlib.contextmanager
+    def using(self) -> Iterator[Any]:
+        """Mark the connection busy around one call into dmPython; yields the raw connection."""
+        with self._lock:
+            if self._closed:
+                raise ConnectionClosed(f"SQL connection to {self.label} was closed by the harness")
+            object.__setattr__(self, "_calls", self._calls + 1)
+        try:
+            yield self._raw
+        finally:
+            with self._lock:
+                object.__setattr__(self, "_calls", self._calls - 1)
+
+    def cursor(self, *args: Any, **kw: Any) -> Cursor:
+        with self.using() as raw:
+            return Cursor(raw.cursor(*args, **kw), self)
+
+    commit = _busy_call("commit")
+    rollback = _busy_call("rollback")
+
+    def close(self) -> bool:
+        """Close unless busy; True when closed. A busy connection is dropped from its Sql and left open
+        (closing it would freeze the process); the OS reclaims it when the process exits."""
+        if self._owner is not None:
+            self._owner._forget(self)
+        with self._lock:
+            if self._closed:
+                return True
+            if self._calls:
+                return False
+            object.__setattr__(self, "_closed", True)
+        with contextlib.suppress(Exception):
+            self._raw.close()
+        return True
+
+
 class Sql:
     """dmPython connections to the group's instances and service names."""
 
@@ -46,7 +156,8 @@ class Sql:
         self.user, self.password = user, password if password is not None else topology.password
         self.svc_dir = run_dir / "client"
         self.services: dict[str, Service] = {}
-        self._open: list[Any] = []
+        self._open: list[Connection] = []
+        self.abandoned: list[str] = []  # connections left open at teardown because a call was running on them
         self._lock = threading.Lock()
         self.add_service(seed_service(topology, self._endpoints()))
 
@@ -92,16 +203,18 @@ class Sql:
 
     # -- connections
     def connect(self, target: str | None = None, *, user: str | None = None, password: str | None = None,
-                autocommit: bool = True, login_timeout: int = 5, retries: int = 0, **kw: Any) -> Any:
+                autocommit: bool = True, login_timeout: int = 5, retries: int = 0, track: bool = True,
+                **kw: Any) -> Connection:
         """A dmPython connection. target: host/instance/role -> that instance's address; a service name
         from dm_svc.conf (default: the seed's service) -> dmPython chooses by LOGIN_MODE.
         retries: extra attempts after a connect-phase network failure (-70019/-70028); the harness's own
-        reads use them, client tests leave them at 0 so they see every failure."""
+        reads use them, client tests leave them at 0 so they see every failure.
+        track=False keeps the connection out of close_all() (its owner closes it, e.g. a role poller)."""
         import dmPython
 
         for attempt in range(retries + 1):
             try:
-                return self._connect_once(target, user, password, autocommit, login_timeout, kw)
+                return self._connect_once(target, user, password, autocommit, login_timeout, track, kw)
             except dmPython.DatabaseError as exc:
                 if attempt == retries or dm_error_code(exc) not in RETRYABLE:
                     raise
@@ -109,7 +222,7 @@ class Sql:
         raise AssertionError("unreachable")
 
     def _connect_once(self, target: str | None, user: str | None, password: str | None, autocommit: bool,
-                      login_timeout: int, kw: dict[str, Any]) -> Any:
+                      login_timeout: int, track: bool, kw: dict[str, Any]) -> Connection:
         import dmPython
 
         target = target or self.t.svc.name
@@ -127,18 +240,20 @@ class Sql:
             if dm_error_code(exc) == -70089:
                 raise HarnessError(SSL_HINT) from None
             raise
-        with self._lock:
-            self._open.append(conn)
-        return conn
+        wrapped = Connection(conn, target, self if track else None)
+        if track:
+            with self._lock:
+                self._open.append(wrapped)
+        return wrapped
 
     @contextlib.contextmanager
-    def connection(self, target: str | None = None, **kw: Any) -> Iterator[Any]:
+    def connection(self, target: str | None = None, **kw: Any) -> Iterator[Connection]:
         """Context-managed connection, closed on exit."""
         conn = self.connect(target, **kw)
         try:
             yield conn
         finally:
-            self._close(conn)
+            conn.close()
 
     def query(self, target: str | None, sql: str, params: tuple | list | None = None, *,
               retries: int = 0) -> list[tuple]:
@@ -166,17 +281,21 @@ class Sql:
         rows = self.query(target, sql, params, retries=retries)
         return rows[0][0] if rows else None
 
-    def _close(self, conn: Any) -> None:
+    def _forget(self, conn: Connection) -> None:
         with self._lock:
             if conn in self._open:
                 self._open.remove(conn)
-        with contextlib.suppress(Exception):
-            conn.close()
 
-    def close_all(self) -> None:
-        """Close every connection this object opened (teardown)."""
+    def close_all(self) -> list[str]:
+        """Close every connection this object opened and still tracks (teardown). Never waits on a busy
+        one: it is dropped, reported and left to the OS. Returns the labels of those left open."""
         with self._lock:
             conns, self._open = self._open, []
-        for c in conns:
-            with contextlib.suppress(Exception):
-                c.close()
+        left = [f"{c.label} (busy)" for c in conns if not c.close()]
+        if left:
+            self.abandoned.extend(left)
+            from harness import report
+
+            report.progress(f"left {len(left)} SQL connection(s) open, a call still running on them: "
+                            + ", ".join(left))
+        return left

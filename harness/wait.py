@@ -1,4 +1,5 @@
-"""Polling with a deadline (never fixed sleeps). A timeout says what was awaited and the last state seen."""
+"""Polling with a deadline (never fixed sleeps). A timeout says what was awaited and the last state seen;
+hold() is the converse: a state that must last, named when it stops."""
 
 from __future__ import annotations
 
@@ -49,6 +50,21 @@ def wait_until(
         if not announced and time.monotonic() - start > 2.0:
             announced = True
             _progress(f"waiting up to {timeout:.0f}s for {what}")
+        time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
+
+
+def hold(probe: Callable[[], object], seconds: float, what: str, interval: float = 0.3) -> None:
+    """Assert probe() stays truthy for `seconds`, polled ("nothing bad happens for a while").
+
+    The AssertionError names `what`, when it stopped holding and the value probe() returned; an
+    exception raised by probe propagates (unlike wait_until, a failing probe is not a state here)."""
+    start = time.monotonic()
+    deadline = start + seconds
+    while True:
+        value = probe()
+        assert value, f"{what} stopped holding after {time.monotonic() - start:.1f}s: {value!r}"
+        if time.monotonic() >= deadline:
+            return
         time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
 
 

@@ -85,17 +85,6 @@ def start_or_skip(fault: Any, backend_name: str) -> None:
         raise
 
 
-def hold(probe: Callable[[], Any], seconds: float, what: str, interval: float = 0.3) -> None:
-    """Assert probe() stays truthy for `seconds` (polled; "nothing bad happens for a while")."""
-    deadline = time.monotonic() + seconds
-    while True:
-        value = probe()
-        assert value, f"{what} stopped holding: {value!r}"
-        if time.monotonic() >= deadline:
-            return
-        time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
-
-
 def acked_after(history: Any, t: float) -> int:
     return sum(1 for op in list(history.ops) if op.type == "ok" and op.f == "add" and op.time > t)
 

@@ -9,12 +9,11 @@ import time
 
 import pytest
 
-from harness.wait import wait_until
+from harness.wait import hold, wait_until
 from suites.chaos.faults import (
     Case,
     acked_after,
     check_verdict,
-    hold,
     matrix,
     not_taken_over,
     open_fault,

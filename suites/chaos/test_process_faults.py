@@ -13,7 +13,8 @@ import time
 
 import pytest
 
-from suites.chaos.faults import check_verdict, hold, not_taken_over, wait_acked, wait_recovered
+from harness.wait import hold
+from suites.chaos.faults import check_verdict, not_taken_over, wait_acked, wait_recovered
 
 pytestmark = [pytest.mark.chaos, pytest.mark.signoff("chaos")]
 

@@ -1,18 +1,19 @@
 """Operator steps the failover and lifecycle suites share: the seed's stop/start order (十二.3), DW_MODE
-changes, the online rebuild of a split standby (十二.2.4), N_OPEN, "nothing happens for a while".
+changes, the online rebuild of a split standby (十二.2.4), N_OPEN.
 
 Everything goes through DM8's interfaces only (host commands, dmwatcher.ini, disql, dmrman, dmmonitor),
-using the harness's Procedure for the mechanics. These belong in the harness (harness/procedure.py or a
-harness/runbook.py) once the core accepts them; until then both suites import this one module.
+using the harness's Procedure for the mechanics (the role-aware stop/start order, stopping a watcher with
+its instance) and harness.wait.hold for "nothing happens for a while". The rest belongs in the harness
+(harness/procedure.py or a harness/runbook.py) once the core accepts it; until then both suites import
+this one module.
 """
 
 from __future__ import annotations
 
 import re
 import shlex
-import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -46,28 +47,14 @@ class Runbook:
         """Pids of a DM process (dmserver, dmwatcher) on a node's host."""
         return self.host(node).pids(process)
 
-    def hold(self, probe: Callable[[], Any], seconds: float, what: str, *, interval: float = 0.3) -> None:
-        """Assert that probe() stays truthy for `seconds` (a "nothing happens" check, polled, not slept)."""
-        deadline = time.monotonic() + seconds
-        while True:
-            value = probe()
-            assert value, f"{what} stopped holding after {seconds - (deadline - time.monotonic()):.1f}s: {value!r}"
-            if time.monotonic() >= deadline:
-                return
-            time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
-
     def wait_no_process(self, node: Any, process: str = "dmserver", timeout: float | None = None) -> None:
         """Wait until no `process` runs on the node's host."""
-        wait_until(lambda: not self.dm_pids(node, process), timeout or self.t.timers.failure_detect() + 30,
-                   f"{process} on {self.spec(node).name} to exit", interval=0.2,
-                   describe=lambda _: self.dm_pids(node, process))
+        self.proc.wait_no_process(self.spec(node), process, timeout)
 
     # ---- processes -----------------------------------------------------------------------------
     def exit_monitor(self) -> None:
         """Seed 十二.3.1 step 1 / 十二.2.4 step 1: `exit` the dmmonitor (the confirm monitor too)."""
-        if self.proc.monitor is not None:
-            self.proc.monitor.close()
-            self.proc.monitor = None
+        self.proc.exit_monitor()
 
     def start_monitor(self) -> Any:
         """Seed 十一.2: start dmmonitor on the monitor host; returns the new session."""
@@ -75,41 +62,24 @@ class Runbook:
 
     def stop_watcher(self, node: Any, *, with_instance: bool = True) -> None:
         """`systemctl stop DmWatcherService...` on the node's host: the watcher stops its instance too."""
-        spec = self.spec(node)
-        t0 = time.time()
-        proc = self.proc.watchers.pop(spec.name, None)
-        if proc is not None:
-            rc = proc.stop(timeout=60)
-        else:
-            self.host(node).signal("dmwatcher", signal.SIGTERM)
-            rc = None
-        self.wait_no_process(node, "dmwatcher")
-        self.proc.steps.note(spec.name, f"stop dmwatcher on {spec.name}", "SIGTERM dmwatcher", f"exit status {rc}",
-                             duration=time.time() - t0)
-        if with_instance:
-            self.wait_no_process(node, "dmserver")
-            self.proc.servers.pop(spec.name, None)
+        self.proc.stop_watcher(self.spec(node), with_instance=with_instance)
 
     def start_watcher(self, node: Any) -> None:
         """`systemctl start DmWatcherService...`: the watcher starts (INST_STARTUP_CMD) and opens its instance."""
         self.proc.start_watcher(self.spec(node))
 
     def stop_in_seed_order(self) -> list[str]:
-        """Seed 十二.3.1: exit the monitor, stop the primary's watcher, then the standby's. Returns the
-        instance order used (current roles: after a switchover the primary is the other node)."""
-        primary, standby = self.dw.primary, self.dw.standby
-        self.exit_monitor()
-        for node in (primary, standby):
-            self.stop_watcher(node)
-        return [primary.name, standby.name]
+        """Seed 十二.3.1 with the current roles (harness Procedure.stop_group_manual): exit the monitor, stop
+        the primary's watcher, then the standby's. Returns the instance order used."""
+        return [str(spec.instance) for spec in self.proc.stop_group_manual(self.dw.sql)]
 
     def start_in_seed_order(self, order: list[str], timeout: float | None = None) -> Any:
-        """Seed 十二.3.2: start the primary's watcher, the standby's, then the monitor; wait for `show` healthy."""
-        for name in order:
-            self.start_watcher(name)
-        mon = self.start_monitor()
-        self.dw.wait_healthy(timeout or self.t.timers.recovery())
-        return mon
+        """Seed 十二.3.2 (Procedure.start_group): start the primary's watcher, the standby's, then the
+        monitor; wait for `show` and SQL to report the group healthy."""
+        t = timeout or self.t.timers.recovery()
+        self.proc.start_group([self.spec(name) for name in order], t)
+        self.dw.wait_healthy(t, via_monitor=False)
+        return self.proc.monitor
 
     # ---- configuration -------------------------------------------------------------------------
     def set_watcher_key(self, key: str, value: str) -> None:
@@ -217,8 +187,8 @@ def wait_writes(history: Any, *, after: float, n: int = 10, timeout: float = 60.
 
 def leave_group(workload: Any, node: Any) -> None:
     """The node left the group (stopped after a takeover): the workload's final phase reads the remaining
-    instances only, instead of waiting its whole catch-up deadline for an instance that is down.
-    (Wanted in harness/workload.py: skip instances that do not answer as STANDBY in _wait_caught_up.)"""
+    instances only. (The final phase gives up early on an instance that refuses connections by itself;
+    this also skips one that answers but is no longer part of the group.)"""
     name = getattr(node, "name", node)
     workload.instances = [i for i in workload.instances if i.upper() != str(name).upper()]
 

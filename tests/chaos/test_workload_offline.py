@@ -39,7 +39,7 @@ class FakeCluster:
     def _raw(self, inst: str) -> sqlite3.Connection:
         return sqlite3.connect(self.paths[inst], timeout=10, check_same_thread=False, isolation_level=None)
 
-    def connect(self, target: str | None = None, login_timeout: int = 3):
+    def connect(self, target: str | None = None, login_timeout: int = 3, track: bool = True):
         with self.lock:
             self.connects += 1
         return self._raw(target) if target else ServiceConn(self)
@@ -134,3 +134,128 @@ def test_info_writes_recovered_and_writers_reconnect(tmp_path: Path) -> None:
     assert v.recovered_info and v.lost == [] and v.valid, v.explain()
     assert cluster.connects > 5  # each broken connection was replaced
     assert any(op.type == "info" for op in hist.ops)
+
+
+class HangingCluster(FakeCluster):
+    """The `hang_at`-th insert blocks until `release` is set (a SIGSTOPped server never answers)."""
+
+    def __init__(self, root: Path, hang_at: int) -> None:
+        super().__init__(root)
+        self.hang_at = hang_at
+        self.release = threading.Event()
+        self.hung: list[HangingConn] = []
+        self.inserts = 0
+
+    def connect(self, target: str | None = None, login_timeout: int = 3, track: bool = True):
+        with self.lock:
+            self.connects += 1
+        return self._raw(target) if target else HangingConn(self)
+
+
+class HangingConn(ServiceConn):
+    """A service connection with cursors of its own, so closing a cursor is not closing the connection."""
+
+    def __init__(self, cluster: HangingCluster) -> None:
+        super().__init__(cluster)
+        self.closed = False
+
+    def cursor(self) -> HangingCursor:
+        return HangingCursor(self)
+
+    def execute(self, sql: str, params=None) -> None:
+        if sql.startswith("INSERT"):
+            with self.c.lock:
+                self.c.inserts += 1
+                hang = self.c.inserts == self.c.hang_at
+            if hang:
+                self.c.hung.append((self, params[0]))
+                self.c.release.wait()
+        super().execute(sql, params)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class HangingCursor:
+    description = None
+
+    def __init__(self, conn: HangingConn) -> None:
+        self.conn = conn
+
+    def execute(self, sql: str, params=None) -> None:
+        self.conn.execute(sql, params)
+
+    def fetchall(self) -> list:
+        return []
+
+    def close(self) -> None:
+        pass
+
+
+def test_hung_write_is_info_its_connection_abandoned_and_exit_bounded(tmp_path: Path) -> None:
+    cluster = HangingCluster(tmp_path, hang_at=20)
+    wl = Workload(cluster, _topology(), tmp_path / "run", seed=7, poll=0.1, statement_timeout=1.0)
+    try:
+        with wl.running(threads=2) as hist:
+            deadline = time.monotonic() + 20
+            while not cluster.hung and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert cluster.hung, "no insert reached the hanging one"
+            exit_started = time.monotonic()
+        exit_took = time.monotonic() - exit_started
+        conn, rid = cluster.hung[0]
+        assert exit_took < wl.statement_timeout + 4, f"exit took {exit_took:.1f}s"
+        outcome = [op for op in hist.ops if op.f == "add" and op.value == rid and op.type != "invoke"]
+        assert [op.type for op in outcome] == ["info"], outcome
+        assert "no answer within 1.0s" in outcome[0].error and "abandoned" in outcome[0].error
+        assert not conn.closed  # never closed while the call may still be blocked on it
+        assert wl.abandoned == 1 and any("1 SQL connection(s) abandoned" in n for n in hist.notes)
+        v = hist.check()
+        assert v.lost == [] and v.valid, v.explain()
+    finally:
+        cluster.release.set()
+
+
+def test_writers_go_on_after_a_hung_write(tmp_path: Path) -> None:
+    cluster = HangingCluster(tmp_path, hang_at=5)
+    wl = Workload(cluster, _topology(), tmp_path / "run", seed=8, poll=0.1, statement_timeout=0.5)
+    try:
+        with wl.running(threads=1) as hist:
+            deadline = time.monotonic() + 20
+            while not cluster.hung and time.monotonic() < deadline:
+                time.sleep(0.02)
+            after = cluster.inserts
+            while cluster.inserts < after + 10 and time.monotonic() < deadline:
+                time.sleep(0.02)
+        assert cluster.inserts >= after + 10, "the writer did not resume on a new connection"
+        assert cluster.connects >= 2
+        assert sum(op.type == "info" for op in hist.ops) == 1
+    finally:
+        cluster.release.set()
+
+
+class StandbyDownCluster(FakeCluster):
+    """mema2 refuses connections once `down` is set (stopped after a takeover, say)."""
+
+    down = False
+
+    def connect(self, target: str | None = None, login_timeout: int = 3, track: bool = True):
+        if self.down and target == "mema2":
+            raise ConnectionRefusedError("mema2: connection refused")
+        return super().connect(target, login_timeout, track)
+
+
+def test_final_phase_gives_up_early_on_a_down_instance(tmp_path: Path) -> None:
+    cluster = StandbyDownCluster(tmp_path)
+    wl = Workload(cluster, _topology(), tmp_path / "run", seed=9, poll=0.1)
+    wl.down_after = 1.0
+    final_deadline = wl.topology.timers.failure_detect() * 2 + 30
+    with wl.running(threads=1) as hist:
+        time.sleep(0.3)
+        cluster.down = True
+        exit_started = time.monotonic()
+    took = time.monotonic() - exit_started
+    assert took < 8 < final_deadline, f"the final phase waited {took:.1f}s for a down instance"
+    assert hist.primary == "mema1" and "mema2" not in hist.snapshots and "mema1" in hist.snapshots
+    assert any(n.startswith("mema2 down: mema2 refuses connections") for n in hist.notes), hist.notes
+    assert any("mema2 not read in the final phase (down" in n for n in hist.notes), hist.notes

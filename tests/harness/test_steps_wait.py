@@ -1,4 +1,4 @@
-"""StepLog (JSON lines for the report, failing steps name themselves) and wait_until."""
+"""StepLog (JSON lines for the report, failing steps name themselves), wait_until and hold."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from harness.backends.local import LocalBackend
 from harness.errors import StepError
 from harness.steps import StepLog
 from harness.topology import Topology
-from harness.wait import WaitTimeout, wait_until
+from harness.wait import WaitTimeout, hold, wait_until
 
 
 @pytest.fixture
@@ -78,3 +78,19 @@ def test_wait_until_treats_exceptions_as_not_yet() -> None:
     assert wait_until(probe, 5, "the port", interval=0.01) == "up"
     with pytest.raises(WaitTimeout, match="last seen: 'ConnectionRefusedError: nope'"):
         wait_until(lambda: (_ for _ in ()).throw(ConnectionRefusedError("nope")), 0.2, "never", interval=0.05)
+
+
+def test_hold_polls_for_the_whole_time_and_names_what_broke() -> None:
+    calls = []
+    t0 = time.monotonic()
+    hold(lambda: calls.append(1) or "OPEN", 0.3, "the primary OPEN", interval=0.05)
+    assert time.monotonic() - t0 >= 0.3 and len(calls) >= 4
+    states = iter(["PRIMARY", "PRIMARY", "PRIMARY", "", "PRIMARY"])
+    t0 = time.monotonic()
+    with pytest.raises(AssertionError) as exc:
+        hold(lambda: next(states), 5, "mema1 PRIMARY", interval=0.05)
+    assert time.monotonic() - t0 < 2  # fails as soon as the probe turns falsy, not at the end
+    msg = str(exc.value)
+    assert msg.startswith("mema1 PRIMARY stopped holding after 0.") and msg.endswith(": ''"), msg
+    with pytest.raises(ConnectionRefusedError):
+        hold(lambda: (_ for _ in ()).throw(ConnectionRefusedError("nope")), 1, "reachable", interval=0.05)
