@@ -45,7 +45,7 @@ class Role:
 
 
 DOWN = Role("DOWN", "")
-READ_RETRIES = 2  # the harness's own reads ride out a transient connect failure; roles() does not retry
+READ_RETRIES = 2  # the harness's own reads ride out a transient connect failure (role() only when asked)
 
 
 class DataWatch:
@@ -75,10 +75,12 @@ class DataWatch:
         return self.t.hosts[self.node(node).host_name]
 
     # -- SQL reads
-    def role(self, node: str | Node) -> Role:
-        """v$instance MODE$/STATUS$ of one instance (DOWN if it cannot be reached)."""
+    def role(self, node: str | Node, *, retries: int = 0) -> Role:
+        """v$instance MODE$/STATUS$ of one instance (DOWN if it cannot be reached). `retries` rides out
+        transient connect failures (READ_RETRIES for "it is still PRIMARY" probes held for a while; 0
+        where a fault makes the instance unreachable on purpose, so each read stays one login timeout)."""
         try:
-            rows = self.sql.query(self.node(node).name, "select MODE$, STATUS$ from v$instance")
+            rows = self.sql.query(self.node(node).name, "select MODE$, STATUS$ from v$instance", retries=retries)
         except Exception:  # noqa: BLE001 - unreachable is a state
             return DOWN
         return Role(str(rows[0][0]).upper(), str(rows[0][1]).upper()) if rows else DOWN

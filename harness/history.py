@@ -126,6 +126,10 @@ class History:
                 self._file.close()
                 self._file = None
 
+    def acked(self, after: float = 0.0) -> list[Op]:
+        """The writes (f == "add") acknowledged after monotonic time `after`."""
+        return [op for op in list(self.ops) if op.type == "ok" and op.f == "add" and op.time > after]
+
     def check(self, faults: list[Any] | None = None):
         """Run every checker over this history (faults default to those attached by the workload)."""
         from harness.checker import check

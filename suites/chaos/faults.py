@@ -21,7 +21,6 @@ from typing import Any
 import pytest
 
 from harness.errors import HarnessError
-from harness.wait import wait_until
 
 LINKS = ("MAL", "DW", "MON", "INST_DW", "CLIENT")
 FAULTS = ("cut", "oneway", "reset", "latency", "bandwidth")
@@ -83,15 +82,6 @@ def start_or_skip(fault: Any, backend_name: str) -> None:
         if backend_name == "local":
             pytest.skip(f"the local backend cannot apply this fault ({exc}); run with --dw-backend docker")
         raise
-
-
-def acked_after(history: Any, t: float) -> int:
-    return sum(1 for op in list(history.ops) if op.type == "ok" and op.f == "add" and op.time > t)
-
-
-def wait_acked(history: Any, after: float, n: int, timeout: float, what: str) -> None:
-    wait_until(lambda: acked_after(history, after), timeout, f"{n} writes acknowledged {what}",
-               ok=lambda k: k >= n, interval=0.2)
 
 
 def not_taken_over(dw: Any, standby: Any) -> Callable[[], bool]:

@@ -12,15 +12,14 @@ import pytest
 from harness.wait import hold, wait_until
 from suites.chaos.faults import (
     Case,
-    acked_after,
     check_verdict,
     matrix,
     not_taken_over,
     open_fault,
     start_or_skip,
-    wait_acked,
     wait_recovered,
 )
+from suites.failover.runbook import wait_writes
 
 pytestmark = [pytest.mark.chaos, pytest.mark.signoff("chaos")]
 
@@ -42,26 +41,26 @@ def test_link_fault(case: Case, request, dw, chaos, workload, dw_group) -> None:
     detect = timers.failure_detect()
     fault = open_fault(chaos, dw.t, case, p.host_name, s.host_name)
     with workload.running(chaos=chaos) as history:
-        wait_acked(history, 0, 10, timers.group_open(), "before the fault")
+        wait_writes(history, after=0, n=10, timeout=timers.group_open(), what="before the fault")
         start_or_skip(fault, dw_group.backend.name)
         try:
             if case.breaks_mal:
                 wait_until(lambda: dw.rstat(p).get(s.name), detect + 30, f"{p.name} to mark {s.name}'s REALTIME archive INVALID",
                            ok=lambda st: st == "INVALID", interval=0.3)
                 invalid_at = time.monotonic()
-                wait_acked(history, invalid_at, 5, detect + 30, f"by {p.name} after invalidating {s.name}")
+                wait_writes(history, after=invalid_at, n=5, timeout=detect + 30, what=f"by {p.name} after invalidating {s.name}")
                 assert dw.role(p).writable_primary
             elif case.blocks_clients:
                 settled = time.monotonic() + 2.0  # statements in flight at the cut may still complete
-                hold(lambda: acked_after(history, settled) == 0, detect, "no write succeeding with CLIENT cut")
+                hold(lambda: not history.acked(settled), detect, "no write succeeding with CLIENT cut")
             else:
                 t0 = time.monotonic()
-                wait_acked(history, t0, 5, detect + 30, f"during the {case.link} {case.fault}")
+                wait_writes(history, after=t0, n=5, timeout=detect + 30, what=f"during the {case.link} {case.fault}")
             hold(not_taken_over(dw, s), detect, f"no takeover of {s.name} ({case.dw_mode})")
         finally:
             fault.heal()
         healed = time.monotonic()
         took = wait_recovered(dw, healed, request)
-        wait_acked(history, time.monotonic(), 5, timers.group_open(), "after the recovery")
+        wait_writes(history, after=time.monotonic(), n=5, timeout=timers.group_open(), what="after the recovery")
     verdict = check_verdict(history, dw, p, s)
     print(f"{case.id}: recovered {took:.1f}s after the heal; {verdict.acknowledged} writes acknowledged")

@@ -14,7 +14,8 @@ import time
 import pytest
 
 from harness.wait import hold
-from suites.chaos.faults import check_verdict, not_taken_over, wait_acked, wait_recovered
+from suites.chaos.faults import check_verdict, not_taken_over, wait_recovered
+from suites.failover.runbook import wait_writes
 
 pytestmark = [pytest.mark.chaos, pytest.mark.signoff("chaos")]
 
@@ -46,7 +47,7 @@ def test_process_fault(kind: str, where: str, proc: str, request, dw, chaos, wor
     timers = dw.t.timers
     detect = timers.failure_detect()
     with workload.running(chaos=chaos) as history:
-        wait_acked(history, 0, 10, timers.group_open(), "before the fault")
+        wait_writes(history, after=0, n=10, timeout=timers.group_open(), what="before the fault")
         if kind == "kill":
             chaos.kill(host, proc)
             if proc == "dmserver":
@@ -54,7 +55,7 @@ def test_process_fault(kind: str, where: str, proc: str, request, dw, chaos, wor
                 dw.wait_roles(primary=p, timeout=timers.recovery())
             else:
                 t0 = time.monotonic()
-                wait_acked(history, t0, 5, detect + 30, f"while {proc} on {host} is dead")
+                wait_writes(history, after=t0, n=5, timeout=detect + 30, what=f"while {proc} on {host} is dead")
                 hold(not_taken_over(dw, s), detect, f"no takeover of {s.name}")
                 _restart(dw, where, proc, node)
             healed = time.monotonic()
@@ -63,7 +64,7 @@ def test_process_fault(kind: str, where: str, proc: str, request, dw, chaos, wor
                 hold(not_taken_over(dw, s), detect + 1, f"no takeover of {s.name} while {proc} is stopped")
             healed = time.monotonic()
         took = wait_recovered(dw, healed, request)
-        wait_acked(history, time.monotonic(), 5, timers.group_open(), "after the recovery")
+        wait_writes(history, after=time.monotonic(), n=5, timeout=timers.group_open(), what="after the recovery")
     verdict = check_verdict(history, dw, p, s)
     if proc != "dmmonitor":
         assert dw.procedure.monitor is None or dw.monitor.show().healthy(list(dw.nodes))

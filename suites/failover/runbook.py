@@ -176,12 +176,10 @@ def auto_mode(runbook: Runbook, dw_group: Any, request: pytest.FixtureRequest) -
         dw_group.dirty = True
 
 
-def wait_writes(history: Any, *, after: float, n: int = 10, timeout: float = 60.0) -> int:
+def wait_writes(history: Any, *, after: float, n: int = 10, timeout: float = 60.0, what: str = "") -> int:
     """Wait until the workload has `n` writes acknowledged after monotonic time `after` (writers resumed)."""
-    def acked() -> int:
-        return sum(1 for op in list(history.ops) if op.type == "ok" and op.f == "add" and op.time > after)
-
-    return wait_until(acked, timeout, f"{n} writes acknowledged by the workload", ok=lambda k: k >= n,
+    return wait_until(lambda: len(history.acked(after)), timeout,
+                      f"{n} writes acknowledged by the workload{' ' + what if what else ''}", ok=lambda k: k >= n,
                       interval=0.2)
 
 

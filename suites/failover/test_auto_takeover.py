@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from harness.dw import READ_RETRIES
 from harness.wait import hold
 from suites.failover.runbook import AUTO_TAKEOVER, acked_before, leave_group, report_loss, wait_writes
 
@@ -49,7 +50,8 @@ def test_no_auto_takeover_when_only_the_monitor_link_is_lost(dw, auto_mode, work
         wait_writes(history, after=0)
         with chaos.cut("MON", between=(dw.t.monitor_host.name, old.host_name)):
             monitor.wait_for(old.name, wstatus="ERROR")
-            hold(lambda: dw.role(old).writable_primary and dw.role(new).mode == "STANDBY",
+            hold(lambda: dw.role(old, retries=READ_RETRIES).writable_primary
+                 and dw.role(new, retries=READ_RETRIES).mode == "STANDBY",
                  timers.failure_detect() + timers.dw_error_time, f"{old} PRIMARY and {new} STANDBY")
         dw.wait_healthy()
         wait_writes(history, after=time.monotonic())

@@ -7,6 +7,7 @@ import signal
 
 import pytest
 
+from harness.dw import READ_RETRIES
 from harness.wait import hold, wait_until
 
 pytestmark = [pytest.mark.lifecycle, pytest.mark.signoff("shutdown-order")]
@@ -37,7 +38,7 @@ def test_watcher_refuses_an_instance_with_another_oguid(dw, runbook) -> None:
                           f"{spec.name}'s dmwatcher to refuse OGUID {real}", interval=0.3,
                           describe=lambda _: watcher.log()[-400:])
         assert (int(said.group(1)), int(said.group(2))) == (wrong, real), said.group(0)
-        hold(lambda: dw.role(standby).status != "OPEN" and dw.role(primary).writable_primary,
+        hold(lambda: dw.role(standby).status != "OPEN" and dw.role(primary, retries=READ_RETRIES).writable_primary,
              dw.t.timers.failure_detect(), f"{standby} not opened and {primary} PRIMARY OPEN")
     finally:
         runbook.stop_watcher(standby, with_instance=False)

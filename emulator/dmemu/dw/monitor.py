@@ -5,7 +5,9 @@ It links to every MON_DW_IP watcher, prints each watcher's status message when i
 Switchover, takeover and open force are driven step by step from here through the watchers, with
 the `[monitor] <time>: ...` lines of §7. A confirm monitor (MON_DW_CONFIRM=1) in an AUTO group takes
 over automatically onto a VALID standby once the primary has failed for DW_ERROR_TIME and that standby's
-watcher has lost the primary too (§3.3, §4.4; see `auto_takeover_target`).
+watcher has lost the primary too (§3.3, §4.4; see `auto_takeover_target`), and it answers an AUTO primary
+watcher's request to confirm a standby's failure before that watcher invalidates the standby's archive
+(see `confirm_standby_failure`).
 Chinese by default, English with LANGUAGE=en.
 """
 
@@ -35,6 +37,15 @@ DWMON_STDBY_CANNOT_RECOVER = -21
 DWMON_CHECK_OPEN_LATER = -22
 DWMON_CANNOT_OPEN = -23
 DWMON_OPEN_NEED_USER = -27
+
+lang.register({
+    "m_confirm_standby": ("确认监视器确认实例{dest}故障(守护进程{name}请求)",
+                          "Confirm monitor confirms the failure of instance {dest} (asked by dmwatcher {name})"),
+    "m_confirm_not_mon": ("不是确认监视器", "not a confirm monitor"),
+    "m_confirm_busy": ("正在自动接管", "an auto takeover is running"),
+    "m_confirm_not_primary": ("监视器看到的{name}不是正常的主库", "the monitor does not see {name} as a healthy primary"),
+    "m_confirm_other_primary": ("组中已有其他主库{other}", "{other} is the group's open primary"),
+})
 
 ROW_HDR = (f"    {'WTIME':<21}{'WSTATUS':<15}{'INST_OK':<10}{'INAME':<17}{'ISTATUS':<12}{'IMODE':<10}"
            f"{'RSTAT':<9}{'N_OPEN':<9}{'FLSN':<16}CLSN")
@@ -164,7 +175,8 @@ class Monitor:
     def _connect(self, v: WatcherView) -> None:
         try:
             c = protocol.dial(v.host, v.port, timeout=1.0, name=f"mon->{v.host}",
-                              on_push=lambda _c, m, v=v: self._on_wmsg(v, m))
+                              on_push=lambda _c, m, v=v: self._on_wmsg(v, m),
+                              on_request=lambda _c, m, v=v: self._on_watcher_request(v, m))
             c.start()
             r = c.request({"op": "mon_hello", "id": self.id, "confirm": self.cfg.confirm,
                            "oguid": v.group.oguid}, timeout=3.0)
@@ -226,6 +238,33 @@ class Monitor:
             v.last_key = key
             self.say("m_recv", name=msg["name"])
             self.write(self._row_block(v, header=True))
+
+    def _on_watcher_request(self, v: WatcherView, msg: dict) -> dict:
+        """A watcher asks this monitor something; today only an AUTO primary's `confirm` of a lost standby."""
+        if msg.get("op") != "confirm":
+            return {"ok": False, "code": DWMON_INVALID_ARG, "error": f"unknown op {msg.get('op')}"}
+        why = self.confirm_standby_failure(v)
+        if why is None:
+            self.say("m_confirm_standby", dest=msg.get("dest"), name=v.name)
+        return {"ok": True, "confirmed": why is None, "why": why}
+
+    def confirm_standby_failure(self, v: WatcherView) -> str | None:
+        """Whether this monitor confirms, for primary watcher `v`, that its lost standby failed (reference
+        §3.3, §4.4): None (confirmed) when this is the confirm monitor, no auto takeover is running, and from
+        the monitor's own view `v` is a fresh, non-split PRIMARY with its instance OK while no other watcher
+        reports an open primary; in that case the monitor does not take over. Otherwise the reason."""
+        if not self.cfg.confirm:
+            return lang.msg("m_confirm_not_mon")
+        if self.auto_running:
+            return lang.msg("m_confirm_busy")
+        m = v.msg or {}
+        if not v.fresh() or m.get("inst_ok") != "OK" or v.inst().get("mode") != "PRIMARY" \
+                or v.inst().get("status") not in ("OPEN", "SUSPEND") or m.get("wctlstat") == "SPLIT":
+            return lang.msg("m_confirm_not_primary", name=v.name)
+        for o in self.gviews(v.group):
+            if o is not v and o.fresh() and o.inst().get("mode") == "PRIMARY" and o.inst().get("status") == "OPEN":
+                return lang.msg("m_confirm_other_primary", other=o.name)
+        return None
 
     # ---- group model ---------------------------------------------------------------------
     def group(self, name: str | None) -> MonGroup:
@@ -835,9 +874,23 @@ class Monitor:
         p = self.primary(g, fresh_only=False)
         if p is None or not self.cfg.confirm or not p.msg or p.msg.get("dw_mode") != "AUTO":
             return -1
-        left = float(p.msg.get("dw_error_time", 60)) - (time.monotonic() - p.seen)
-        return max(0, int(left)) if self.primary_failed(g) or left < float(p.msg.get("dw_error_time", 60)) - 2 \
-            else -1
+        err = float(p.msg.get("dw_error_time", 60))
+        left = err - self._group_silence(g, p)
+        return max(0, int(left)) if self.primary_failed(g) or left < err - 2 else -1
+
+    def _group_silence(self, g: MonGroup, p: WatcherView) -> float:
+        """Seconds since anyone last heard primary watcher `p`: the monitor itself or, per its latest
+        `peer_links`, a standby's watcher; a cut of only the monitor's link does not count down."""
+        now = time.monotonic()
+        silence = now - p.seen
+        for v in self.gviews(g):
+            if v is p or not v.fresh():
+                continue
+            links = (v.msg or {}).get("peer_links") or {}
+            entry = next((e for n, e in links.items() if n.upper() == p.name.upper()), None)
+            if entry is not None and entry.get("dw_age") is not None:
+                silence = min(silence, float(entry["dw_age"]) + (now - v.seen))
+        return silence
 
     def _open_force(self, g: MonGroup, v: WatcherView) -> None:
         i = v.inst()

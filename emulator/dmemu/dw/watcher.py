@@ -7,8 +7,9 @@ Every ~0.5 s it pushes its status message (the row a monitor prints) to peers an
 Automatic behaviour (no monitor needed, as in DM8): open the mounted instances, primary first (only
 once every peer is seen, or when it was open before and nobody replaced it); open a standby once its
 primary reports its archive VALID; on a REALTIME send failure set the archive INVALID and reopen the
-suspended primary; after INST_RECOVER_TIME re-synchronise a returning standby; restart a dead
-instance when INST_AUTO_RESTART=1; refuse an instance whose OGUID differs from INST_OGUID; keep
+suspended primary (in DW_MODE AUTO only once the confirm monitor has confirmed the standby's
+failure: watcher state CONFIRM, reference §3.3, §4.4); after INST_RECOVER_TIME re-synchronise a
+returning standby; restart a dead instance when INST_AUTO_RESTART=1; refuse an instance whose OGUID differs from INST_OGUID; keep
 dmwatcher.ctl and report SPLIT. Monitors drive switchover/takeover/open force step by step through
 the primitive requests in `_on_request`.
 """
@@ -35,6 +36,8 @@ from .history import History, replaced_by
 STATES = ("STARTUP", "OPEN", "RECOVERY", "SWITCHOVER", "TAKEOVER", "OPENFORCE", "FAILOVER", "CONFIRM",
           "SHUTDOWN", "ERROR")
 PUSH_INTERVAL = 0.5
+CONFIRM_INTERVAL = 0.5          # how often a watcher in CONFIRM asks the confirm monitor again
+CONFIRM_TIMEOUT = 2.0           # a confirm monitor that has not answered by then counts as no answer
 MAX_MONITORS = 10
 
 # dwmon return codes (behaviour reference §4.2, G2)
@@ -70,6 +73,13 @@ lang.register({
     "w_max_mon": ("监视器连接数已达上限", "Too many monitors connected"),
     "w_cmd_running": ("守护进程正在执行其他监视器命令", "The watcher is executing another monitor command"),
     "w_bad_ini": ("{why}", "{why}"),
+    "w_confirm_ask": ("请求确认监视器确认备库{dest}故障", "Ask the confirm monitor to confirm the failure of standby {dest}"),
+    "w_confirm_none": ("没有确认监视器应答, 主库保持挂起, 等待确认备库{dest}故障",
+                       "No confirm monitor answers: the primary stays suspended until the failure of standby "
+                       "{dest} is confirmed"),
+    "w_confirm_ok": ("确认监视器已确认备库{dest}故障", "The confirm monitor confirmed the failure of standby {dest}"),
+    "w_confirm_no": ("确认监视器不确认备库{dest}故障: {why}",
+                     "The confirm monitor does not confirm the failure of standby {dest}: {why}"),
 })
 
 
@@ -116,6 +126,8 @@ class Watcher:
         self.link_down_since = time.monotonic()
         self.recover_since: dict[str, float] = {}
         self.recovering: set[str] = set()
+        self.confirming: dict[str, dict] = {}         # DEST -> lost standby awaiting the confirm monitor
+        self._confirm_thread: threading.Thread | None = None
         self.mid = ""
         self._said: set[str] = set()
         self._stop = threading.Event()
@@ -329,17 +341,98 @@ class Watcher:
         self.inst_req({"op": "set_arch", "dest": dest, "status": status})
 
     def _handle_send_failed(self, msg: dict) -> None:
-        """Primary could not ship redo: archive INVALID, reopen the suspended primary (§5.2 step 5)."""
+        """Primary could not ship redo (§5.2 step 5): the standby is lost."""
+        self._lost_standby(msg["dest"], str(msg.get("error")))
+
+    def _lost_standby(self, dest: str, why: str) -> None:
+        """MANUAL: invalidate the standby's archive now. AUTO: first the confirm monitor must confirm the
+        failure (reference §3.3, §4.4: protection against a network split), so go to CONFIRM and ask it
+        until it does; the suspended primary stays suspended meanwhile."""
+        if self.cfg.dw_mode != "AUTO":
+            self._invalidate(dest, why)
+            return
+        with self._lock:
+            if dest.upper() not in self.confirming:
+                self.confirming[dest.upper()] = {"dest": dest, "why": why, "asked": False, "silent": False,
+                                                 "refused": None}
+            self.set_wstatus("CONFIRM")
+            if self._confirm_thread is None:
+                self._confirm_thread = threading.Thread(target=self._confirm_loop, name="dw-confirm", daemon=True)
+                self._confirm_thread.start()
+
+    def _invalidate(self, dest: str, why: str) -> None:
+        """Set the lost standby's REALTIME archive INVALID and reopen a suspended primary."""
         with self._lock:
             try:
-                self.say(lang.msg("w_arch_invalid", name=self.inst_name, dest=msg["dest"], why=msg.get("error")))
-                self.set_arch(msg["dest"], "INVALID")
-                self.recover_since.pop(msg["dest"].upper(), None)
+                self.say(lang.msg("w_arch_invalid", name=self.inst_name, dest=dest, why=why))
+                self.set_arch(dest, "INVALID")
+                self.recover_since.pop(dest.upper(), None)
                 self._inst_link()
-                if self.inst.get("status") == "SUSPEND":
-                    self.exec_sql("ALTER DATABASE OPEN")
+                self._reopen_suspended()
             except (DmError, protocol.LinkError) as e:
                 self.say(str(e))
+
+    def _reopen_suspended(self) -> None:
+        if self.inst.get("status") == "SUSPEND":
+            self.exec_sql("ALTER DATABASE OPEN")
+
+    def _confirm_loop(self) -> None:
+        """CONFIRM: ask a connected confirm monitor every CONFIRM_INTERVAL until each lost standby is
+        confirmed (then invalidate) or no longer needs it (archive already INVALID, instance not an
+        open or suspended PRIMARY any more)."""
+        while not self._stop.is_set():
+            with self._lock:
+                if not self.confirming:
+                    self._confirm_thread = None
+                    return
+                pending = list(self.confirming.values())
+            i = self.inst
+            if self.inst_ok() != "OK" or i.get("mode") != "PRIMARY" or i.get("status") not in ("OPEN", "SUSPEND"):
+                with self._lock:
+                    self.confirming.clear()
+                continue
+            for e in pending:
+                arch = next((a for a in i.get("arch", []) if a["dest"].upper() == e["dest"].upper()), None)
+                if arch is None or arch["status"] != "VALID":
+                    with self._lock:
+                        self.confirming.pop(e["dest"].upper(), None)
+                        try:
+                            self._reopen_suspended()
+                        except (DmError, protocol.LinkError) as err:
+                            self.say(str(err))
+                elif self._ask_confirm(e):
+                    with self._lock:
+                        self.confirming.pop(e["dest"].upper(), None)
+                    self._invalidate(e["dest"], e["why"])
+            self._stop.wait(CONFIRM_INTERVAL)
+
+    def _ask_confirm(self, e: dict) -> bool:
+        """One round: True when a connected confirm monitor confirms the failure of standby e["dest"]."""
+        if self.wctlstat == "SPLIT":
+            return False
+        mons = [c for c, m in list(self.monitors.items()) if m["confirm"] and not c.closed]
+        answer = None
+        if mons:
+            if not e["asked"]:
+                e["asked"] = True
+                self.say(lang.msg("w_confirm_ask", dest=e["dest"]))
+            try:
+                answer = mons[0].request({"op": "confirm", "group": self.cfg.group, "name": self.inst_name,
+                                          "dest": e["dest"]}, timeout=CONFIRM_TIMEOUT)
+            except protocol.LinkError:
+                answer = None
+        if answer is None or not answer.get("ok"):
+            if not e["silent"]:
+                e["silent"] = True
+                self.say(lang.msg("w_confirm_none", dest=e["dest"]))
+            return False
+        if answer.get("confirmed"):
+            self.say(lang.msg("w_confirm_ok", dest=e["dest"]))
+            return True
+        if e["refused"] != answer.get("why"):
+            e["refused"] = answer.get("why")
+            self.say(lang.msg("w_confirm_no", dest=e["dest"], why=answer.get("why")))
+        return False
 
     # ---- the automatic loop ----------------------------------------------------------------
     def run(self) -> None:
@@ -381,7 +474,7 @@ class Watcher:
                 return
             i = self.inst
             if not i or self.inst_ok() != "OK":
-                if self.wstatus in ("OPEN", "RECOVERY"):
+                if self.wstatus in ("OPEN", "RECOVERY", "CONFIRM"):
                     self.set_wstatus("STARTUP")
                 return
             mode, status = i.get("mode"), i.get("status")
@@ -417,6 +510,10 @@ class Watcher:
             if not (all(n in live for n in others) or self.was_open):
                 return
             self._open_primary("OPEN" if not self.ctl.entries else None)
+            return
+        if self.confirming:
+            if self.wstatus != "CONFIRM":
+                self.set_wstatus("CONFIRM")
             return
         if status == "SUSPEND":
             return
@@ -454,9 +551,7 @@ class Watcher:
             pi = (p or {}).get("inst") or {}
             if a["status"] == "VALID":
                 if p is None and not bugs.active("no-suspend-on-send-failure"):
-                    self.say(lang.msg("w_arch_invalid", name=self.inst_name, dest=a["dest"], why="DW_ERROR_TIME"))
-                    self.set_arch(a["dest"], "INVALID")
-                    self._inst_link()
+                    self._lost_standby(a["dest"], "DW_ERROR_TIME")
                 self.recover_since.pop(dest, None)
                 continue
             healthy = p is not None and p.get("inst_ok") == "OK" and pi.get("mode") == "STANDBY" \
