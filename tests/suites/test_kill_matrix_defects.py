@@ -21,6 +21,8 @@ _spec.loader.exec_module(km)  # type: ignore[union-attr]
 
 SW = "suites/failover/test_switchover.py::test_switchover_to_the_standby_and_back"
 TK_HEALTHY = "suites/failover/test_takeover.py::test_takeover_is_refused_while_the_group_is_healthy"
+OGUID = "suites/lifecycle/test_oguid_guard.py::test_watcher_refuses_an_instance_with_another_oguid"
+STANDBY_RO = "suites/replication/test_redo_apply.py::test_standby_rejects_dml_and_ddl"
 SMOKE_HEALTHY = "suites/smoke/test_smoke.py::test_group_is_built_and_healthy"
 
 # (defect, suite test that must go red under it); the fast ones run by default
@@ -28,6 +30,8 @@ FAST = [
     ("takeover-while-healthy", TK_HEALTHY),       # takeover refused while healthy (seed 十二.2.2)
     ("switchover-drops-keepbuf", SW),             # switchover keeps every acknowledged write (十二.2.1)
     ("commit-before-send", SW),                   # the workload's lost-write check
+    ("watcher-ignores-oguid", OGUID),             # INST_OGUID guard (seed 六.4, reference 5.3)
+    ("standby-accepts-dml", STANDBY_RO),          # standby read-only: -2018 / -710 (reference 3)
 ]
 SLOW = [
     ("standby-skips-redo", SW),                   # divergence check after the switchover
