@@ -33,6 +33,15 @@ SSL_HINT = ("dmPython cannot load OpenSSL (-70089): source .venv/dmdw.env (it se
 RETRYABLE = (-70019, -70028)  # connect-phase network failures
 
 
+def dpi_login_timeout(seconds: float) -> int:
+    """dmPython's `login_timeout` in its own unit, milliseconds, for a timeout the harness gives in seconds.
+
+    Measured with dmPython 2.6.1: a server that accepts but never answers costs 2 x login_timeout ms + 1 s,
+    and with login_timeout=5 (5 ms) every connect whose STARTUP reply takes more than ~15 ms fails with
+    -70019, which on a loaded host made ~1 in 25 connects to a healthy instance fail."""
+    return max(1, round(seconds * 1000))
+
+
 def dm_error_code(exc: BaseException) -> int | None:
     """The DM error code of a dmPython exception (e.g. -2018), or None."""
     for a in getattr(exc, "args", ()):
@@ -203,10 +212,11 @@ class Sql:
 
     # -- connections
     def connect(self, target: str | None = None, *, user: str | None = None, password: str | None = None,
-                autocommit: bool = True, login_timeout: int = 5, retries: int = 0, track: bool = True,
+                autocommit: bool = True, login_timeout: float = 2.0, retries: int = 0, track: bool = True,
                 **kw: Any) -> Connection:
         """A dmPython connection. target: host/instance/role -> that instance's address; a service name
         from dm_svc.conf (default: the seed's service) -> dmPython chooses by LOGIN_MODE.
+        login_timeout: seconds for each login attempt (a silent server costs about twice that plus 1 s).
         retries: extra attempts after a connect-phase network failure (-70019/-70028); the harness's own
         reads use them, client tests leave them at 0 so they see every failure.
         track=False keeps the connection out of close_all() (its owner closes it, e.g. a role poller)."""
@@ -222,12 +232,12 @@ class Sql:
         raise AssertionError("unreachable")
 
     def _connect_once(self, target: str | None, user: str | None, password: str | None, autocommit: bool,
-                      login_timeout: int, track: bool, kw: dict[str, Any]) -> Connection:
+                      login_timeout: float, track: bool, kw: dict[str, Any]) -> Connection:
         import dmPython
 
         target = target or self.t.svc.name
         args: dict[str, Any] = {"user": user or self.user, "password": password or self.password,
-                                "login_timeout": login_timeout, "autoCommit": autocommit}
+                                "login_timeout": dpi_login_timeout(login_timeout), "autoCommit": autocommit}
         if target in self.services:
             args.update(server=target, dmsvc_path=str(self.svc_dir))
         else:

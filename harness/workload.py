@@ -36,6 +36,10 @@ POOL = 200  # Faker values per field and writer
 STATEMENT_MARGIN = 10.0  # seconds beyond failure detection a statement may take before it counts as hung
 POLL_DEADLINE = 3.0  # a role read slower than this is sampled as "unreachable"
 JOIN_MARGIN = 5.0  # seconds a stopping thread gets beyond its call deadline before it is left behind
+# login timeouts (s): a silent server costs ~2x that plus 1 s, so a writer's SWITCH_TIME rounds over a black-holed
+# primary fit in its statement deadline and a role read's fit in POLL_DEADLINE
+WRITE_LOGIN_TIMEOUT = 1.0
+READ_LOGIN_TIMEOUT = 0.5
 _tables = itertools.count(1)
 T = TypeVar("T")
 
@@ -94,8 +98,8 @@ class _Session:
     blocked on freezes the process), it stays busy in harness.sql's registry, and the next open() starts
     over with a new connection and runner. Any other error closes the connection."""
 
-    def __init__(self, wl: Workload, target: str | None, name: str, timeout: float, *, login_timeout: int = 3,
-                 track: bool = True) -> None:
+    def __init__(self, wl: Workload, target: str | None, name: str, timeout: float, *,
+                 login_timeout: float = WRITE_LOGIN_TIMEOUT, track: bool = True) -> None:
         self.wl, self.target, self.name, self.timeout = wl, target, name, timeout
         self.login_timeout, self.track = login_timeout, track
         self.conn: Any = None
@@ -179,8 +183,8 @@ class Workload:
         with self._count_lock:
             self.abandoned += 1
 
-    def _session(self, target: str | None, name: str, *, timeout: float | None = None, login_timeout: int = 3,
-                 track: bool = True) -> _Session:
+    def _session(self, target: str | None, name: str, *, timeout: float | None = None,
+                 login_timeout: float = WRITE_LOGIN_TIMEOUT, track: bool = True) -> _Session:
         return _Session(self, target, name, self.statement_timeout if timeout is None else timeout,
                         login_timeout=login_timeout, track=track)
 
@@ -199,7 +203,7 @@ class Workload:
         deadline = time.monotonic() + timeout
         failing_since: float | None = None
         while True:
-            s = self._session(inst, f"wl-read-{inst}", login_timeout=1, track=False)
+            s = self._session(inst, f"wl-read-{inst}", login_timeout=READ_LOGIN_TIMEOUT, track=False)
             try:
                 try:
                     s.open()
@@ -296,7 +300,8 @@ class Workload:
         return str(mode).upper(), str(status).upper(), lsn
 
     def _poller(self, inst: str, hist: History, stop: threading.Event) -> None:
-        session = self._session(inst, f"wl-poll-{inst}", timeout=self.poll_timeout, login_timeout=1, track=False)
+        session = self._session(inst, f"wl-poll-{inst}", timeout=self.poll_timeout,
+                                login_timeout=READ_LOGIN_TIMEOUT, track=False)
         while not stop.is_set():
             t0 = time.monotonic()
             try:
@@ -315,7 +320,7 @@ class Workload:
         while time.monotonic() < deadline:
             last = {}
             for inst in self.instances:
-                s = self._session(inst, f"wl-final-{inst}", timeout=self.poll_timeout, login_timeout=1,
+                s = self._session(inst, f"wl-final-{inst}", timeout=self.poll_timeout, login_timeout=READ_LOGIN_TIMEOUT,
                                   track=False)
                 try:
                     last[inst] = s.run(self._role, "role read")

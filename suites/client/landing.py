@@ -32,7 +32,7 @@ class Landing:
         return f"{self.instance} {self.mode} {self.status}"
 
 
-def land(sql: Any, service: str, *, login_timeout: int = 5) -> Landing:
+def land(sql: Any, service: str, *, login_timeout: float = 5.0) -> Landing:
     """Connect through `service`, read v$instance, disconnect."""
     t0 = time.monotonic()
     try:
