@@ -35,7 +35,7 @@ EMULATOR_TIMERS = Timers(dw_error_time=4, inst_error_time=4, inst_recover_time=6
                          mal_conn_fail_interval=3)
 MARKERS = (
     "slow: long-running (bulk load, full matrices); run with -m slow",
-    "destructive: breaks the group; gets a freshly built group (and the next test a rebuilt one)",
+    "destructive: breaks the group; gets a freshly built group (and the next test a rebuilt one); runs first",
 )
 _LIVE: list[Group] = []  # groups to tear down at exit if pytest could not
 
@@ -133,6 +133,16 @@ def pytest_configure(config: pytest.Config) -> None:
     }
     if threading_main():
         _install_sigterm()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Destructive tests first, then the others, each part in its collected (or shuffled) order.
+
+    A destructive test needs a freshly built group and leaves it for a rebuild, so every switch between
+    destructive and other tests costs one build of the group; grouped, a run builds it once per destructive
+    test plus once."""
+    items[:] = sorted(items, key=lambda item: item.get_closest_marker("destructive") is None)
 
 
 def threading_main() -> bool:

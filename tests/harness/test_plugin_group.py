@@ -19,13 +19,17 @@ def test_a_fixtures(dw, dw_group, hosts, sql, monitor, topology, run_dir):
     assert hosts.host1.ti.file(hosts.host1.path("/opt/dm8/data/memadb/dm.ini")).exists
     assert sql.scalar("mema1", "select count(*) from v$instance") == 1
     assert monitor.show().healthy() and topology.primary.instance == "mema1"
-    assert dw_group.builds == 1 and (run_dir / "steps.jsonl").exists()
+    assert dw_group.builds == 3 and (run_dir / "steps.jsonl").exists()  # run after the destructive tests
 
 @pytest.mark.destructive
 def test_b_destructive_kills_the_standby_group(dw, dw_group, hosts):
-    assert dw_group.builds == 2          # a destructive test gets a freshly built group ...
+    assert dw_group.builds == 1          # destructive tests run first: the first one gets the initial build ...
     hosts.host2.signal("dmwatcher", signal.SIGKILL)
     hosts.host2.signal("dmserver", signal.SIGKILL)
+
+@pytest.mark.destructive
+def test_b2_destructive_gets_a_fresh_group(dw, dw_group):
+    assert dw_group.builds == 2 and dw.healthy()  # ... the next one a freshly built group
 
 def test_c_rebuilt_after_destructive(dw, dw_group, sql):
     assert dw_group.builds == 3          # ... and the next test a rebuilt one after it
@@ -42,8 +46,11 @@ def test_d_reset_keeps_a_healthy_group(dw, dw_group, sql):
 def test_group_lifecycle(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_suite=SUITE)
     result = pytester.runpytest_subprocess("-p", "harness.plugin", "-p", "no:cacheprovider", "--dw-backend",
-                                           "local", "-q", "-p", "no:randomly", timeout=300)
-    result.assert_outcomes(passed=4)
+                                           "local", "-v", "-p", "no:randomly", timeout=300)
+    result.assert_outcomes(passed=5)
+    ran = [line.split("::")[1].split()[0] for line in result.stdout.lines if "::test_" in line and "PASSED" in line]
+    assert ran == ["test_b_destructive_kills_the_standby_group", "test_b2_destructive_gets_a_fresh_group",
+                   "test_a_fixtures", "test_c_rebuilt_after_destructive", "test_d_reset_keeps_a_healthy_group"]
     runs = list((pytester.path / "reports").iterdir())
     assert len(runs) == 1
     run = runs[0]
