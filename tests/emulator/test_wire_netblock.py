@@ -13,9 +13,10 @@ from dmemu.wire.client import connect
 from emu_helpers import PWD
 
 
-def _dm_login(db, timeout: int = 3):
+def _dm_login(db, timeout_ms: int = 3000):
+    """dmPython's login_timeout is in milliseconds."""
     return dmPython.connect(user="SYSDBA", password=PWD, server="127.0.0.1", port=db.port,
-                            login_timeout=timeout)
+                            login_timeout=timeout_ms)
 
 
 def test_client_black_hole_while_listed(new_db, tmp_path) -> None:
