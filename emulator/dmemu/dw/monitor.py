@@ -94,6 +94,9 @@ class WatcherView:
         return (self.msg or {}).get("wstatus", "ERROR") if self.fresh() else "ERROR"
 
 
+LOGIN_REQ_TIMEOUT = 3.0  # seconds one watcher gets to check a `login` before the next is asked
+
+
 class Monitor:
     """One dmmonitor process."""
 
@@ -780,11 +783,11 @@ class Monitor:
             self.write(lang.msg("m_pwd"))
             pwd = self.inp.readline().rstrip("\n")
             self.write("\n")
-        for v in self.views:
-            if v.conn is None or v.conn.closed or not v.msg or v.msg.get("inst_ok") != "OK":
-                continue
-            try:
-                r = self.req(v, {"op": "login", "user": user, "pwd": pwd})
+        live = [v for v in self.views if v.conn is not None and not v.conn.closed and v.fresh()
+                and v.msg.get("inst_ok") == "OK"]
+        for v in sorted(live, key=lambda v: -v.seen):  # the most recently heard first: a black-holed
+            try:                                       # watcher must not hold the login up for long
+                r = self.req(v, {"op": "login", "user": user, "pwd": pwd}, timeout=LOGIN_REQ_TIMEOUT)
             except CmdError:
                 continue
             if r.get("ok"):
