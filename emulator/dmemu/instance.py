@@ -103,6 +103,34 @@ def load_arch(config_dir: str, arch_ini: bool) -> list[dict]:
     return out
 
 
+class _EngineBatch:
+    """Engine ops of consecutive complete transactions, applied as one engine transaction (db.apply is
+    atomic and records the last transaction's lsn_hi); bounded to about CHUNK_ROWS rows."""
+
+    __slots__ = ("db", "ops", "lsn_hi", "rows")
+
+    def __init__(self, db):
+        self.db = db
+        self.ops: list = []
+        self.lsn_hi = 0
+        self.rows = 0
+
+    def add(self, ops: list, lsn_hi: int) -> None:
+        """Queue one transaction's ops; one the engine already holds (lsn_hi <= its cur_lsn) is skipped."""
+        if not ops or lsn_hi <= int(self.db.cur_lsn):
+            return
+        self.ops.extend(ops)
+        self.lsn_hi = lsn_hi
+        self.rows += sum(_op_rows(op) for op in ops)
+        if self.rows >= CHUNK_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.ops:
+            ops, self.ops, self.rows = self.ops, [], 0
+            self.db.apply(ops, self.lsn_hi)
+
+
 class InstSession:
     """A client session: the engine's SqlSession plus MOUNT checks and the commit-not-durable defect."""
 
@@ -322,27 +350,33 @@ class Instance:
         base = int(self.db.cur_lsn)
         last = max(base, self.log.last_lsn())
         self._seq = max(self._seq, self.log.last_seq())
-        group: list[RedoRecord] = []
+        held, self._apply_buf = self._apply_buf, []
+        batch = _EngineBatch(self.db)
         for rec in self.log.records(after_lsn=base):
-            if group and group[0].seq != rec.seq:
-                group = []                           # an aborted transaction's chunks: drop them
-            group.append(rec)
-            if rec.last:
-                self._replay(group)
-                group = []
+            self._gather(rec, batch)
+        batch.flush()
+        self._apply_buf = held                       # a transaction the log does not finish is dropped
         self._lsn = self._flushed = last
 
-    def _replay(self, group: list[RedoRecord]) -> None:
-        """Apply one complete transaction (its chunks, in order)."""
+    def _gather(self, rec: RedoRecord, batch: _EngineBatch) -> None:
+        """Add `rec` to its transaction (chunks share `seq`; a new seq means the primary aborted the
+        buffered one); a complete transaction's instance ops are applied at once, after the engine
+        ops `batch` holds, and its engine ops join `batch`."""
+        if self._apply_buf and self._apply_buf[0].seq != rec.seq:
+            self._apply_buf = []
+        self._apply_buf.append(rec)
+        if not rec.last:
+            return
+        group, self._apply_buf = self._apply_buf, []
         db_ops = []
-        for rec in group:
-            for op in rec.ops:
+        for r in group:
+            for op in r.ops:
                 if isinstance(op, tuple) and op and op[0] == INST_OP:
+                    batch.flush()
                     self._apply_inst_op(op)
                 else:
                     db_ops.append(op)
-        if db_ops:
-            self.db.apply(db_ops, group[-1].lsn_hi)
+        batch.add(db_ops, group[-1].lsn_hi)
 
     def request_shutdown(self) -> None:
         """SQL SHUTDOWN: ask the hosting process (dmserver) to stop; falls back to stopping here."""
@@ -653,23 +687,32 @@ class Instance:
                     yield rec
 
     def apply_redo(self, record: RedoRecord) -> None:
-        """Standby apply: log the primary's record locally (online log + archives); apply a transaction
-        when its last chunk arrives (chunks of one transaction share `seq`)."""
+        """Standby apply of one realtime package (see apply_redo_batch)."""
+        self.apply_redo_batch([record])
+
+    def apply_redo_batch(self, records: Sequence[RedoRecord]) -> None:
+        """Standby apply of consecutive records of the primary: log each locally (online log + archives),
+        apply a transaction once its last chunk arrived. The engine ops of successive transactions
+        share one engine transaction (recovery re-sends thousands of small commits per batch); the
+        LSNs advance once they are applied, so a caught-up cur_lsn means the data is there."""
+        if not records:
+            return
         with self._redo_lock:
-            self._write_redo(record, durable=False)  # fsynced by _flush_standby_redo
-            self._standby_dirty.set()
-            if self._flusher is None or not self._flusher.is_alive():
-                self._flusher = threading.Thread(target=self._flush_standby_redo, name="redo-flush", daemon=True)
-                self._flusher.start()
-            if self._apply_buf and self._apply_buf[0].seq != record.seq:
-                self._apply_buf = []                 # the primary aborted that transaction
-            self._apply_buf.append(record)
-            if record.last:
-                group, self._apply_buf = self._apply_buf, []
-                self._replay(group)
-            self._lsn = max(self._lsn, record.lsn_hi)
+            batch = _EngineBatch(self.db)
+            try:
+                for rec in records:
+                    self._write_redo(rec, durable=False)     # fsynced by _flush_standby_redo
+                    self._gather(rec, batch)
+                batch.flush()
+            finally:
+                self._standby_dirty.set()
+                if self._flusher is None or not self._flusher.is_alive():
+                    self._flusher = threading.Thread(target=self._flush_standby_redo, name="redo-flush",
+                                                     daemon=True)
+                    self._flusher.start()
+            self._lsn = max(self._lsn, max(r.lsn_hi for r in records))
             self._flushed = self._lsn
-            self._seq = max(self._seq, record.seq)
+            self._seq = max(self._seq, max(r.seq for r in records))
 
     # ---- engine hooks ----------------------------------------------------------------------
     def before_commit(self, ops: list) -> int:

@@ -124,3 +124,34 @@ def test_recovery_replays_logged_but_uncommitted_and_drops_aborted_chunks(tmp_pa
     assert inst2.execute_sys("select count(*) from t").rows == [(2,)]
     assert inst2.cur_lsn == base + 2
     inst2.shutdown()
+
+
+def test_recovery_batch_applies_runs_of_commits_in_one_engine_transaction(pair):
+    """apply_redo_batch (standby recovery): one db.apply per run of commits, flushed before an
+    instance-level op; LSNs advance with the data; records the engine already holds are not re-applied."""
+    p, s = pair
+    sess = p.login("SYSDBA", PWD, {})
+    start = p.cur_lsn
+    sess.execute("create table t(id int)")
+    for i in range(5):
+        sess.execute(f"insert into t values({i})")
+    sess.execute("CREATE TABLESPACE TS_B DATAFILE 'tsb01.dbf' SIZE 32")
+    for i in range(5, 10):
+        sess.execute(f"insert into t values({i})")
+    recs = list(p.redo_since(start))
+    assert len(recs) == 12
+    calls = []
+    real_apply = s.db.apply
+
+    def counting(ops, lsn_hi):
+        calls.append((len(ops), lsn_hi, [t["name"] for t in s.ctl["tablespaces"]]))
+        real_apply(ops, lsn_hi)
+
+    s.db.apply = counting
+    s.apply_redo_batch(recs)
+    assert [(n, hi) for n, hi, _ in calls] == [(6, recs[5].lsn_hi), (5, recs[-1].lsn_hi)]
+    assert "TS_B" not in calls[0][2] and "TS_B" in calls[1][2]       # the run before the op went first
+    assert s.execute_sys("select count(*), sum(id) from t").rows == [(10, 45)]
+    assert s.cur_lsn == p.cur_lsn and s.db.cur_lsn == p.cur_lsn
+    s.apply_redo_batch(recs[-3:])
+    assert len(calls) == 2 and s.execute_sys("select count(*), sum(id) from t").rows == [(10, 45)]

@@ -370,19 +370,7 @@ class Mal:
         if op == "recover":
             with self.apply_lock:
                 self.apply_q.join()
-                for blob in msg["blobs"]:
-                    rec = RedoRecord.decode(blob)
-                    err = self._check_identity(rec)
-                    if err:
-                        return err
-                    if rec.lsn_hi <= inst.cur_lsn:
-                        continue
-                    if rec.lsn_lo != inst.cur_lsn + 1:
-                        return {"ok": False, "code": ERR_LSN_GAP,
-                                "error": lang.msg("mal_lsn_gap", want=inst.cur_lsn + 1, got=rec.lsn_lo)}
-                    self._apply(rec)
-                self.recv_hi = -1
-            return {"ok": True, "lsn": inst.cur_lsn}
+                return self._recover_batch(msg["blobs"])
         if op == "recovered":
             self.synced = True                       # in step: accept realtime redo even before OPEN
             n = int(msg.get("n_open", 0))
@@ -390,6 +378,34 @@ class Mal:
                 inst.ctl.update(n_open=n)
             return {"ok": True}
         return {"ok": False, "code": -1, "error": f"unknown MAL op {op}"}
+
+    def _recover_batch(self, blobs: list[bytes]) -> dict:
+        """Apply a batch of re-sent redo in one go (inst.apply_redo_batch): the records up to the first
+        one that fails the identity or LSN-continuity check, then that check's error, if any."""
+        inst = self.inst
+        recs: list[RedoRecord] = []
+        hi = inst.cur_lsn
+        out: dict | None = None
+        for blob in blobs:
+            rec = RedoRecord.decode(blob)
+            out = self._check_identity(rec)
+            if out:
+                break
+            if rec.lsn_hi <= hi:
+                continue
+            if rec.lsn_lo != hi + 1:
+                out = {"ok": False, "code": ERR_LSN_GAP,
+                       "error": lang.msg("mal_lsn_gap", want=hi + 1, got=rec.lsn_lo)}
+                break
+            recs.append(rec)
+            hi = rec.lsn_hi
+        if recs:
+            inst.apply_redo_batch(recs)
+            self._count_applied(len(recs))
+        if out:
+            return out
+        self.recv_hi = -1
+        return {"ok": True, "lsn": inst.cur_lsn}
 
     def _check_identity(self, rec: RedoRecord | Pkg) -> dict | None:
         inst = self.inst
@@ -449,7 +465,10 @@ class Mal:
 
     def _apply(self, rec: RedoRecord) -> None:
         self.inst.apply_redo(rec)
-        self.applied_pkgs += 1
+        self._count_applied(1)
+
+    def _count_applied(self, n: int) -> None:
+        self.applied_pkgs += n
         self.last_apply = time.time()
 
     def apply_keep(self, drop: bool = False) -> None:
