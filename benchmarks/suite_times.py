@@ -60,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dw-backend", default="auto", help="backend (default auto: docker when an engine answers)")
     ap.add_argument("--budget", action="append", default=[], metavar="SUITE=SECONDS",
                     help="a time budget (default failover=300, total=1800)")
+    ap.add_argument("-m", dest="marks", default=None, help='pytest -m expression (e.g. "not slow" for the quick set)')
     ap.add_argument("--store", default=str(ROOT / "reports" / "suite-times"), help="junit files and logs")
     ap.add_argument("--slowest", type=int, default=5, help="slowest tests to list per suite")
     args, extra = ap.parse_known_args(argv)
@@ -81,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     details = []
     total_wall, total_rows = 0.0, []
     for name in names:
-        wall, rows, rc = time_suite(name, args.dw_backend, store, extra)
+        wall, rows, rc = time_suite(name, args.dw_backend, store, [*(["-m", args.marks] if args.marks else []), *extra])
         passed = sum(1 for r in rows if r[1] == "passed")
         failed = sum(1 for r in rows if r[1] in ("failed", "error"))
         budget = budgets.get(name)
