@@ -562,8 +562,7 @@ class SqlSession:
         cols = tuple(c.name for c in t.columns)
         self._begin()
         c = self.conn
-        c.execute("SAVEPOINT dm_stmt")
-        try:
+        with self._statement():
             if head == "INSERT" and t.identity is None:
                 before = c.execute(f"SELECT max(rowid) FROM {quote(t.phys)}").fetchone()[0] or 0
                 n = c.execute(tr.sql, p).rowcount
@@ -586,14 +585,22 @@ class SqlSession:
                     self.cap.inserted_rowids(t.phys, cols, ids)
                 else:
                     self.cap.touched_rowids(t.phys, cols, ids)
-            c.execute("RELEASE dm_stmt")
+        if self.autocommit:
+            self._commit()
+        return Result("dml", rowcount=max(n, 0))
+
+    @contextlib.contextmanager
+    def _statement(self) -> Iterator[None]:
+        """Statement-level atomicity inside the transaction: a failing statement is undone alone."""
+        c = self.conn
+        c.execute("SAVEPOINT dm_stmt")
+        try:
+            yield
         except BaseException:
             c.execute("ROLLBACK TO dm_stmt")
             c.execute("RELEASE dm_stmt")
             raise
-        if self.autocommit:
-            self._commit()
-        return Result("dml", rowcount=max(n, 0))
+        c.execute("RELEASE dm_stmt")
 
     def _temp_dml(self, t, sql: str, params: list) -> Result:
         """DML on a global temporary table. Its rows live in this session's SQLite TEMP copy of the table
@@ -611,14 +618,8 @@ class SqlSession:
             c.execute("BEGIN")                   # deferred: touches only the TEMP schema
             self.in_txn = True
             self.cap = Capture()
-        c.execute("SAVEPOINT dm_stmt")
-        try:
+        with self._statement():
             n = c.execute(sql, params).rowcount
-            c.execute("RELEASE dm_stmt")
-        except BaseException:
-            c.execute("ROLLBACK TO dm_stmt")
-            c.execute("RELEASE dm_stmt")
-            raise
         if self.autocommit:
             self._commit()
         return Result("dml", rowcount=max(n, 0))
