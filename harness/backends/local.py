@@ -359,6 +359,9 @@ class LocalBackend(Backend):
         return (host.external_ip or host.internal_ip, port)
 
     def cleanup_hint(self) -> str:
+        # kill until none is left (a watcher may restart its dmserver meanwhile; SIGKILL after ~20 s),
+        # and remove the root only then: exiting daemons still write there
+        find = f"grep -l {MARK}={self.run_id} /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3"
         return (f"kept local topology under {self.root}; stop it with: "
-                f"grep -l {MARK}={self.run_id} /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3 | xargs -r kill; "
-                f"rm -rf {self.root}")
+                f"for i in $(seq 100); do p=$({find}); [ -z \"$p\" ] && break; "
+                f"kill $([ $i -gt 60 ] && echo -9) $p 2>/dev/null; sleep 0.3; done; rm -rf {self.root}")
