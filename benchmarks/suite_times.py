@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -49,7 +50,14 @@ def time_suite(name: str, backend: str, store: Path, extra: list[str]) -> tuple[
            f"--junitxml={junit}", *extra]
     t0 = time.monotonic()
     with open(store / f"{name}.log", "w", encoding="utf-8") as log:
-        rc = subprocess.run(cmd, cwd=ROOT, env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT).returncode
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT)
+        try:
+            rc = proc.wait()
+        except KeyboardInterrupt:
+            # Ctrl-C reached pytest too: let it heal faults and remove its containers (never SIGKILL it)
+            proc.send_signal(signal.SIGINT)
+            proc.wait()
+            raise
     wall = time.monotonic() - t0
     return wall, junit_times(junit) if junit.is_file() else [], rc
 

@@ -16,6 +16,7 @@ import random
 import shutil
 import signal
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -36,7 +37,10 @@ EMULATOR_TIMERS = Timers(dw_error_time=4, inst_error_time=4, inst_recover_time=6
 MARKERS = (
     "slow: long-running (bulk load, full matrices); run with -m slow",
     "destructive: breaks the group; gets a freshly built group (and the next test a rebuilt one); runs first",
+    "dw_auto: runs the group in DW_MODE AUTO (the auto_mode fixture); such tests run next to each other",
 )
+_NEXT_KEY = pytest.StashKey["pytest.Item | None"]()
+_FAILED_KEY = pytest.StashKey[bool]()
 _LIVE: list[Group] = []  # groups to tear down at exit if pytest could not
 
 
@@ -142,7 +146,32 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     A destructive test needs a freshly built group and leaves it for a rebuild, so every switch between
     destructive and other tests costs one build of the group; grouped, a run builds it once per destructive
     test plus once."""
-    items[:] = sorted(items, key=lambda item: item.get_closest_marker("destructive") is None)
+    items[:] = sorted(items, key=lambda item: (item.get_closest_marker("destructive") is None, wants_auto(item)))
+
+
+def wants_auto(item: pytest.Item) -> bool:
+    """The test runs the group in DW_MODE AUTO: the `dw_auto` marker or the `auto_mode` fixture. These run
+    after the others in each part (destructive / not), so the mode changes (a stop and start of the whole
+    group each) happen once per run rather than twice per test."""
+    return item.get_closest_marker("dw_auto") is not None or "auto_mode" in getattr(item, "fixturenames", ())
+
+
+def next_test(item: pytest.Item) -> pytest.Item | None:
+    """The test that runs after `item` (None for the last), e.g. to keep a group setting it needs too."""
+    return item.stash.get(_NEXT_KEY, None)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    item.stash[_NEXT_KEY] = nextitem
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    """Remember a failed phase, so the `dw` fixture hands the next test a group checked by `show` too."""
+    outcome = yield
+    if outcome.get_result().failed:
+        item.stash[_FAILED_KEY] = True
 
 
 def threading_main() -> bool:
@@ -194,6 +223,7 @@ class Group:
         self.dw: Any = None
         self.used = False  # a test ran on the current build
         self.dirty = False  # a destructive test ran: rebuild before the next test
+        self.suspect = False  # a test failed on it: the next one checks `show` too before trusting it
         self.builds = 0
 
     def up(self) -> None:
@@ -245,14 +275,16 @@ class Group:
         and wait for it within the recovery timers; rebuild when that fails."""
         if self.dirty or (fresh and self.used):
             self.rebuild()
-        elif not self.dw.healthy():
+        elif self.suspect or not self.dw.healthy():
+            if self.procedure.monitor is None or not self.procedure.monitor.alive():
+                self.procedure.start_monitor()
             try:
-                self.dw.wait_healthy(self.topology.timers.recovery(), via_monitor=False)
+                self.dw.wait_healthy(self.topology.timers.recovery(), via_monitor=self.suspect)
             except Exception:  # noqa: BLE001 - any failure to recover means rebuild
                 self.rebuild()
         if self.procedure.monitor is None or not self.procedure.monitor.alive():
             self.procedure.start_monitor()
-        self.used = True
+        self.used, self.suspect = True, False
 
     def collect_logs(self) -> None:
         """Copy every daemon's output into run_dir/logs/<host>/ for the report."""
@@ -345,6 +377,8 @@ def dw(dw_group: Group, request: pytest.FixtureRequest) -> Any:
     yield dw_group.dw
     if destructive:
         dw_group.dirty = True
+    elif request.node.stash.get(_FAILED_KEY, False):
+        dw_group.suspect = True  # one failure must not cascade: the next test gets a group healthy in `show`
 
 
 @pytest.fixture

@@ -24,7 +24,9 @@ from suites.failover.runbook import wait_writes
 pytestmark = [pytest.mark.chaos, pytest.mark.signoff("chaos")]
 
 QUICK = {Case("MAL", "cut"), Case("DW", "cut"), Case("MON", "cut"), Case("INST_DW", "cut"), Case("CLIENT", "cut")}
-CASES = [pytest.param(c, id=c.id, marks=() if c in QUICK else pytest.mark.slow) for c in matrix()]
+CASES = [pytest.param(c, id=c.id, marks=(*(() if c in QUICK else (pytest.mark.slow,)),
+                                         *((pytest.mark.dw_auto,) if c.dw_mode == "AUTO" else ())))
+         for c in matrix()]
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -43,6 +45,7 @@ def test_link_fault(case: Case, request, dw, chaos, workload, dw_group) -> None:
     with workload.running(chaos=chaos) as history:
         wait_writes(history, after=0, n=10, timeout=timers.group_open(), what="before the fault")
         start_or_skip(fault, dw_group.backend.name)
+        lasts_until = time.monotonic() + detect         # the fault lasts at least DM's failure-detection time
         try:
             if case.breaks_mal:
                 wait_until(lambda: dw.rstat(p).get(s.name), detect + 30, f"{p.name} to mark {s.name}'s REALTIME archive INVALID",
@@ -52,11 +55,13 @@ def test_link_fault(case: Case, request, dw, chaos, workload, dw_group) -> None:
                 assert dw.role(p).writable_primary
             elif case.blocks_clients:
                 settled = time.monotonic() + 2.0  # statements in flight at the cut may still complete
-                hold(lambda: not history.acked(settled), detect, "no write succeeding with CLIENT cut")
+                hold(lambda: not history.acked(settled), max(1.0, lasts_until - time.monotonic()),
+                     "no write succeeding with CLIENT cut")
             else:
                 t0 = time.monotonic()
                 wait_writes(history, after=t0, n=5, timeout=detect + 30, what=f"during the {case.link} {case.fault}")
-            hold(not_taken_over(dw, s), detect, f"no takeover of {s.name} ({case.dw_mode})")
+            hold(not_taken_over(dw, s), max(1.0, lasts_until - time.monotonic()),
+                 f"no takeover of {s.name} ({case.dw_mode})")
         finally:
             fault.heal()
         healed = time.monotonic()

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from harness.plugin import next_test, wants_auto
 from harness.wait import wait_until
 
 AUTO_TAKEOVER = re.compile(r"start to auto takeover|开始自动接管", re.I)
@@ -163,10 +164,15 @@ def runbook(dw: Any) -> Runbook:
 @pytest.fixture
 def auto_mode(runbook: Runbook, dw_group: Any, request: pytest.FixtureRequest) -> Iterator[Runbook]:
     """The group in DW_MODE AUTO with the confirm monitor (MON_DW_CONFIRM=1), back to the topology's mode
-    afterwards; a destructive test's group, or one that is not healthy, is left for a rebuild instead."""
-    runbook.set_dw_mode("AUTO")
+    afterwards unless the next test runs in AUTO too (the plugin puts those next to each other); a
+    destructive test's group, or one that is not healthy, is left for a rebuild instead."""
+    if runbook.dw_mode() != "AUTO":
+        runbook.set_dw_mode("AUTO")
     yield runbook
     if request.node.get_closest_marker("destructive") is not None or dw_group.dirty:
+        return
+    following = next_test(request.node)
+    if following is not None and wants_auto(following) and following.get_closest_marker("destructive") is None:
         return
     try:
         if not runbook.dw.healthy():

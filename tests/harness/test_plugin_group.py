@@ -13,6 +13,15 @@ pytest_plugins = ["pytester"]
 SUITE = '''
 import signal
 import pytest
+from harness.plugin import next_test
+
+@pytest.mark.dw_auto
+def test_0_auto_runs_after_the_plain_tests(dw, dw_group, request):
+    assert dw_group.builds == 4 and next_test(request.node).name == "test_0b_auto_is_the_last"
+
+@pytest.mark.dw_auto
+def test_0b_auto_is_the_last(dw, request):
+    assert next_test(request.node) is None
 
 def test_a_fixtures(dw, dw_group, hosts, sql, monitor, topology, run_dir):
     assert hosts.primary is hosts["host1"] and hosts.standby.name == "host2" and hosts.monitor.name == "monitor"
@@ -40,6 +49,16 @@ def test_d_reset_keeps_a_healthy_group(dw, dw_group, sql):
     assert dw_group.builds == 3
     dw.wait_replicated()
     assert sql.query("mema2", "select count(*) from t_c") == [(0,)]
+
+def test_e_fails_with_a_frozen_monitor(dw, hosts):
+    pids = hosts.monitor.pids("dmmonitor")
+    assert pids, "no dmmonitor process found"
+    for pid in pids:
+        hosts.monitor.signal(pid, signal.SIGSTOP)   # SQL stays healthy; only `show` is gone
+    assert False, "planned failure"
+
+def test_f_after_a_failure_show_is_checked_too(dw, dw_group, monitor):
+    assert dw_group.builds == 4 and monitor.show().healthy()
 '''
 
 
@@ -47,20 +66,23 @@ def test_group_lifecycle(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_suite=SUITE)
     result = pytester.runpytest_subprocess("-p", "harness.plugin", "-p", "no:cacheprovider", "--dw-backend",
                                            "local", "-v", "-p", "no:randomly", timeout=300)
-    result.assert_outcomes(passed=5)
-    ran = [line.split("::")[1].split()[0] for line in result.stdout.lines if "::test_" in line and "PASSED" in line]
+    result.assert_outcomes(passed=8, failed=1)
+    ran = [line.split("::")[1].split()[0] for line in result.stdout.lines
+           if "::test_" in line and "%]" in line]
     assert ran == ["test_b_destructive_kills_the_standby_group", "test_b2_destructive_gets_a_fresh_group",
-                   "test_a_fixtures", "test_c_rebuilt_after_destructive", "test_d_reset_keeps_a_healthy_group"]
+                   "test_a_fixtures", "test_c_rebuilt_after_destructive", "test_d_reset_keeps_a_healthy_group",
+                   "test_e_fails_with_a_frozen_monitor", "test_f_after_a_failure_show_is_checked_too",
+                   "test_0_auto_runs_after_the_plain_tests", "test_0b_auto_is_the_last"]
     runs = list((pytester.path / "reports").iterdir())
     assert len(runs) == 1
     run = runs[0]
     env = json.loads((run / "env.json").read_text())
-    assert env["target"] == "emulator" and env["backend"] == "local" and env["builds"] == 3
+    assert env["target"] == "emulator" and env["backend"] == "local" and env["builds"] == 4
     assert env["dm_build"]["SVR_VERSION"] and env["topology"]["hosts"]["host1"]["internal_ip"] == "127.0.56.201"
     assert env["timers"]["dw_error_time"] == 4
     steps = [json.loads(x) for x in (run / "steps.jsonl").read_text().splitlines()]
-    assert sum(s["step"] == "dminit mema1" for s in steps) == 3
-    assert (run / "monitor-monitor.log").read_text().count("IS READY") >= 3
+    assert sum(s["step"] == "dminit mema1" for s in steps) == 4
+    assert (run / "monitor-monitor.log").read_text().count("IS READY") >= 4
     logs = sorted(p.name for p in (run / "logs" / "host1").iterdir())
     assert any("dmserver-mema1" in n for n in logs) and any("dmwatcher-mema1" in n for n in logs)
     assert sorted(p.name for p in (run / "configs").iterdir()) == ["host1", "host2", "monitor"]

@@ -82,10 +82,14 @@ class WatcherView:
     def name(self) -> str:
         return self.msg["name"] if self.msg else f"{self.host}:{self.port}"
 
+    def error_time(self) -> float:
+        """The watcher's DW_ERROR_TIME (from its messages): silence that long means it is lost."""
+        return float((self.msg or {}).get("dw_error_time", 60))
+
     def fresh(self) -> bool:
         if not self.msg:
             return False
-        return time.monotonic() - self.seen < float(self.msg.get("dw_error_time", 60))
+        return time.monotonic() - self.seen < self.error_time()
 
     def inst(self) -> dict:
         return (self.msg or {}).get("inst") or {}
@@ -206,6 +210,8 @@ class Monitor:
             now = time.monotonic()
             if now >= next_dial:
                 for v in self.views:
+                    if v.conn is not None and not v.conn.closed and v.conn.silent_for() >= v.error_time():
+                        v.conn.close()
                     if v.conn is None or v.conn.closed:
                         self._connect(v)
                 next_dial = now + 1.0

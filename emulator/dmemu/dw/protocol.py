@@ -191,6 +191,8 @@ class Conn:
         self.name = name
         self.threaded = threaded             # answer each request in its own thread (long commands)
         self.closed = False
+        self.opened = time.monotonic()
+        self.last_rx = self.opened           # when a frame last arrived (silence = a half-open link)
         self.info: dict = {}                 # whatever the owner wants to remember about the peer
         self._send_lock = threading.Lock()
         self._waiters: dict[int, list] = {}
@@ -253,6 +255,13 @@ class Conn:
             except BlockingIOError:
                 continue
 
+    def silent_for(self, since: float | None = None) -> float:
+        """Seconds with nothing received (counting from `since` when that is later, e.g. when the peer was
+        last heard on another link). A peer that closed its end while the FIN was lost leaves a half-open
+        link that never reports an error; DM's watchers and monitor drop a link silent past DW_ERROR_TIME
+        and dial again (their heartbeat), which the emulator does with this."""
+        return time.monotonic() - max(self.last_rx, since or 0.0)
+
     def request(self, msg: dict, timeout: float = 10.0) -> dict:
         """Send a request and wait for its reply; LinkError on timeout or a broken link."""
         rid = next(self._ids)
@@ -274,6 +283,7 @@ class Conn:
         try:
             while not self.closed:
                 msg = read_frame(self.sock)
+                self.last_rx = time.monotonic()
                 if msg.get("op") == "reply":
                     with self._wlock:
                         slot = self._waiters.get(msg.get("rid"))

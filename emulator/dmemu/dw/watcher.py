@@ -179,7 +179,7 @@ class Watcher:
         the seconds since the peer's watcher was last heard (None: never), `mal` the state of the local
         instance's MAL link to that peer (CONNECTED/DISCONNECTED; None while the instance is not OK)."""
         now = time.monotonic()
-        heard = {n.upper(): p["_seen"] for n, p in list(self.peers.items())}
+        heard = self.heard()
         inst_links = (self.inst.get("links") or {}) if self.inst_ok() == "OK" else {}
         links = {n.upper(): st for n, st in inst_links.items()}
         out = {}
@@ -190,6 +190,10 @@ class Watcher:
             seen = heard.get(key)
             out[m.name] = {"dw_age": None if seen is None else round(now - seen, 2), "mal": links.get(key)}
         return out
+
+    def heard(self) -> dict[str, float]:
+        """When each peer's watcher was last heard (monotonic), by upper-case instance name."""
+        return {n.upper(): p["_seen"] for n, p in list(self.peers.items())}
 
     def push_all(self) -> None:
         msg = self.wmsg()
@@ -254,7 +258,9 @@ class Watcher:
                 continue
             c = self.peer_out.get(m.name)
             if c is not None and not c.closed:
-                continue
+                if c.silent_for(since=self.heard().get(m.name.upper(), 0.0)) < self.cfg.dw_error_time:
+                    continue
+                c.close()                            # the peer went silent: redial (its end may be gone)
             try:
                 c = protocol.dial(m.host, m.dw_port, timeout=1.0, src=self.me.host, name=f"dw->{m.name}")
                 c.start()
@@ -700,6 +706,9 @@ class Watcher:
             if int(msg.get("oguid", -1)) != self.cfg.inst_oguid:
                 return {"ok": False, "code": DWMON_OGUID,
                         "error": lang.msg("w_mon_oguid", mon=msg.get("oguid"), mine=self.cfg.inst_oguid)}
+            for old in [c for c, m in self.monitors.items() if m["id"] == msg.get("id")]:
+                self.monitors.pop(old, None)          # the same monitor dialling again: its old link is dead
+                old.close()
             if msg.get("confirm") and any(m["confirm"] for m in self.monitors.values()):
                 return {"ok": False, "code": DWMON_MULTI_CONFIRM_MON, "error": lang.msg("w_multi_confirm")}
             if len(self.monitors) >= MAX_MONITORS:
