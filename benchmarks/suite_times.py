@@ -3,6 +3,7 @@
     python benchmarks/suite_times.py                          # every suite folder, default backend
     python benchmarks/suite_times.py failover lifecycle --dw-backend local
     python benchmarks/suite_times.py failover --budget failover=300
+    python benchmarks/suite_times.py --together --dw-backend docker   # the whole set as `pytest suites`
 
 Each suite runs in its own pytest process (so each pays its own group build, as `pytest suites/failover`
 does). Prints one line per suite (tests, passed, failed, seconds, the budget verdict) and the slowest tests
@@ -31,25 +32,30 @@ def suites_present() -> list[str]:
                   if p.is_dir() and any(p.glob("test_*.py")))
 
 
-def junit_times(path: Path) -> list[tuple[float, str, str]]:
-    """(seconds, outcome, test) for each testcase of a junit file."""
+Row = tuple[float, str, str, str]  # seconds, outcome, test, suite
+
+
+def junit_times(path: Path) -> list[Row]:
+    """(seconds, outcome, test, suite) for each testcase of a junit file."""
     out = []
     for case in ET.parse(path).getroot().iter("testcase"):
         tags = {c.tag for c in case}
         outcome = "error" if "error" in tags else "failed" if "failure" in tags else \
             "skipped" if "skipped" in tags else "passed"
-        out.append((float(case.get("time", 0) or 0), outcome, case.get("name", "")))
+        parts = case.get("classname", "").split(".")
+        suite = parts[1] if len(parts) > 1 and parts[0] == "suites" else ""
+        out.append((float(case.get("time", 0) or 0), outcome, case.get("name", ""), suite))
     return out
 
 
-def time_suite(name: str, backend: str, store: Path, extra: list[str]) -> tuple[float, list[tuple[float, str, str]], int]:
-    """Run one suite; returns (wall seconds, per-test rows, pytest exit status)."""
-    junit = store / f"{name}.xml"
+def time_suite(names: list[str], label: str, backend: str, store: Path, extra: list[str]) -> tuple[float, list[Row], int]:
+    """Run suites in one pytest process; returns (wall seconds, per-test rows, pytest exit status)."""
+    junit = store / f"{label}.xml"
     junit.unlink(missing_ok=True)
-    cmd = [sys.executable, "-m", "pytest", f"suites/{name}", "-p", "no:randomly", "-q", "--dw-backend", backend,
-           f"--junitxml={junit}", *extra]
+    cmd = [sys.executable, "-m", "pytest", *(f"suites/{n}" for n in names), "-p", "no:randomly", "-q",
+           "--dw-backend", backend, f"--junitxml={junit}", *extra]
     t0 = time.monotonic()
-    with open(store / f"{name}.log", "w", encoding="utf-8") as log:
+    with open(store / f"{label}.log", "w", encoding="utf-8") as log:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT)
         try:
             rc = proc.wait()
@@ -71,6 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("-m", dest="marks", default=None, help='pytest -m expression (e.g. "not slow" for the quick set)')
     ap.add_argument("--store", default=str(ROOT / "reports" / "suite-times"), help="junit files and logs")
     ap.add_argument("--slowest", type=int, default=5, help="slowest tests to list per suite")
+    ap.add_argument("--together", action="store_true",
+                    help="one pytest process over all the suites (as `pytest suites` runs them: one group build); "
+                         "per-suite seconds are then the sums of their tests' times")
     args, extra = ap.parse_known_args(argv)
     budgets = dict(BUDGETS)
     for b in args.budget:
@@ -89,8 +98,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'suite':14} {'tests':>5} {'passed':>6} {'failed':>6} {'seconds':>8}  budget")
     details = []
     total_wall, total_rows = 0.0, []
+    pytest_args = [*(["-m", args.marks] if args.marks else []), *extra]
+    if args.together:
+        whole_wall, whole_rows, whole_rc = time_suite(names, "together", args.dw_backend, store, pytest_args)
     for name in names:
-        wall, rows, rc = time_suite(name, args.dw_backend, store, [*(["-m", args.marks] if args.marks else []), *extra])
+        if args.together:
+            rows = [r for r in whole_rows if r[3] == name]
+            wall, rc = sum(r[0] for r in rows), 0  # the run's own status counts once, below
+        else:
+            wall, rows, rc = time_suite([name], name, args.dw_backend, store, pytest_args)
         passed = sum(1 for r in rows if r[1] == "passed")
         failed = sum(1 for r in rows if r[1] in ("failed", "error"))
         budget = budgets.get(name)
@@ -100,6 +116,9 @@ def main(argv: list[str] | None = None) -> int:
         details.append((name, sorted(rows, reverse=True)[:args.slowest]))
         total_wall += wall
         total_rows += rows
+    if args.together:
+        total_wall = whole_wall
+        bad |= whole_rc != 0
     if len(names) > 1:
         budget = budgets.get("total")
         passed = sum(1 for r in total_rows if r[1] == "passed")
@@ -109,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{'total':14} {len(total_rows):5} {passed:6} {failed:6} {total_wall:8.1f}  {verdict}", flush=True)
     for name, rows in details:
         print(f"\nslowest in suites/{name}:")
-        for secs, outcome, test in rows:
+        for secs, outcome, test, _suite in rows:
             print(f"  {secs:7.1f}s  {outcome:7} {test}")
     return 1 if bad else 0
 

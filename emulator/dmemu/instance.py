@@ -9,6 +9,7 @@ committed yet, so a kill -9 loses no acknowledged commit.
 
 from __future__ import annotations
 
+import collections
 import fcntl
 import os
 import re
@@ -32,6 +33,9 @@ _LEGAL = {("STARTUP", "MOUNT"), ("MOUNT", "OPEN"), ("OPEN", "MOUNT"), ("OPEN", "
           ("SUSPEND", "OPEN"), ("SUSPEND", "MOUNT")}
 _MOUNT_OK = re.compile(r"^\s*SELECT\b", re.I)
 _FROM_TARGETS = re.compile(r"\b(?:FROM|JOIN)\s+([\w$.\"]+)", re.I)
+
+# Bytes of the newest redo kept in memory for re-sending to a returning standby (DMEMU_REDO_TAIL_MB).
+REDO_TAIL_BYTES = int(float(os.environ.get("DMEMU_REDO_TAIL_MB", "64")) * 1024 * 1024)
 
 
 def _op_rows(op: object) -> int:
@@ -266,6 +270,8 @@ class Instance:
         self.on_shutdown_request: Callable[[], None] | None = None
         self.arch: list[dict] = []
         self._archives: list[LocalArchive] = []
+        self._tail: collections.deque[tuple[RedoRecord, bytes]] = collections.deque()  # newest redo, encoded
+        self._tail_bytes = 0
         self._sessions: set[InstSession] = set()
         self._redo_lock = threading.RLock()
         self._state = threading.Condition()
@@ -670,13 +676,24 @@ class Instance:
 
     def _write_redo(self, rec: RedoRecord, durable: bool = True, blob: bytes | None = None) -> None:
         durable = durable and not bugs.active("commit-not-durable")
+        blob = rec.encode() if blob is None else blob
         frame = encode_frame(rec, blob)
         self.log.append_frame(frame, durable=durable)
         for a in self._archives:
             a.append_frame(frame, self.db_magic)
+        self._tail.append((rec, blob))
+        self._tail_bytes += len(blob)
+        while self._tail_bytes > REDO_TAIL_BYTES and len(self._tail) > 1:
+            self._tail_bytes -= len(self._tail.popleft()[1])
 
-    def redo_since(self, lsn: int) -> Iterator[RedoRecord]:
-        """Records with lsn_hi > lsn from the local archives, then the online log, in LSN order."""
+    def redo_since(self, lsn: int) -> Iterator[tuple[RedoRecord, bytes]]:
+        """(record, encoding) with lsn_hi > lsn in LSN order: from the in-memory tail of the newest redo this
+        process wrote when it reaches back far enough (a standby returning after a short fault), else from
+        the local archives, then the online log (a scan of the files from their start)."""
+        tail = list(self._tail)
+        if tail and tail[0][0].lsn_lo <= lsn + 1:
+            yield from ((rec, blob) for rec, blob in tail if rec.lsn_hi > lsn)
+            return
         seen = lsn
         sources: list[Iterator[RedoRecord]] = [a.records(lsn) for a in self._archives]
         sources.append(self.log.records(lsn))
@@ -684,7 +701,7 @@ class Instance:
             for rec in src:
                 if rec.lsn_hi > seen:
                     seen = rec.lsn_hi
-                    yield rec
+                    yield rec, rec.encode()
 
     def apply_redo(self, record: RedoRecord) -> None:
         """Standby apply of one realtime package (see apply_redo_batch)."""

@@ -50,13 +50,14 @@ def test_process_fault(kind: str, where: str, proc: str, request, dw, chaos, wor
         wait_writes(history, after=0, n=10, timeout=timers.group_open(), what="before the fault")
         if kind == "kill":
             chaos.kill(host, proc)
+            dead_until = time.monotonic() + detect          # left dead at least DM's failure-detection time
             if proc == "dmserver":
                 # INST_AUTO_RESTART: the watcher brings its instance back (a new pid) and reopens it
                 dw.wait_roles(primary=p, timeout=timers.recovery())
             else:
                 t0 = time.monotonic()
                 wait_writes(history, after=t0, n=5, timeout=detect + 30, what=f"while {proc} on {host} is dead")
-                hold(not_taken_over(dw, s), detect, f"no takeover of {s.name}")
+                hold(not_taken_over(dw, s), max(1.0, dead_until - time.monotonic()), f"no takeover of {s.name}")
                 _restart(dw, where, proc, node)
             healed = time.monotonic()
         else:

@@ -69,7 +69,30 @@ def test_realtime_sender_runs_before_local_flush_and_standby_applies(pair):
     with pytest.raises(DmError) as e:
         s.login("SYSDBA", PWD, {}).execute("create table t2(id int)")
     assert e.value.code == -710
-    assert [r.lsn_hi for r in p.redo_since(seen[0][1])] == his[1:]
+    assert [r.lsn_hi for r, _ in p.redo_since(seen[0][1])] == his[1:]
+
+
+def test_redo_since_reads_the_memory_tail_or_the_files_alike(pair, monkeypatch):
+    """A returning standby is re-sent the newest redo from memory when the tail reaches back far enough;
+    further back the archives and online log are read. Both give the same records and encodings."""
+    from dmemu import instance as instance_mod
+    p, _ = pair
+    sess = p.login("SYSDBA", PWD, {})
+    start = p.cur_lsn
+    sess.execute("create table t(id int)")
+    for i in range(20):
+        sess.execute(f"insert into t values({i})")
+    from_memory = [(r.lsn_lo, r.lsn_hi, b) for r, b in p.redo_since(start)]
+    assert len(from_memory) == 21 and from_memory[0][0] == start + 1
+    tail_first = p._tail[0][0].lsn_lo
+    p._tail.clear()                                  # as after a restart: nothing in memory
+    from_files = [(r.lsn_lo, r.lsn_hi, b) for r, b in p.redo_since(start)]
+    assert [x[:2] for x in from_files] == [x[:2] for x in from_memory]
+    assert [RedoRecord.decode(b).ops for *_, b in from_files] == [RedoRecord.decode(b).ops for *_, b in from_memory]
+    monkeypatch.setattr(instance_mod, "REDO_TAIL_BYTES", 1)  # keep only the newest record
+    sess.execute("insert into t values(99)")
+    assert len(p._tail) == 1 and p._tail[0][0].lsn_lo > tail_first
+    assert [r.lsn_hi for r, _ in p.redo_since(start)][:21] == [x[1] for x in from_memory]   # falls back to the files
 
 
 def test_sender_failure_fails_the_commit(pair):
@@ -138,7 +161,7 @@ def test_recovery_batch_applies_runs_of_commits_in_one_engine_transaction(pair):
     sess.execute("CREATE TABLESPACE TS_B DATAFILE 'tsb01.dbf' SIZE 32")
     for i in range(5, 10):
         sess.execute(f"insert into t values({i})")
-    recs = list(p.redo_since(start))
+    recs = [r for r, _ in p.redo_since(start)]
     assert len(recs) == 12
     calls = []
     real_apply = s.db.apply

@@ -319,12 +319,11 @@ class Mal:
         st.max_send_lsn = st.last_send_lsn = lsn
         return {"ok": True, "lsn": lsn}
 
-    def _stream(self, c: protocol.Conn, recs: Iterator[RedoRecord], lsn: int) -> int:
+    def _stream(self, c: protocol.Conn, recs: Iterator[tuple[RedoRecord, bytes]], lsn: int) -> int:
         batch, size = [], 0
-        for rec in recs:
+        for rec, blob in recs:
             if rec.lsn_hi <= lsn:
                 continue
-            blob = rec.encode()
             batch.append(blob)
             size += len(blob)
             lsn = rec.lsn_hi
