@@ -31,6 +31,17 @@ SSL_HINT = ("dmPython cannot load OpenSSL (-70089): source .venv/dmdw.env (it se
 
 
 RETRYABLE = (-70019, -70028)  # connect-phase network failures
+# dmPython (its bundled DPI) has crashed the whole process with SIGSEGV when several threads were inside
+# connect() at once while logins timed out (the workload's writers during a CLIENT-link cut), so the
+# workload's threads connect one at a time (connect(one_at_a_time=True)); the test's own thread does not
+# queue behind them. A connect is bounded by its login timeout; a waiter that cannot get its turn within
+# CONNECT_QUEUE_S fails like an unreachable server and is retried by its caller.
+_CONNECT_LOCK = threading.Lock()
+CONNECT_QUEUE_S = 15.0
+
+
+class ConnectQueueTimeout(TimeoutError):
+    """Another thread's connect held the (process-wide) connect turn for too long."""
 
 
 def dpi_login_timeout(seconds: float) -> int:
@@ -213,18 +224,27 @@ class Sql:
     # -- connections
     def connect(self, target: str | None = None, *, user: str | None = None, password: str | None = None,
                 autocommit: bool = True, login_timeout: float = 2.0, retries: int = 0, track: bool = True,
-                **kw: Any) -> Connection:
+                one_at_a_time: bool = False, **kw: Any) -> Connection:
         """A dmPython connection. target: host/instance/role -> that instance's address; a service name
         from dm_svc.conf (default: the seed's service) -> dmPython chooses by LOGIN_MODE.
         login_timeout: seconds for each login attempt (a silent server costs about twice that plus 1 s).
         retries: extra attempts after a connect-phase network failure (-70019/-70028); the harness's own
         reads use them, client tests leave them at 0 so they see every failure.
-        track=False keeps the connection out of close_all() (its owner closes it, e.g. a role poller)."""
+        track=False keeps the connection out of close_all() (its owner closes it, e.g. a role poller).
+        one_at_a_time: wait for the other such connects of this process first (see _CONNECT_LOCK)."""
         import dmPython
 
         for attempt in range(retries + 1):
             try:
-                return self._connect_once(target, user, password, autocommit, login_timeout, track, kw)
+                if not one_at_a_time:
+                    return self._connect_once(target, user, password, autocommit, login_timeout, track, kw)
+                if not _CONNECT_LOCK.acquire(timeout=CONNECT_QUEUE_S):
+                    raise ConnectQueueTimeout(f"connect to {target or self.t.svc.name}: no turn within "
+                                              f"{CONNECT_QUEUE_S:g}s (another connect of the workload is stuck)")
+                try:
+                    return self._connect_once(target, user, password, autocommit, login_timeout, track, kw)
+                finally:
+                    _CONNECT_LOCK.release()
             except dmPython.DatabaseError as exc:
                 if attempt == retries or dm_error_code(exc) not in RETRYABLE:
                     raise

@@ -120,7 +120,7 @@ class _Session:
         """Connect unless connected (bounded by login_timeout and the deadline)."""
         if self.conn is None:
             self.conn = self._call(lambda: self.wl.sql.connect(self.target, login_timeout=self.login_timeout,
-                                                               track=self.track), "connect")
+                                                               track=self.track, one_at_a_time=True), "connect")
         return self.conn
 
     def run(self, fn: Callable[[Any], T], what: str = "statement") -> T:
