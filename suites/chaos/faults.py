@@ -68,9 +68,12 @@ def open_fault(chaos: Any, topo: Any, case: Case, primary_host: str, standby_hos
         return chaos.cut(case.link, direction=direction, between=between)
     if case.fault == "reset":
         return chaos.cut(case.link, mode="reset", between=between)
+    # The client is the harness process itself (not a container): CLIENT is slowed on the primary's side,
+    # its answers to the client (the one direction a DB host can shape).
+    shaped = f"{primary_host}->client" if case.link == "CLIENT" else None
     if case.fault == "latency":
-        return chaos.latency(case.link, LATENCY_MS, between=between)
-    return chaos.bandwidth(case.link, BANDWIDTH_KBPS, between=between)
+        return chaos.latency(case.link, LATENCY_MS, between=between, direction=shaped)
+    return chaos.bandwidth(case.link, BANDWIDTH_KBPS, between=between, direction=shaped)
 
 
 def start_or_skip(fault: Any, backend_name: str) -> None:
