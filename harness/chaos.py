@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
+from harness.sql import connects_paused
 
 LINKS = ("MAL", "DW", "MON", "INST_DW", "CLIENT")
 MODES = ("blackhole", "reset", "refuse")
@@ -777,7 +778,8 @@ class Fault:
     def start(self) -> Fault:
         if self._heal is not None:
             return self
-        self._heal = self._apply()
+        with connects_paused():
+            self._heal = self._apply()
         self.record.start, self.record.wall_start = time.monotonic(), time.time()
         self.chaos._started(self)
         return self
@@ -787,7 +789,8 @@ class Fault:
         if heal is None:
             return
         try:
-            heal()
+            with connects_paused():
+                heal()
         finally:
             self.record.end, self.record.wall_end = time.monotonic(), time.time()
             self.chaos._ended(self)

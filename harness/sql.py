@@ -44,6 +44,19 @@ class ConnectQueueTimeout(TimeoutError):
     """Another thread's connect held the (process-wide) connect turn for too long."""
 
 
+@contextlib.contextmanager
+def connects_paused() -> Iterator[None]:
+    """No workload connect is in flight inside the block (it waits for its turn). The chaos layer changes
+    network rules inside it: both dmPython segfaults seen here hit a login in flight while a CLIENT fault
+    was being applied. Waits at most CONNECT_QUEUE_S for a connect in flight, then goes ahead anyway."""
+    got = _CONNECT_LOCK.acquire(timeout=CONNECT_QUEUE_S)
+    try:
+        yield
+    finally:
+        if got:
+            _CONNECT_LOCK.release()
+
+
 def dpi_login_timeout(seconds: float) -> int:
     """dmPython's `login_timeout` in its own unit, milliseconds, for a timeout the harness gives in seconds.
 
