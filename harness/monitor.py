@@ -412,7 +412,11 @@ class Monitor:
         return self._names_in(out, cmd)
 
     def _names_in(self, out: str, cmd: str) -> list[str]:
-        body = out.split(cmd, 1)[-1]
+        """Instance names a `choose` listed. Asynchronous messages may be interleaved with the answer (a
+        `[monitor] ...: Received message timeout from(X)` line and its table block, reference §7.2): those
+        lines are not candidates and are skipped."""
+        body = "\n".join(line for line in out.split(cmd, 1)[-1].splitlines()
+                         if not line.lstrip().startswith("[monitor]") and len(line.split()) < 4)
         return [h.instance for h in self.t.db_hosts
                 if h.instance and re.search(rf"(?<![\w(]){re.escape(h.instance)}(?![\w)])", body, re.I)]
 

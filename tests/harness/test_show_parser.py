@@ -130,3 +130,21 @@ def test_show_ignores_messages_outside_the_rules() -> None:
     st = parse_show(SHOW_CN)
     assert st.db("mema2").wtime == "2022-07-26 09:36:45"  # from the grid, not the message above it
     assert len(parse_messages(SHOW_CN)) == 1
+
+
+def test_choose_answer_skips_an_interleaved_timeout_block() -> None:
+    """`choose takeover` right after the primary went silent: the monitor's asynchronous timeout message
+    and its table block (naming the failed primary) arrive in the middle of the answer (reference 7.2)."""
+    from harness.monitor import Monitor
+    from harness.topology import Topology
+
+    m = Monitor.__new__(Monitor)
+    m.t = Topology()
+    out = ("choose takeover GRP1\n"
+           "[monitor]         2026-11-25 00:01:02: 接收守护进程(mema1)消息超时\n"
+           "DW_IP               MAL_DW_PORT  WTIME                WTYPE     WCTLSTAT  WSTATUS        INAME\n"
+           "192.168.56.201      5239         2026-11-25 00:00:57  GLOBAL    VALID     ERROR          mema1\n"
+           "\n"
+           "mema2\n")
+    assert m._names_in(out, "choose takeover GRP1") == ["mema2"]
+    assert m._names_in("choose takeover GRP1\nmema2\nGRP1.mema1\n", "choose takeover GRP1") == ["mema1", "mema2"]

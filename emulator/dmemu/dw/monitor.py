@@ -208,6 +208,11 @@ class Monitor:
         next_dial = 0.0
         while not self._stop.wait(0.2):
             now = time.monotonic()
+            for v in self.views:
+                if v.msg and not v.fresh() and not v.timed_out:
+                    v.timed_out = True
+                    self.say("m_timeout", name=v.name)
+                    self.write(self._row_block(v, header=True))
             if now >= next_dial:
                 for v in self.views:
                     if v.conn is not None and not v.conn.closed and v.conn.silent_for() >= v.error_time():
@@ -215,11 +220,6 @@ class Monitor:
                     if v.conn is None or v.conn.closed:
                         self._connect(v)
                 next_dial = now + 1.0
-            for v in self.views:
-                if v.msg and not v.fresh() and not v.timed_out:
-                    v.timed_out = True
-                    self.say("m_timeout", name=v.name)
-                    self.write(self._row_block(v, header=True))
             if self.cfg.confirm:
                 for g in self.cfg.groups:
                     self._auto_takeover(g)
