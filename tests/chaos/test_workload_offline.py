@@ -39,7 +39,8 @@ class FakeCluster:
     def _raw(self, inst: str) -> sqlite3.Connection:
         return sqlite3.connect(self.paths[inst], timeout=10, check_same_thread=False, isolation_level=None)
 
-    def connect(self, target: str | None = None, login_timeout: int = 3, track: bool = True):
+    def connect(self, target: str | None = None, login_timeout: int = 3, track: bool = True,
+                one_at_a_time: bool = False):
         with self.lock:
             self.connects += 1
         return self._raw(target) if target else ServiceConn(self)
@@ -146,7 +147,8 @@ class HangingCluster(FakeCluster):
         self.hung: list[HangingConn] = []
         self.inserts = 0
 
-    def connect(self, target: str | None = None, login_timeout: int = 3, track: bool = True):
+    def connect(self, target: str | None = None, login_timeout: int = 3, track: bool = True,
+                one_at_a_time: bool = False):
         with self.lock:
             self.connects += 1
         return self._raw(target) if target else HangingConn(self)
@@ -239,7 +241,8 @@ class StandbyDownCluster(FakeCluster):
 
     down = False
 
-    def connect(self, target: str | None = None, login_timeout: int = 3, track: bool = True):
+    def connect(self, target: str | None = None, login_timeout: int = 3, track: bool = True,
+                one_at_a_time: bool = False):
         if self.down and target == "mema2":
             raise ConnectionRefusedError("mema2: connection refused")
         return super().connect(target, login_timeout, track)
