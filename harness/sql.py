@@ -31,11 +31,12 @@ SSL_HINT = ("dmPython cannot load OpenSSL (-70089): source .venv/dmdw.env (it se
 
 
 RETRYABLE = (-70019, -70028)  # connect-phase network failures
-# dmPython (its bundled DPI) has crashed the whole process with SIGSEGV when several threads were inside
-# connect() at once while logins timed out (the workload's writers during a CLIENT-link cut), so the
-# workload's threads connect one at a time (connect(one_at_a_time=True)); the test's own thread does not
-# queue behind them. A connect is bounded by its login timeout; a waiter that cannot get its turn within
-# CONNECT_QUEUE_S fails like an unreachable server and is retried by its caller.
+# dmPython (its bundled DPI) has crashed the whole process with SIGSEGV when a workload login was in flight
+# while a CLIENT-link fault was applied. The workload's threads connect one at a time
+# (connect(one_at_a_time=True)) so that the chaos layer can hold their logins back while it changes rules
+# (connects_paused); the test's own thread does not queue behind them. A connect is bounded by its login
+# timeout; a waiter that cannot get its turn within CONNECT_QUEUE_S fails like an unreachable server and is
+# retried by its caller.
 _CONNECT_LOCK = threading.Lock()
 CONNECT_QUEUE_S = 15.0
 
