@@ -1,0 +1,111 @@
+"""Dependency cycles between transactions and their anomaly classes (Adya's, as Elle reports them).
+
+Why: a serializable history has an acyclic dependency graph; the edge kinds on a cycle say how strong
+the violation is. Each strongly connected component is searched for the weakest-edged cycle first:
+G0 (ww only), G1c (ww and wr), G-single (exactly one rw), G2 (two or more rw); a component with none of
+those has a cycle only through real-time or process order: a real-time violation (e.g. a read after a
+switchover that misses an acknowledged write).
+"""
+
+from __future__ import annotations
+
+import networkx as nx
+
+from harness.checkers.model import Anomaly, Operation
+
+DATA_EDGES = ("ww", "wr", "rw")
+ORDER_EDGES = ("rt", "process")
+MAX_RW_TRIES = 2000
+
+
+def add_edge(g: nx.DiGraph, a: int, b: int, kind: str, why: str = "") -> None:
+    """Add (or label further) the edge a -> b with `kind` ("ww", "wr", "rw", "rt" or "process")."""
+    if a == b:
+        return
+    if g.has_edge(a, b):
+        g[a][b]["types"].setdefault(kind, why)
+    else:
+        g.add_edge(a, b, types={kind: why})
+
+
+def _view(g: nx.DiGraph, allowed: tuple[str, ...]) -> nx.DiGraph:
+    return nx.subgraph_view(g, filter_edge=lambda u, v: any(t in g[u][v]["types"] for t in allowed))
+
+
+def _find(g: nx.DiGraph, allowed: tuple[str, ...]) -> list[int] | None:
+    try:
+        edges = nx.find_cycle(_view(g, allowed))
+    except nx.NetworkXNoCycle:
+        return None
+    return [u for u, _v in edges]
+
+
+def _single(g: nx.DiGraph) -> list[int] | None:
+    """A cycle with exactly one rw edge: an rw edge u -> v and a ww/wr path v -> u."""
+    dep = _view(g, ("ww", "wr"))
+    tries = 0
+    for u, v, data in g.edges(data=True):
+        if "rw" not in data["types"]:
+            continue
+        tries += 1
+        if tries > MAX_RW_TRIES:
+            return None
+        try:
+            path = nx.shortest_path(dep, v, u)
+        except nx.NetworkXNoPath:
+            continue
+        return [u] + path[:-1]
+    return None
+
+
+def _label(g: nx.DiGraph, a: int, b: int, allowed: tuple[str, ...]) -> str:
+    types = g[a][b]["types"]
+    kind = next(t for t in allowed if t in types)
+    why = types[kind]
+    return f"-{kind}{f'({why})' if why else ''}->"
+
+
+def _describe(g: nx.DiGraph, cycle: list[int], allowed: tuple[str, ...]) -> tuple[str, list[str]]:
+    parts, kinds = [], []
+    for i, a in enumerate(cycle):
+        b = cycle[(i + 1) % len(cycle)]
+        lab = _label(g, a, b, allowed)
+        kinds.append(lab[1:].split("(")[0].rstrip("->"))
+        parts.append(f"T{a} {lab}")
+    return " ".join(parts) + f" T{cycle[0]}", kinds
+
+
+def classify(g: nx.DiGraph, txns: dict[int, Operation]) -> list[Anomaly]:
+    """One anomaly per strongly connected component of `g` (nodes: op indexes into `txns`)."""
+    out: list[Anomaly] = []
+    for scc in nx.strongly_connected_components(g):
+        if len(scc) < 2:
+            continue
+        sub = g.subgraph(scc)
+        found: tuple[str, list[int], tuple[str, ...]] | None = None
+        for kind, allowed in (("G0", ("ww",)), ("G1c", ("ww", "wr"))):
+            cyc = _find(sub, allowed)
+            if cyc is not None:
+                found = (kind, cyc, allowed)
+                break
+        if found is None:
+            cyc = _single(sub)
+            if cyc is not None:
+                found = ("G-single", cyc, ("ww", "wr", "rw"))
+        if found is None:
+            cyc = _find(sub, DATA_EDGES)
+            if cyc is not None:
+                found = ("G2", cyc, DATA_EDGES)
+        if found is None:
+            cyc = _find(sub, DATA_EDGES + ORDER_EDGES)
+            if cyc is not None:
+                found = ("realtime", cyc, DATA_EDGES + ORDER_EDGES)
+        if found is None:
+            continue
+        kind, cyc, allowed = found
+        text, kinds = _describe(sub, cyc, allowed)
+        rws = kinds.count("rw")
+        note = "" if kind != "realtime" else f" ({rws} rw edge(s); needs real-time/process order)"
+        out.append(Anomaly(kind, f"cycle of {len(cyc)} txns in a component of {len(scc)}: {text}{note}",
+                           [txns[n] for n in cyc], {"cycle": cyc, "edges": kinds, "component": len(scc)}))
+    return out

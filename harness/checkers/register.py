@@ -1,0 +1,141 @@
+"""Register checker: linearizability of read / write / compare-and-set, key by key.
+
+Why: a register that loses or reorders writes across a failover is the classic lost update. The search
+is Wing and Gong's, pruned as Lowe's: repeatedly linearize one pending op that was invoked before the
+earliest completion among the ok ops not yet linearized, memoizing (linearized set, value) configurations
+already explored. ok ops must all be linearized; info ops (outcome unknown) may take effect any time after
+their invoke or never; failed ops never happened. Each key gets a budget of explored configurations and
+of time: past it the verdict is `unknown`, never a hang.
+
+Ops: f "read" value [k, v] (v as read), "write" value [k, v], "cas" value [k, [old, new]].
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from harness.checkers.model import Anomaly, Operation, Result
+
+FS = ("read", "write", "cas")
+
+
+def _freeze(v: Any) -> Any:
+    return tuple(_freeze(x) for x in v) if isinstance(v, list) else v
+
+
+def _split(op: Operation) -> tuple[Any, Any]:
+    v = op.value
+    if isinstance(v, (list, tuple)) and len(v) == 2:
+        return _freeze(v[0]), _freeze(v[1])
+    return None, _freeze(v)
+
+
+@dataclass
+class KeyVerdict:
+    """The outcome for one key: verdict, configurations explored and, when invalid, the stuck op."""
+
+    key: Any
+    verdict: str
+    explored: int
+    culprit: Operation | None = None
+    state: Any = None
+    linearized: int = 0
+    window: list[Operation] | None = None
+
+
+def _step(f: str, arg: Any, state: Any) -> tuple[bool, Any]:
+    if f == "write":
+        return True, arg
+    if f == "read":
+        return arg == state, state
+    old, new = arg
+    return (state == old), (new if state == old else state)
+
+
+def search(ops: list[Operation], initial: Any = None, max_states: int = 200_000,
+           time_limit: float = 5.0, key: Any = None) -> KeyVerdict:
+    """Decide linearizability of one key's ops (read/write/cas, any outcome) within the budget."""
+    ops = sorted((o for o in ops if o.type != "fail" and not (o.f == "read" and not o.ok)),
+                 key=lambda o: o.invoke)
+    n = len(ops)
+    inv = [o.invoke for o in ops]
+    args = [_split(o)[1] for o in ops]
+    required = [i for i in range(n) if ops[i].ok]
+    optional = [i for i in range(n) if not ops[i].ok]
+    by_comp = sorted(required, key=lambda i: ops[i].complete)
+    req_mask = sum(1 << i for i in required)
+    deadline = time.monotonic() + time_limit
+    init = _freeze(initial)
+    stack = [(0, init, 0, 0)]
+    seen = {(0, init)}
+    best = (0, 0, init, 0)
+    while stack:
+        mask, val, ptr, depth = stack.pop()
+        while ptr < len(by_comp) and mask >> by_comp[ptr] & 1:
+            ptr += 1
+        if ptr == len(by_comp):
+            return KeyVerdict(key, "valid", len(seen))
+        if depth > best[0]:
+            best = (depth, mask, val, ptr)
+        bound = ops[by_comp[ptr]].complete
+        pending = req_mask & ~mask
+        j = (pending & -pending).bit_length() - 1
+        cands = [i for i in optional if inv[i] <= bound and not mask >> i & 1]
+        while 0 <= j < n and inv[j] <= bound:
+            if ops[j].ok and not mask >> j & 1:
+                cands.append(j)
+            j += 1
+        for i in cands:
+            good, nv = _step(ops[i].f, args[i], val)
+            if not good:
+                continue
+            nm = mask | 1 << i
+            if (nm, nv) in seen:
+                continue
+            seen.add((nm, nv))
+            stack.append((nm, nv, ptr, depth + 1))
+        if len(seen) > max_states or (len(seen) & 1023 == 0 and time.monotonic() > deadline):
+            return KeyVerdict(key, "unknown", len(seen))
+    _depth, mask, val, ptr = best
+    culprit = ops[by_comp[ptr]]
+    start = min((ops[i].invoke for i in range(n) if not mask >> i & 1), default=culprit.invoke)
+    window = [o for i, o in enumerate(ops) if not mask >> i & 1 and o.invoke <= culprit.complete
+              and o.complete >= start]
+    return KeyVerdict(key, "invalid", len(seen), culprit, val, bin(mask).count("1"), window)
+
+
+def check(ops: list[Operation], initial: Any = None, max_states: int = 200_000,
+          time_limit: float = 5.0) -> Result:
+    """Judge every key's register history; budgets apply per key (`time_limit` seconds in all too)."""
+    res = Result("register")
+    by_key: dict[Any, list[Operation]] = defaultdict(list)
+    for op in ops:
+        if op.f in FS:
+            by_key[_split(op)[0]].append(op)
+    deadline = time.monotonic() + time_limit
+    unknown = []
+    explored = 0
+    for k in sorted(by_key, key=repr):
+        left = max(0.0, deadline - time.monotonic())
+        kv = search(by_key[k], initial, max_states, left, key=k)
+        explored += kv.explored
+        if kv.verdict == "unknown":
+            unknown.append(k)
+        elif kv.verdict == "invalid":
+            c = kv.culprit
+            end = "?" if math.isinf(c.complete) else f"{c.complete:.3f}"
+            res.add(Anomaly("non-linearizable",
+                            f"key {k}: {c.f} {_split(c)[1]!r} (#{c.index}, ended {end}) cannot be placed after "
+                            f"{kv.linearized} linearized ops, register value then {kv.state!r}; "
+                            f"the window below has no legal order", kv.window or [c],
+                            {"key": k, "state": kv.state, "culprit": c.index}))
+    if unknown and res.verdict == "valid":
+        res.verdict = "unknown"
+    res.stats = {"keys": len(by_key), "ops": sum(len(v) for v in by_key.values()), "explored": explored}
+    if unknown:
+        res.stats["unknown_keys"] = len(unknown)
+    return res
