@@ -18,14 +18,62 @@ ORDER_EDGES = ("rt", "process")
 MAX_RW_TRIES = 2000
 
 
-def add_edge(g: nx.DiGraph, a: int, b: int, kind: str, why: str = "") -> None:
+Graph = dict  # node -> {successor: {edge kind: why}}
+
+
+def add_edge(g: Graph, a: int, b: int, kind: str, why: str = "") -> None:
     """Add (or label further) the edge a -> b with `kind` ("ww", "wr", "rw", "rt" or "process")."""
-    if a == b:
-        return
-    if g.has_edge(a, b):
-        g[a][b]["types"].setdefault(kind, why)
-    else:
-        g.add_edge(a, b, types={kind: why})
+    if a != b:
+        g.setdefault(a, {}).setdefault(b, {}).setdefault(kind, why)
+
+
+def components(g: Graph) -> list[set[int]]:
+    """The strongly connected components of more than one node (iterative Tarjan: no recursion limit)."""
+    index: dict[int, int] = {}
+    low: dict[int, int] = {}
+    on_stack: set[int] = set()
+    stack: list[int] = []
+    out: list[set[int]] = []
+    for root in list(g):
+        if root in index:
+            continue
+        work = [(root, iter(g.get(root, ())))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, succ = work[-1]
+            for nxt in succ:
+                if nxt not in index:
+                    index[nxt] = low[nxt] = len(index)
+                    stack.append(nxt)
+                    on_stack.add(nxt)
+                    work.append((nxt, iter(g.get(nxt, ()))))
+                    break
+                if nxt in on_stack:
+                    low[node] = min(low[node], index[nxt])
+            else:
+                work.pop()
+                if work:
+                    parent = work[-1][0]
+                    low[parent] = min(low[parent], low[node])
+                if low[node] == index[node]:
+                    comp = set()
+                    while True:
+                        top = stack.pop()
+                        on_stack.discard(top)
+                        comp.add(top)
+                        if top == node:
+                            break
+                    if len(comp) > 1:
+                        out.append(comp)
+    return out
+
+
+def _subgraph(g: Graph, nodes: set[int]) -> nx.DiGraph:
+    sub = nx.DiGraph()
+    sub.add_edges_from((a, b, {"types": types}) for a in nodes for b, types in g.get(a, {}).items() if b in nodes)
+    return sub
 
 
 def _view(g: nx.DiGraph, allowed: tuple[str, ...]) -> nx.DiGraph:
@@ -75,13 +123,11 @@ def _describe(g: nx.DiGraph, cycle: list[int], allowed: tuple[str, ...]) -> tupl
     return " ".join(parts) + f" T{cycle[0]}", kinds
 
 
-def classify(g: nx.DiGraph, txns: dict[int, Operation]) -> list[Anomaly]:
+def classify(g: Graph, txns: dict[int, Operation]) -> list[Anomaly]:
     """One anomaly per strongly connected component of `g` (nodes: op indexes into `txns`)."""
     out: list[Anomaly] = []
-    for scc in nx.strongly_connected_components(g):
-        if len(scc) < 2:
-            continue
-        sub = g.subgraph(scc)
+    for scc in components(g):
+        sub = _subgraph(g, scc)
         found: tuple[str, list[int], tuple[str, ...]] | None = None
         for kind, allowed in (("G0", ("ww",)), ("G1c", ("ww", "wr"))):
             cyc = _find(sub, allowed)

@@ -55,18 +55,26 @@ def _emit(n: int, rng: random.Random, spread: float, one: Callable[[int], tuple[
 
 
 def list_append(n: int, seed: int = 0, keys: int = 5, spread: float = 3.0, fail: float = 0.05,
-                info: float = 0.05) -> History:
-    """Txns of 1-4 appends / reads over `keys` keys; some fail (no effect), some end info (either)."""
+                info: float = 0.05, per_key: int = 32) -> History:
+    """Txns of 1-4 appends / reads over `keys` active keys, each retired for a fresh one after about
+    `per_key` appends (so lists stay short, as in Elle's workloads); some txns fail (no effect), some
+    end info (applied or not)."""
     rng = random.Random(seed)
     state: dict[int, list[int]] = {k: [] for k in range(keys)}
+    active = list(range(keys))
     counter = [0]
 
     def one(_i: int) -> tuple[str, Any, Any, str]:
         outcome = "fail" if rng.random() < fail else ("info" if rng.random() < info else "ok")
         applied = outcome == "ok" or (outcome == "info" and rng.random() < 0.5)
-        asked, result, scratch = [], [], {k: list(v) for k, v in state.items()}
+        for slot, k in enumerate(active):
+            if len(state[k]) >= per_key and rng.random() < 0.5:
+                active[slot] = max(state) + 1
+                state[active[slot]] = []
+        asked, result = [], []
+        scratch = {k: list(state[k]) for k in active}
         for _ in range(rng.randint(1, 4)):
-            k = rng.randrange(keys)
+            k = rng.choice(active)
             if rng.random() < 0.5:
                 counter[0] += 1
                 scratch[k].append(counter[0])
