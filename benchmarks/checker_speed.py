@@ -3,7 +3,8 @@
 Histories come from harness.checkers.synth (a serial execution split into concurrent ops), so every
 verdict printed must be VALID; the register budget line feeds a history no search can finish and must
 print UNKNOWN within its time limit.
-Usage: python benchmarks/checker_speed.py [SIZE ...]   (default 10000; e.g. 10000 100000 1000000)
+Usage: python benchmarks/checker_speed.py [SIZE ...] [CHECKER ...]
+  (default 10000 and every checker; e.g. `1000000 bank list-append`)
 """
 
 from __future__ import annotations
@@ -39,10 +40,12 @@ def _hopeless(n: int) -> History:
 
 
 def main() -> int:
-    sizes = [int(a) for a in sys.argv[1:]] or [10_000]
+    sizes = [int(a) for a in sys.argv[1:] if a.isdigit()] or [10_000]
+    names = [a for a in sys.argv[1:] if not a.isdigit()] or list(CHECKERS)
     bad = 0
     for n in sizes:
-        for name, (gen, chk) in CHECKERS.items():
+        for name in names:
+            gen, chk = CHECKERS[name]
             hist = gen(n)
             t0 = time.perf_counter()
             ops = operations(hist.ops)

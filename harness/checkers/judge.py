@@ -50,7 +50,7 @@ def judge(rec: Recorded, faults: list[Any] | None = None, *, max_states: int = 2
     if rec.kind == "bank":
         res = bank.check(ops, p.get("total"), p.get("accounts"), p.get("initial"))
     elif rec.kind == "list-append":
-        res = listappend.check(ops)
+        res = listappend.check(ops, roles=rec.history.roles)
     elif rec.kind == "register":
         res = register.check(ops, p.get("initial"), max_states, time_limit)
     elif rec.kind == "unique-ids":

@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from harness.checkers import cycles
 from harness.checkers.model import Anomaly, Operation, Result
+from harness.checkers.roles import PrimaryAt
+from harness.history import RoleSample
 
 
 @dataclass
@@ -149,9 +152,9 @@ def _lost(res: Result, reads: _Reads, orders: dict, writer: dict) -> int:
     return unread
 
 
-def _realtime(g: cycles.Graph, nodes: list[Operation]) -> None:
-    """rt edges A -> B (A completed before B was invoked), transitively reduced through a frontier; and
-    process order between consecutive txns of one process."""
+def _frontier_edges(g: cycles.Graph, nodes: list[Operation], strict: Callable[[Operation], bool]) -> None:
+    """rt edges A -> B for A completed before B was invoked, into the ops `strict` accepts, transitively
+    reduced: B links to the frontier (completed ops not yet followed by a completed linked op)."""
     events = []
     for op in nodes:
         events.append((op.invoke, 1, op))
@@ -162,11 +165,28 @@ def _realtime(g: cycles.Graph, nodes: list[Operation]) -> None:
     preds: dict[int, frozenset[int]] = {}
     for _t, is_invoke, op in events:
         if is_invoke:
-            preds[op.index] = frontier
-            for p in frontier:
-                cycles.add_edge(g, p, op.index, "rt")
+            if strict(op):
+                preds[op.index] = frontier
+                for p in frontier:
+                    cycles.add_edge(g, p, op.index, "rt")
         else:
             frontier = (frontier - preds.get(op.index, frozenset())) | {op.index}
+
+
+def _realtime(g: cycles.Graph, nodes: list[Operation], roles: list[RoleSample] | None) -> None:
+    """Real-time and process order. Without role samples every op is held to real time. With them, an op
+    served by the primary of its time must follow everything completed before it; an op on a standby
+    only what completed before it on the same instance (a standby may lag, never go back)."""
+    primary = PrimaryAt(roles or [])
+    if not primary:
+        _frontier_edges(g, nodes, lambda op: True)
+    else:
+        _frontier_edges(g, nodes, lambda op: op.instance is None or primary(op.invoke) in (None, op.instance))
+        by_inst: dict[Any, list[Operation]] = defaultdict(list)
+        for op in nodes:
+            by_inst[op.instance].append(op)
+        for group in by_inst.values():
+            _frontier_edges(g, group, lambda op: True)
     last: dict[str, Operation] = {}
     for op in sorted(nodes, key=lambda o: o.invoke):
         prev = last.get(op.process)
@@ -175,7 +195,8 @@ def _realtime(g: cycles.Graph, nodes: list[Operation]) -> None:
         last[op.process] = op
 
 
-def _graph(reads: _Reads, orders: dict, writer: dict, nodes: list[Operation], realtime: bool) -> cycles.Graph:
+def _graph(reads: _Reads, orders: dict, writer: dict, nodes: list[Operation], realtime: bool,
+           roles: list[RoleSample] | None) -> cycles.Graph:
     g: cycles.Graph = {}
     inside = {op.index for op in nodes}
     for k, order in orders.items():
@@ -194,12 +215,13 @@ def _graph(reads: _Reads, orders: dict, writer: dict, nodes: list[Operation], re
                 if w is not None and w.index in inside and not same:
                     cycles.add_edge(g, t.index, w.index, "rw", f"{k}")
     if realtime:
-        _realtime(g, nodes)
+        _realtime(g, nodes, roles)
     return g
 
 
-def check(ops: list[Operation], realtime: bool = True) -> Result:
-    """Judge a list-append history (ops with f == "txn"); `realtime=False` drops rt/process edges."""
+def check(ops: list[Operation], realtime: bool = True, roles: list[RoleSample] | None = None) -> Result:
+    """Judge a list-append history (ops with f == "txn"). `realtime=False` drops rt and process edges;
+    `roles` (the history's role samples) relax real time for reads served by a standby."""
     res = Result("list-append")
     txns = [op for op in ops if op.f == "txn"]
     writer, intermediate, failed = _index_appends(txns)
@@ -209,7 +231,7 @@ def check(ops: list[Operation], realtime: bool = True) -> Result:
     unread = _lost(res, reads, orders, writer)
     observed = {writer[(k, v)].index for k, order in orders.items() for v in order if (k, v) in writer}
     nodes = [t for t in txns if t.ok or (t.type == "info" and t.index in observed)]
-    g = _graph(reads, orders, writer, nodes, realtime)
+    g = _graph(reads, orders, writer, nodes, realtime, roles)
     for a in cycles.classify(g, {t.index: t for t in nodes}):
         res.add(a)
     res.stats = {"txns": len(txns), "ok": sum(t.ok for t in txns), "keys": len(orders),

@@ -15,24 +15,10 @@ from collections import defaultdict
 from typing import Any
 
 from harness.checkers.model import Anomaly, Operation, Result
+from harness.checkers.roles import primary_changes
 from harness.history import RoleSample
 
 ID_FS = ("nextval", "identity", "generate", "id")
-
-
-def primary_changes(roles: list[RoleSample], ops: list[Operation] | None = None) -> list[tuple[float, str, str]]:
-    """(time, old, new) each time another instance is seen as the writable primary. Without role samples,
-    the serving instance of ok ops (in completion order) stands in."""
-    seq = [(s.time, s.instance) for s in sorted(roles, key=lambda s: s.time) if s.writable_primary]
-    if not seq and ops:
-        seq = [(o.complete, o.instance) for o in sorted(ops, key=lambda o: o.complete) if o.ok and o.instance]
-    out = []
-    cur = None
-    for t, inst in seq:
-        if cur is not None and inst != cur:
-            out.append((t, cur, inst))
-        cur = inst
-    return out
 
 
 def _between(changes: list[tuple[float, str, str]], a: float, b: float) -> list[str]:

@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.checkers import listappend, operations, synth
+from harness.history import RoleSample
 
 
 def kinds(b: Build) -> set[str]:
@@ -134,3 +135,35 @@ def test_random_serial_histories_are_valid(seed: int, n: int, keys: int, spread:
     hist = synth.list_append(n, seed=seed, keys=keys, spread=spread)
     res = listappend.check(operations(hist.ops))
     assert res.valid, res.explain()
+
+
+def _roles(switch_at: float | None) -> list[RoleSample]:
+    out = [RoleSample(0, "mema1", "PRIMARY", "OPEN"), RoleSample(0, "mema2", "STANDBY", "OPEN")]
+    if switch_at is not None:
+        out += [RoleSample(switch_at, "mema1", "STANDBY", "OPEN"), RoleSample(switch_at, "mema2", "PRIMARY", "OPEN")]
+    return out
+
+
+def _stale_standby_read() -> Build:
+    b = Build()
+    b.txn([["append", "x", 1]], (0, 1), node="mema1")
+    b.txn([["r", "x", []]], (2, 3), node="mema2")
+    b.txn([["r", "x", [1]]], (4, 5), node="mema2")
+    return b
+
+
+def test_standby_may_lag_when_roles_are_known() -> None:
+    assert listappend.check(_stale_standby_read().done(), roles=_roles(None)).valid
+
+
+def test_read_on_new_primary_after_switchover_must_see_acked_append() -> None:
+    res = listappend.check(_stale_standby_read().done(), roles=_roles(1.5))
+    assert res.kinds() == {"realtime"}
+
+
+def test_standby_going_back_in_time() -> None:
+    b = Build()
+    b.txn([["append", "x", 1]], (0, 1), node="mema1")
+    b.txn([["r", "x", [1]]], (2, 3), node="mema2")
+    b.txn([["r", "x", []]], (4, 5), node="mema2")
+    assert listappend.check(b.done(), roles=_roles(None)).kinds() == {"realtime"}
