@@ -12,6 +12,7 @@ Ops: f "read" value [k, v] (v as read), "write" value [k, v], "cas" value [k, [o
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections import defaultdict
@@ -45,6 +46,7 @@ class KeyVerdict:
     state: Any = None
     linearized: int = 0
     window: list[Operation] | None = None
+    prefix: int = 0
 
 
 def _step(f: str, arg: Any, state: Any) -> tuple[bool, Any]:
@@ -56,9 +58,46 @@ def _step(f: str, arg: Any, state: Any) -> tuple[bool, Any]:
     return (state == old), (new if state == old else state)
 
 
+def _cut(ops: list[Operation], t: float) -> list[Operation]:
+    """The history as it stood at time t: ops invoked by then; those still running become open-ended."""
+    out = []
+    for o in ops:
+        if o.invoke > t:
+            continue
+        if o.complete > t:
+            if o.f == "read":
+                continue
+            o = dataclasses.replace(o, type="info", complete=math.inf)
+        out.append(o)
+    return out
+
+
 def search(ops: list[Operation], initial: Any = None, max_states: int = 200_000,
            time_limit: float = 5.0, key: Any = None) -> KeyVerdict:
-    """Decide linearizability of one key's ops (read/write/cas, any outcome) within the budget."""
+    """Decide linearizability of one key's ops within the budget; when invalid, narrow it to the shortest
+    non-linearizable prefix (ending at the completion of the op that cannot be placed)."""
+    deadline = time.monotonic() + time_limit
+    full = _search(ops, initial, max_states, time_limit, key)
+    if full.verdict != "invalid":
+        return full
+    ends = sorted(o.complete for o in ops if o.ok)
+    lo, hi, best = 0, len(ends) - 1, full
+    while lo < hi:
+        mid = (lo + hi) // 2
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        kv = _search(_cut(ops, ends[mid]), initial, max_states, left, key)
+        if kv.verdict == "invalid":
+            hi, best = mid, kv
+        elif kv.verdict == "valid":
+            lo = mid + 1
+        else:
+            break
+    return best
+
+
+def _search(ops: list[Operation], initial: Any, max_states: int, time_limit: float, key: Any) -> KeyVerdict:
     ops = sorted((o for o in ops if o.type != "fail" and not (o.f == "read" and not o.ok)),
                  key=lambda o: o.invoke)
     n = len(ops)
@@ -105,7 +144,7 @@ def search(ops: list[Operation], initial: Any = None, max_states: int = 200_000,
     start = min((ops[i].invoke for i in range(n) if not mask >> i & 1), default=culprit.invoke)
     window = [o for i, o in enumerate(ops) if not mask >> i & 1 and o.invoke <= culprit.complete
               and o.complete >= start]
-    return KeyVerdict(key, "invalid", len(seen), culprit, val, bin(mask).count("1"), window)
+    return KeyVerdict(key, "invalid", len(seen), culprit, val, bin(mask).count("1"), window, n)
 
 
 def check(ops: list[Operation], initial: Any = None, max_states: int = 200_000,
@@ -130,9 +169,10 @@ def check(ops: list[Operation], initial: Any = None, max_states: int = 200_000,
             end = "?" if math.isinf(c.complete) else f"{c.complete:.3f}"
             res.add(Anomaly("non-linearizable",
                             f"key {k}: {c.f} {_split(c)[1]!r} (#{c.index}, ended {end}) cannot be placed after "
-                            f"{kv.linearized} linearized ops, register value then {kv.state!r}; "
-                            f"the window below has no legal order", kv.window or [c],
-                            {"key": k, "state": kv.state, "culprit": c.index}))
+                            f"{kv.linearized} linearized ops, register value then {kv.state!r}; the "
+                            f"shortest non-linearizable prefix has {kv.prefix} ops, pending in it:",
+                            kv.window or [c], {"key": k, "state": kv.state, "culprit": c.index,
+                                               "prefix": kv.prefix}))
     if unknown and res.verdict == "valid":
         res.verdict = "unknown"
     res.stats = {"keys": len(by_key), "ops": sum(len(v) for v in by_key.values()), "explored": explored}

@@ -86,3 +86,16 @@ def test_random_serial_histories_are_valid(seed: int, n: int, keys: int, spread:
     hist = synth.register(n, seed=seed, keys=keys, spread=spread)
     res = register.check(operations(hist.ops))
     assert res.verdict == "valid", res.explain()
+
+
+def test_invalid_is_narrowed_to_the_shortest_prefix() -> None:
+    b = Build()
+    for i in range(10):
+        b.op("write", ["k", i], t=(2 * i, 2 * i + 1))
+    b.op("read", ["k", None], ["k", 3], t=(20, 21))
+    for i in range(10):
+        b.op("write", ["k", 100 + i], t=(30 + i, 30.5 + i))
+    res = register.check(b.done(), initial=0)
+    (a,) = res.anomalies
+    assert a.detail["prefix"] == 11 and a.detail["state"] == 9
+    assert [op.f for op in a.ops] == ["read"] and a.ops[0].value == ["k", 3]
