@@ -134,11 +134,16 @@ def _read_checks(res: Result, reads: _Reads, writer: dict, intermediate: dict, f
                                     f"append {lst[-1]}", [t, w], {"key": k}))
 
 
-def _lost(res: Result, reads: _Reads, orders: dict, writer: dict) -> int:
-    """Acknowledged appends absent from the version order while a later-invoked read of the key ran."""
+def _lost(res: Result, reads: _Reads, orders: dict, writer: dict, strict: Callable[[Operation], bool]) -> int:
+    """Acknowledged appends absent from the version order while a later-invoked read of the key ran (one
+    held to real time: a lagging standby's read proves nothing)."""
     unread = 0
     present = {k: set(order) for k, order in orders.items()}
-    last_read = {k: max((t for t, _lst in rs), key=lambda t: t.invoke) for k, rs in reads.by_key.items() if rs}
+    last_read = {}
+    for k, rs in reads.by_key.items():
+        held = [t for t, _lst in rs if strict(t)]
+        if held:
+            last_read[k] = max(held, key=lambda t: t.invoke)
     for (k, v), w in writer.items():
         if not w.ok or v in present.get(k, ()):
             continue
@@ -173,15 +178,21 @@ def _frontier_edges(g: cycles.Graph, nodes: list[Operation], strict: Callable[[O
             frontier = (frontier - preds.get(op.index, frozenset())) | {op.index}
 
 
+def held_to_real_time(roles: list[RoleSample] | None) -> Callable[[Operation], bool]:
+    """Whether an op must see all that completed before it: yes when no role samples are known, else
+    when it was served by the primary of its time (or by an instance not named)."""
+    primary = PrimaryAt(roles or [])
+    return lambda op: not primary or op.instance is None or primary(op.invoke) in (None, op.instance)
+
+
 def _realtime(g: cycles.Graph, nodes: list[Operation], roles: list[RoleSample] | None) -> None:
     """Real-time and process order. Without role samples every op is held to real time. With them, an op
     served by the primary of its time must follow everything completed before it; an op on a standby
-    only what completed before it on the same instance (a standby may lag, never go back)."""
-    primary = PrimaryAt(roles or [])
-    if not primary:
-        _frontier_edges(g, nodes, lambda op: True)
-    else:
-        _frontier_edges(g, nodes, lambda op: op.instance is None or primary(op.invoke) in (None, op.instance))
+    only what completed before it on the same instance (a standby may lag, never go back), process order
+    included (a client reading on a standby need not see its own writes made on the primary)."""
+    strict = held_to_real_time(roles)
+    _frontier_edges(g, nodes, strict)
+    if roles:
         by_inst: dict[Any, list[Operation]] = defaultdict(list)
         for op in nodes:
             by_inst[op.instance].append(op)
@@ -190,7 +201,7 @@ def _realtime(g: cycles.Graph, nodes: list[Operation], roles: list[RoleSample] |
     last: dict[str, Operation] = {}
     for op in sorted(nodes, key=lambda o: o.invoke):
         prev = last.get(op.process)
-        if prev is not None and not math.isinf(prev.complete):
+        if prev is not None and not math.isinf(prev.complete) and (strict(op) or prev.instance == op.instance):
             cycles.add_edge(g, prev.index, op.index, "process")
         last[op.process] = op
 
@@ -228,7 +239,7 @@ def check(ops: list[Operation], realtime: bool = True, roles: list[RoleSample] |
     reads = _external_reads(res, txns)
     orders = _version_orders(res, reads)
     _read_checks(res, reads, writer, intermediate, failed)
-    unread = _lost(res, reads, orders, writer)
+    unread = _lost(res, reads, orders, writer, held_to_real_time(roles))
     observed = {writer[(k, v)].index for k, order in orders.items() for v in order if (k, v) in writer}
     nodes = [t for t in txns if t.ok or (t.type == "info" and t.index in observed)]
     g = _graph(reads, orders, writer, nodes, realtime, roles)

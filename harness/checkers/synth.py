@@ -12,7 +12,7 @@ import random
 from collections.abc import Callable
 from typing import Any
 
-from harness.history import History
+from harness.history import History, RoleSample
 
 
 class _Clock:
@@ -36,16 +36,16 @@ class _Clock:
         return proc, inv, comp
 
 
-def _emit(n: int, rng: random.Random, spread: float, one: Callable[[int], tuple[str, Any, Any, str]],
+def _emit(n: int, rng: random.Random, spread: float, one: Callable[[int], tuple],
           instances: tuple[str, ...] = ("mema1",)) -> History:
-    """Build a History from `one(i) -> (f, asked, result, outcome)` applied at points 0..n-1."""
+    """Build a History from `one(i) -> (f, asked, result, outcome[, instance])` applied at points 0..n-1."""
     hist = History(seed=rng.randrange(1 << 30))
     clock = _Clock(rng, spread)
     events = []
     for i in range(n):
         proc, inv, comp = clock.span(i)
-        f, asked, result, outcome = one(i)
-        node = rng.choice(instances)
+        f, asked, result, outcome, *node = one(i)
+        node = node[0] if node and node[0] else rng.choice(instances)
         events.append((inv, proc, "invoke", f, asked, node))
         if outcome != "open":
             events.append((comp, proc, outcome, f, result, node))
@@ -55,16 +55,29 @@ def _emit(n: int, rng: random.Random, spread: float, one: Callable[[int], tuple[
 
 
 def list_append(n: int, seed: int = 0, keys: int = 5, spread: float = 3.0, fail: float = 0.05,
-                info: float = 0.05, per_key: int = 32) -> History:
+                info: float = 0.05, per_key: int = 32, standby: float = 0.0) -> History:
     """Txns of 1-4 appends / reads over `keys` active keys, each retired for a fresh one after about
     `per_key` appends (so lists stay short, as in Elle's workloads); some txns fail (no effect), some
-    end info (applied or not)."""
+    end info (applied or not). With `standby` > 0 that share of txns are reads served by "mema2", a
+    standby lagging behind (but never going back), and the history's role samples say so."""
     rng = random.Random(seed)
     state: dict[int, list[int]] = {k: [] for k in range(keys)}
     active = list(range(keys))
     counter = [0]
+    applied_states: list[dict[int, tuple]] = []
+    lag = [0]
 
-    def one(_i: int) -> tuple[str, Any, Any, str]:
+    def stale_read() -> tuple:
+        lag[0] = rng.randint(lag[0], len(applied_states) - 1)
+        snap = applied_states[lag[0]]
+        ks = [rng.choice(sorted(snap)) for _ in range(rng.randint(1, 3))]
+        return ("txn", [["r", k, None] for k in ks], [["r", k, list(snap[k])] for k in ks], "ok", "mema2")
+
+    def one(i: int) -> tuple:
+        if standby:
+            applied_states.append({k: tuple(state[k]) for k in active})
+            if rng.random() < standby:
+                return stale_read()
         outcome = "fail" if rng.random() < fail else ("info" if rng.random() < info else "ok")
         applied = outcome == "ok" or (outcome == "info" and rng.random() < 0.5)
         for slot, k in enumerate(active):
@@ -87,9 +100,13 @@ def list_append(n: int, seed: int = 0, keys: int = 5, spread: float = 3.0, fail:
             state.update(scratch)
         if outcome == "info" and rng.random() < 0.5:
             outcome = "open"
-        return "txn", asked, result if outcome == "ok" else asked, outcome
+        return "txn", asked, result if outcome == "ok" else asked, outcome, "mema1" if standby else None
 
-    return _emit(n, rng, spread, one, ("mema1", "mema2"))
+    hist = _emit(n, rng, spread, one, ("mema1", "mema2"))
+    if standby:
+        hist.roles += [RoleSample(-spread - 1, "mema1", "PRIMARY", "OPEN"),
+                       RoleSample(-spread - 1, "mema2", "STANDBY", "OPEN")]
+    return hist
 
 
 def register(n: int, seed: int = 0, keys: int = 3, spread: float = 2.0, info: float = 0.02) -> History:

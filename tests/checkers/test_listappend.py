@@ -167,3 +167,19 @@ def test_standby_going_back_in_time() -> None:
     b.txn([["r", "x", [1]]], (2, 3), node="mema2")
     b.txn([["r", "x", []]], (4, 5), node="mema2")
     assert listappend.check(b.done(), roles=_roles(None)).kinds() == {"realtime"}
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 10_000), st.integers(2, 150), st.floats(0.05, 4.0))
+def test_random_histories_with_a_lagging_standby_are_valid(seed: int, n: int, spread: float) -> None:
+    hist = synth.list_append(n, seed=seed, keys=3, spread=spread, standby=0.3)
+    res = listappend.check(operations(hist.ops), roles=hist.roles)
+    assert res.valid, res.explain()
+
+
+def test_lagging_standby_is_flagged_without_role_samples() -> None:
+    flagged = 0
+    for seed in range(5):
+        hist = synth.list_append(200, seed=seed, keys=3, spread=0.5, standby=0.3)
+        flagged += "realtime" in listappend.check(operations(hist.ops)).kinds()
+    assert flagged >= 4
