@@ -52,7 +52,7 @@ def judge(rec: Recorded, faults: list[Any] | None = None, *, max_states: int = 2
     elif rec.kind == "list-append":
         res = listappend.check(ops, roles=rec.history.roles)
     elif rec.kind == "register":
-        res = register.check(ops, p.get("initial"), max_states, time_limit)
+        res = register.check(ops, p.get("initial"), max_states, time_limit, rec.history.roles)
     elif rec.kind == "unique-ids":
         res = uniqueids.check(ops, rec.history.roles)
     else:

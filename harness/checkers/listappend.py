@@ -22,7 +22,7 @@ from typing import Any
 
 from harness.checkers import cycles
 from harness.checkers.model import Anomaly, Operation, Result
-from harness.checkers.roles import PrimaryAt
+from harness.checkers.roles import held_to_real_time
 from harness.history import RoleSample
 
 
@@ -176,13 +176,6 @@ def _frontier_edges(g: cycles.Graph, nodes: list[Operation], strict: Callable[[O
                     cycles.add_edge(g, p, op.index, "rt")
         else:
             frontier = (frontier - preds.get(op.index, frozenset())) | {op.index}
-
-
-def held_to_real_time(roles: list[RoleSample] | None) -> Callable[[Operation], bool]:
-    """Whether an op must see all that completed before it: yes when no role samples are known, else
-    when it was served by the primary of its time (or by an instance not named)."""
-    primary = PrimaryAt(roles or [])
-    return lambda op: not primary or op.instance is None or primary(op.invoke) in (None, op.instance)
 
 
 def _realtime(g: cycles.Graph, nodes: list[Operation], roles: list[RoleSample] | None) -> None:

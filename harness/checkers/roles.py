@@ -7,6 +7,7 @@ read served by the primary must see every write acknowledged before it began (a 
 from __future__ import annotations
 
 import bisect
+from collections.abc import Callable
 
 from harness.checkers.model import Operation
 from harness.history import RoleSample
@@ -46,3 +47,10 @@ class PrimaryAt:
     def __call__(self, t: float) -> str | None:
         k = bisect.bisect_right(self.times, t)
         return self.names[k - 1] if k else None
+
+
+def held_to_real_time(roles: list[RoleSample] | None) -> Callable[[Operation], bool]:
+    """Whether an op must see all that completed before it: yes when no role samples are known, else
+    when it was served by the primary of its time (or by an instance not named)."""
+    primary = PrimaryAt(roles or [])
+    return lambda op: not primary or op.instance is None or primary(op.invoke) in (None, op.instance)

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.checkers import operations, register, synth
+from harness.history import RoleSample
 
 
 def test_concurrent_write_and_read_is_linearizable() -> None:
@@ -99,3 +100,12 @@ def test_invalid_is_narrowed_to_the_shortest_prefix() -> None:
     (a,) = res.anomalies
     assert a.detail["prefix"] == 11 and a.detail["state"] == 9
     assert [op.f for op in a.ops] == ["read"] and a.ops[0].value == ["k", 3]
+
+
+def test_standby_reads_are_left_out_when_roles_are_known() -> None:
+    b = Build()
+    b.op("write", ["k", 1], t=(0, 1))
+    b.op("read", ["k", None], ["k", 0], t=(2, 3), node="mema2")
+    roles = [RoleSample(0, "mema1", "PRIMARY", "OPEN"), RoleSample(0, "mema2", "STANDBY", "OPEN")]
+    res = register.check(b.done(), initial=0, roles=roles)
+    assert res.verdict == "valid" and res.stats["standby_reads_skipped"] == 1
