@@ -73,3 +73,14 @@ def test_module_entry_point(tmp_path: Path) -> None:
     _write_bank(tmp_path / "history-bank.jsonl", partial=True)
     proc = subprocess.run([sys.executable, "-m", "harness.check", str(tmp_path)], capture_output=True, text=True)
     assert proc.returncode == 1 and "partial-transfer" in proc.stdout
+
+
+def test_report_copies_of_a_history_are_judged_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _write_bank(tmp_path / "history-bank.jsonl", partial=False)
+    (rec,) = load(tmp_path / "history-bank.jsonl")
+    copy = tmp_path / "tests" / "t1" / "history.jsonl"
+    copy.parent.mkdir(parents=True)
+    copy.write_text("".join(json.dumps(op.__dict__) + "\n" for op in rec.history.ops))
+    assert check.main([str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "1 histories: 1 valid, 0 invalid, 0 unknown (1 copies of the same ops skipped)" in out
