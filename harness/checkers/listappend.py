@@ -37,6 +37,13 @@ def _key(k: Any) -> Any:
     return tuple(k) if isinstance(k, list) else k
 
 
+def _brief(lst: list, head: int = 3, tail: int = 3) -> str:
+    """A long list as its first and last few values and its length."""
+    if len(lst) <= head + tail + 1:
+        return str(lst)
+    return f"[{', '.join(map(str, lst[:head]))}, ... {', '.join(map(str, lst[-tail:]))}] ({len(lst)} values)"
+
+
 def _mops(op: Operation) -> list[list]:
     v = op.value if op.ok else op.asked
     return [m for m in (v or []) if isinstance(m, (list, tuple)) and len(m) == 3]
@@ -78,7 +85,7 @@ def _external_reads(res: Result, txns: list[Operation]) -> _Reads:
             elif f == "r" and isinstance(v, list):
                 mine = own.get(k, [])
                 if mine and v[len(v) - len(mine):] != mine:
-                    res.add(Anomaly("internal", f"T{t.index} read {k}={v} after appending {mine} itself", [t]))
+                    res.add(Anomaly("internal", f"T{t.index} read {k}={_brief(v)} after appending {mine} itself", [t]))
                     continue
                 reads.by_key[k].append((t, list(v[: len(v) - len(mine)])))
     return reads
@@ -92,7 +99,7 @@ def _version_orders(res: Result, reads: _Reads) -> dict[Any, list]:
         bad = [(t, lst) for t, lst in rs if lst != longest[: len(lst)]]
         for t, lst in bad[:5]:
             holder = next(o for o, lst2 in rs if lst2 is longest)
-            res.add(Anomaly("incompatible-order", f"key {k}: read {lst} is no prefix of {longest}", [t, holder],
+            res.add(Anomaly("incompatible-order", f"key {k}: read {_brief(lst)} is no prefix of {_brief(longest)}", [t, holder],
                             {"key": k}))
         seen_dup: set = set()
         for t, lst in rs:
@@ -104,7 +111,7 @@ def _version_orders(res: Result, reads: _Reads) -> dict[Any, list]:
             for v, n in counts.items():
                 if n > 1 and v not in seen_dup:
                     seen_dup.add(v)
-                    res.add(Anomaly("duplicate-append", f"key {k}: value {v} appears {n} times in {lst}", [t],
+                    res.add(Anomaly("duplicate-append", f"key {k}: value {v} appears {n} times in {_brief(lst)}", [t],
                                     {"key": k, "value": v}))
     return orders
 
@@ -130,7 +137,7 @@ def _read_checks(res: Result, reads: _Reads, writer: dict, intermediate: dict, f
             if lst and intermediate.get((k, lst[-1])):
                 w = writer[(k, lst[-1])]
                 if w.index != t.index:
-                    res.add(Anomaly("G1b", f"T{t.index} read {k}={lst}, ending on T{w.index}'s intermediate "
+                    res.add(Anomaly("G1b", f"T{t.index} read {k}={_brief(lst)}, ending on T{w.index}'s intermediate "
                                     f"append {lst[-1]}", [t, w], {"key": k}))
 
 
