@@ -84,6 +84,26 @@ def operations(events: list[Op]) -> list[Operation]:
     return out
 
 
+def append_mop(k: Any, v: Any) -> list:
+    """Micro-op: append v to the list at key k."""
+    return ["append", k, v]
+
+
+def read_mop(k: Any, values: Any = None) -> list:
+    """Micro-op: read key k (None when invoked; the list, or register value, seen when ok)."""
+    return ["r", k, values]
+
+
+def write_mop(k: Any, v: Any) -> list:
+    """Micro-op: set key k to v."""
+    return ["w", k, v]
+
+
+def cas_mop(k: Any, old: Any, new: Any) -> list:
+    """Micro-op: set key k to new if it holds old."""
+    return ["cas", k, [old, new]]
+
+
 @dataclass
 class Anomaly:
     """One finding: its class (e.g. "G-single", "lost-append"), a one-line account and the ops involved."""

@@ -183,3 +183,17 @@ def test_lagging_standby_is_flagged_without_role_samples() -> None:
         hist = synth.list_append(200, seed=seed, keys=3, spread=0.5, standby=0.3)
         flagged += "realtime" in listappend.check(operations(hist.ops)).kinds()
     assert flagged >= 4
+
+
+def test_random_history_with_an_append_erased_from_every_read_is_caught() -> None:
+    hist = synth.list_append(300, seed=5, keys=3, fail=0, info=0)
+    ops = operations(hist.ops)
+    writer = {(m[1], m[2]): t for t in ops for m in t.value if m[0] == "append"}
+    victim = next((m[1], m[2][0]) for t in reversed(ops) for m in t.value
+                  if m[0] == "r" and m[2] and t.invoke > writer[(m[1], m[2][0])].complete)
+    for ev in hist.ops:
+        for m in ev.value or []:
+            if m[0] == "r" and m[1] == victim[0] and m[2]:
+                m[2] = [v for v in m[2] if v != victim[1]]
+    res = listappend.check(operations(hist.ops))
+    assert {a.detail.get("value") for a in res.anomalies if a.kind == "lost-append"} == {victim[1]}

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from harness import check
-from harness.checkers import declare, load, synth
+from harness.checkers import declare, judge, load, synth
 from harness.history import History
 
 
@@ -84,3 +84,19 @@ def test_report_copies_of_a_history_are_judged_once(tmp_path: Path, capsys: pyte
     assert check.main([str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "1 histories: 1 valid, 0 invalid, 0 unknown (1 copies of the same ops skipped)" in out
+
+
+def test_a_list_append_history_written_with_the_helpers_round_trips(tmp_path: Path) -> None:
+    from harness.checkers.model import append_mop, read_mop
+
+    h = History(seed=1, path=tmp_path / "history-la.jsonl")
+    declare(h, "list-append", keys=2)
+    h.record("p1", "invoke", "txn", [append_mop(1, 10), read_mop(2)], node="mema1", at=1.0)
+    h.record("p1", "ok", "txn", [append_mop(1, 10), read_mop(2, [])], node="mema1", at=2.0)
+    h.record("p2", "invoke", "txn", [read_mop(1)], node="mema1", at=3.0)
+    h.record("p2", "ok", "txn", [read_mop(1, [])], node="mema1", at=4.0)
+    h.close()
+    (rec,) = load(tmp_path / "history-la.jsonl")
+    assert rec.kind == "list-append" and rec.params == {"keys": 2}
+    res = judge(rec)
+    assert res.kinds() == {"lost-append"}
