@@ -20,17 +20,21 @@ from harness.checkers import Recorded, judge, load
 
 
 def load_faults(run_dir: Path) -> list[Any]:
-    """The chaos fault log of the run (faults.jsonl), as objects with name/link/start/end."""
-    out: list[Any] = []
-    for path in sorted(run_dir.rglob("faults.jsonl")):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(rec, dict) and "start" in rec:
-                out.append(SimpleNamespace(**{"name": "fault", "link": None, "end": None, **rec}))
-    return out
+    """The chaos fault log of the run: faults.jsonl (the last chaos session's) and the report's per-test
+    faults*.json copies, without repeats, as objects with name/link/start/end."""
+    recs: list[Any] = []
+    for path in sorted(run_dir.rglob("faults*.json*")):
+        text = path.read_text(encoding="utf-8")
+        try:
+            recs += json.loads(text) if path.suffix == ".json" else [json.loads(x) for x in text.splitlines() if x]
+        except json.JSONDecodeError:
+            continue
+    seen: dict[tuple, Any] = {}
+    for rec in recs:
+        if isinstance(rec, dict) and "start" in rec:
+            seen.setdefault((rec.get("name"), rec["start"]),
+                            SimpleNamespace(**{"name": "fault", "link": None, "end": None, **rec}))
+    return sorted(seen.values(), key=lambda f: f.start)
 
 
 def _overlapping(faults: list[Any], ops: list[Any]) -> list[Any]:

@@ -100,3 +100,13 @@ def test_a_list_append_history_written_with_the_helpers_round_trips(tmp_path: Pa
     assert rec.kind == "list-append" and rec.params == {"keys": 2}
     res = judge(rec)
     assert res.kinds() == {"lost-append"}
+
+
+def test_faults_come_from_the_log_and_the_report_copies(tmp_path: Path) -> None:
+    one = {"name": "cut", "link": "mal", "start": 1.0, "end": 2.0}
+    two = {"name": "kill", "link": None, "start": 5.0, "end": None}
+    (tmp_path / "faults.jsonl").write_text(json.dumps(two) + "\n")
+    (tmp_path / "t1").mkdir()
+    (tmp_path / "t1" / "faults.json").write_text(json.dumps([one, two]))
+    faults = check.load_faults(tmp_path)
+    assert [(f.name, f.start, f.end) for f in faults] == [("cut", 1.0, 2.0), ("kill", 5.0, None)]
