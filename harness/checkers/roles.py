@@ -15,10 +15,10 @@ from harness.history import RoleSample
 
 def primary_changes(roles: list[RoleSample], ops: list[Operation] | None = None) -> list[tuple[float, str, str]]:
     """(time, old, new) each time another instance is seen as the writable primary. Without role samples,
-    the serving instance of ok ops (in completion order) stands in."""
+    the serving instance of ok ops stands in, dated at the invoke of the first op it served."""
     seq = primary_samples(roles)
     if not seq and ops:
-        seq = [(o.complete, o.instance) for o in sorted(ops, key=lambda o: o.complete) if o.ok and o.instance]
+        seq = [(o.invoke, o.instance) for o in sorted(ops, key=lambda o: o.invoke) if o.ok and o.instance]
     out = []
     cur = None
     for t, inst in seq:

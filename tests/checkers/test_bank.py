@@ -68,7 +68,7 @@ def test_missing_account() -> None:
     assert bank.check(b.done(), total=200, accounts=["a", "b"]).kinds() == {"missing-account"}
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=30, deadline=None, database=None)
 @given(st.integers(0, 10_000), st.integers(1, 200), st.integers(2, 6))
 def test_random_serial_histories_are_valid(seed: int, n: int, accounts: int) -> None:
     hist = synth.bank(n, seed=seed, accounts=accounts, total=100 * accounts)

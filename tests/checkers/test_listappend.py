@@ -129,7 +129,7 @@ def test_anomaly_text_names_ops_and_instances() -> None:
     assert "rw(x)" in text and "@mema2" in text
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40, deadline=None, database=None)
 @given(st.integers(0, 10_000), st.integers(1, 120), st.integers(1, 6), st.floats(0.05, 6.0))
 def test_random_serial_histories_are_valid(seed: int, n: int, keys: int, spread: float) -> None:
     hist = synth.list_append(n, seed=seed, keys=keys, spread=spread)
@@ -169,7 +169,7 @@ def test_standby_going_back_in_time() -> None:
     assert listappend.check(b.done(), roles=_roles(None)).kinds() == {"realtime"}
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=30, deadline=None, database=None)
 @given(st.integers(0, 10_000), st.integers(2, 150), st.floats(0.05, 4.0))
 def test_random_histories_with_a_lagging_standby_are_valid(seed: int, n: int, spread: float) -> None:
     hist = synth.list_append(n, seed=seed, keys=3, spread=spread, standby=0.3)

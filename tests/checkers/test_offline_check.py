@@ -110,3 +110,12 @@ def test_faults_come_from_the_log_and_the_report_copies(tmp_path: Path) -> None:
     (tmp_path / "t1" / "faults.json").write_text(json.dumps([one, two]))
     faults = check.load_faults(tmp_path)
     assert [(f.name, f.start, f.end) for f in faults] == [("cut", 1.0, 2.0), ("kill", 5.0, None)]
+
+
+def test_a_kind_without_checker_is_unknown(tmp_path: Path) -> None:
+    h = History(seed=1, path=tmp_path / "history-x.jsonl")
+    h.record("p", "invoke", "add", 1, at=1.0)
+    h.close()
+    (rec,) = load(tmp_path / "history-x.jsonl")
+    rec.kind = "queue"
+    assert judge(rec).verdict == "unknown"

@@ -81,7 +81,7 @@ def test_budget_gives_unknown_not_a_hang() -> None:
     assert res.verdict == "unknown" and time.monotonic() - t0 < 5
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=30, deadline=None, database=None)
 @given(st.integers(0, 10_000), st.integers(1, 200), st.integers(1, 4), st.floats(0.05, 4.0))
 def test_random_serial_histories_are_valid(seed: int, n: int, keys: int, spread: float) -> None:
     hist = synth.register(n, seed=seed, keys=keys, spread=spread)

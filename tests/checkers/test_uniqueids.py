@@ -52,8 +52,17 @@ def test_backwards_across_lineages_is_allowed() -> None:
     assert uniqueids.check(b.done(), roles_switch_at(5)).valid
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=30, deadline=None, database=None)
 @given(st.integers(0, 10_000), st.integers(1, 300), st.floats(0.05, 5.0))
 def test_random_serial_histories_are_valid(seed: int, n: int, spread: float) -> None:
     res = uniqueids.check(operations(synth.unique_ids(n, seed=seed, spread=spread).ops))
     assert res.valid, res.explain()
+
+
+def test_without_role_samples_the_serving_instance_marks_lineages() -> None:
+    b = Build()
+    b.op("nextval", None, 5, t=(0, 1), node="mema1")
+    b.op("nextval", None, 3, t=(2, 3), node="mema2")
+    b.op("nextval", None, 2, t=(4, 5), node="mema2")
+    res = uniqueids.check(b.done())
+    assert res.kinds() == {"backwards-id"} and res.anomalies[0].detail == {"value": 2, "after": 3}
