@@ -19,7 +19,8 @@ from harness.checkers import bank, listappend, operations, register, synth, uniq
 from harness.history import History  # noqa: E402
 
 CHECKERS = {
-    "bank": (lambda n: synth.bank(n, seed=1), lambda ops: bank.check(ops, total=1000)),
+    "bank": (lambda n: synth.bank(n, seed=1),
+             lambda ops: bank.check(ops, total=1000, initial=dict.fromkeys("01234", 200))),
     "list-append": (lambda n: synth.list_append(n, seed=1, keys=8), listappend.check),
     "register": (lambda n: synth.register(n, seed=1, keys=max(3, n // 1000)), register.check),
     "unique-ids": (lambda n: synth.unique_ids(n, seed=1), uniqueids.check),

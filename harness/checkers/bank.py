@@ -3,9 +3,10 @@
 Ops: f "transfer", value {"from": a, "to": b, "amount": n}; f "read", ok value {account: balance}.
 Every ok read (on the primary or a standby) must sum to the configured total and hold no negative
 balance; a read off the total by exactly one transfer's amount is reported as a partial transfer (one
-row of the transaction visible without the other), naming the candidate transfers. When the committed
-transfers are known in order (no two overlap in time, none indeterminate) and the initial balances are
-given, every read must also equal one prefix state of that order.
+row of the transaction visible without the other), naming the candidate transfers. When the commit
+order of the transfers is known (each ok transfer's value carries "seq", its place in the primary's
+commit order, or no two overlap in time; none indeterminate) and the initial balances are given, every
+read must also equal the state after some prefix of that order.
 """
 
 from __future__ import annotations
@@ -35,20 +36,34 @@ def _infer_total(reads: list[dict[str, float]]) -> float | None:
     return totals.most_common(1)[0][0] if totals else None
 
 
-def _prefix_states(transfers: list[Operation], initial: dict[str, float]) -> list[tuple[float, dict]]:
-    """(time the state was reached, balances) after each transfer in completion order."""
+def _prefix_states(transfers: list[Operation], initial: dict[str, float]) -> dict[frozenset, float]:
+    """Each state reached by a prefix of the transfers in commit order, with the earliest time it can have
+    been reached (the latest invoke among the prefix)."""
     state = dict(initial)
-    out = [(-math.inf, dict(state))]
-    for t in sorted(transfers, key=lambda o: o.complete):
+    out = {frozenset(state.items()): -math.inf}
+    reached = -math.inf
+    for t in sorted(transfers, key=_commit_key):
         a, b, n = _transfer(t)
         state[a] = state.get(a, 0) - n
         state[b] = state.get(b, 0) + n
-        out.append((t.complete, dict(state)))
+        reached = max(reached, t.invoke)
+        out.setdefault(frozenset(state.items()), reached)
     return out
 
 
-def _serial(transfers: list[Operation]) -> bool:
-    ordered = sorted(transfers, key=lambda o: o.invoke)
+def _commit_key(t: Operation) -> tuple:
+    v = t.value if isinstance(t.value, dict) else {}
+    return (v.get("seq", 0), t.complete)
+
+
+def _ordered(committed: list[Operation], maybe: list[Operation]) -> bool:
+    """Whether the commit order is known: every ok transfer carries its "seq" (its place in the primary's
+    commit order), or the transfers never overlap in time; and no transfer is indeterminate."""
+    if len(maybe) != len(committed):
+        return False
+    if all(isinstance(t.value, dict) and "seq" in t.value for t in committed):
+        return True
+    ordered = sorted(committed, key=lambda o: o.invoke)
     return all(x.complete < y.invoke for x, y in zip(ordered, ordered[1:], strict=False))
 
 
@@ -67,7 +82,7 @@ def check(ops: list[Operation], total: float | None = None, accounts: list[Any] 
     per_inst: Counter[str] = Counter()
     bad_inst: Counter[str] = Counter()
     prefixes = None
-    if initial is not None and _serial(committed) and len(maybe) == len(committed):
+    if initial is not None and _ordered(committed, maybe):
         prefixes = _prefix_states(committed, {str(k): v for k, v in initial.items()})
     for r, bal in zip(reads, balances, strict=True):
         inst = r.instance or "?"
@@ -82,7 +97,7 @@ def check(ops: list[Operation], total: float | None = None, accounts: list[Any] 
 
 def _judge_read(res: Result, r: Operation, bal: dict[str, float], total: float | None,
                 names: set[str] | None, maybe: list[Operation],
-                prefixes: list[tuple[float, dict]] | None) -> bool:
+                prefixes: dict[frozenset, float] | None) -> bool:
     where = f"read on {r.instance or '?'} at {r.invoke:.3f}"
     before = len(res.anomalies)
     if names is not None and set(bal) != names:
@@ -104,7 +119,7 @@ def _judge_read(res: Result, r: Operation, bal: dict[str, float], total: float |
         else:
             res.add(Anomaly("wrong-total", f"{where} sums to {s}, not {total}", [r],
                             {"sum": s, "total": total, "balances": bal}))
-    elif prefixes is not None and not any(state == bal for t, state in prefixes if t < r.complete):
-        res.add(Anomaly("non-prefix-read", f"{where} matches no state reached by the committed transfers "
-                        "in their (serial) order", [r], {"balances": bal}))
+    elif prefixes is not None and prefixes.get(frozenset(bal.items()), math.inf) >= r.complete:
+        res.add(Anomaly("non-prefix-read", f"{where} matches no state reached by a prefix of the committed "
+                        "transfers in commit order", [r], {"balances": bal}))
     return len(res.anomalies) > before

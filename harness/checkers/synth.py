@@ -133,11 +133,12 @@ def register(n: int, seed: int = 0, keys: int = 3, spread: float = 2.0, info: fl
 
 
 def bank(n: int, seed: int = 0, accounts: int = 5, total: int = 1000, spread: float = 2.0) -> History:
-    """Transfers between `accounts` accounts (never overdrawn) and reads of all balances."""
+    """Transfers between `accounts` accounts (never overdrawn; the ok value carries "seq", the commit
+    order) and reads of all balances; every account starts at total // accounts."""
     rng = random.Random(seed)
     bal = {str(a): total // accounts for a in range(accounts)}
 
-    def one(_i: int) -> tuple[str, Any, Any, str]:
+    def one(i: int) -> tuple[str, Any, Any, str]:
         if rng.random() < 0.5:
             return "read", None, dict(bal), "ok"
         a, b = rng.sample(sorted(bal), 2)
@@ -145,7 +146,7 @@ def bank(n: int, seed: int = 0, accounts: int = 5, total: int = 1000, spread: fl
         bal[a] -= amount
         bal[b] += amount
         t = {"from": a, "to": b, "amount": amount}
-        return "transfer", t, t, "ok"
+        return "transfer", t, {**t, "seq": i}, "ok"
 
     return _emit(n, rng, spread, one, ("mema1", "mema2"))
 

@@ -72,5 +72,20 @@ def test_missing_account() -> None:
 @given(st.integers(0, 10_000), st.integers(1, 200), st.integers(2, 6))
 def test_random_serial_histories_are_valid(seed: int, n: int, accounts: int) -> None:
     hist = synth.bank(n, seed=seed, accounts=accounts, total=100 * accounts)
-    res = bank.check(operations(hist.ops), total=100 * accounts, accounts=[str(a) for a in range(accounts)])
+    names = [str(a) for a in range(accounts)]
+    res = bank.check(operations(hist.ops), total=100 * accounts, accounts=names, initial=dict.fromkeys(names, 100))
     assert res.valid, res.explain()
+
+
+def test_commit_order_from_seq_allows_overlapping_transfers() -> None:
+    t1 = {"from": "a", "to": "b", "amount": 30}
+    t2 = {"from": "b", "to": "a", "amount": 5}
+    good, bad = Build(), Build()
+    for b, seen in ((good, {"a": 75, "b": 125}), (bad, {"a": 70, "b": 130})):
+        b.op("transfer", t1, {**t1, "seq": 2}, t=(0, 3))
+        b.op("transfer", t2, {**t2, "seq": 1}, t=(1, 2))
+        b.op("read", None, {"a": 105, "b": 95}, t=(1.5, 4), node="mema2")
+        b.op("read", None, seen, t=(5, 6), node="mema2")
+    assert bank.check(good.done(), total=200, initial={"a": 100, "b": 100}).valid
+    res = bank.check(bad.done(), total=200, initial={"a": 100, "b": 100})
+    assert res.kinds() == {"non-prefix-read"}
