@@ -1,0 +1,90 @@
+"""Re-judge a run folder offline: `python -m harness.check RUN_DIR`.
+
+Why: a run folder holds everything a verdict needs (the workload histories, role samples inside them, the
+fault log), so a verdict can be re-checked, or checked with newer checkers, long after the run. Every
+`history*.jsonl` under the folder is judged with the checker of its workload kind (set-full for the insert
+workload); one line per history, the anomalies of those not valid, a summary. Exit 1 when any is invalid.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from harness.checkers import Recorded, judge, load
+
+
+def load_faults(run_dir: Path) -> list[Any]:
+    """The chaos fault log of the run: faults.jsonl (the last chaos session's) and the report's per-test
+    faults*.json copies, without repeats, as objects with name/link/start/end."""
+    recs: list[Any] = []
+    for path in sorted(run_dir.rglob("faults*.json*")):
+        text = path.read_text(encoding="utf-8")
+        try:
+            recs += json.loads(text) if path.suffix == ".json" else [json.loads(x) for x in text.splitlines() if x]
+        except json.JSONDecodeError:
+            continue
+    seen: dict[tuple, Any] = {}
+    for rec in recs:
+        if isinstance(rec, dict) and "start" in rec:
+            seen.setdefault((rec.get("name"), rec["start"]),
+                            SimpleNamespace(**{"name": "fault", "link": None, "end": None, **rec}))
+    return sorted(seen.values(), key=lambda f: f.start)
+
+
+def _overlapping(faults: list[Any], ops: list[Any]) -> list[Any]:
+    if not ops:
+        return []
+    lo, hi = min(o.time for o in ops), max(o.time for o in ops)
+    return [f for f in faults if f.start <= hi and (f.end is None or f.end >= lo)]
+
+
+def distinct(recs: Iterable[Recorded]) -> tuple[list[Recorded], int]:
+    """The runs with different ops (the report's per-test copy repeats the workload's file without its
+    role samples): of each set of equal ops, the one with the most role samples. Also the count dropped."""
+    best: dict[tuple, Recorded] = {}
+    n = 0
+    for rec in recs:
+        n += 1
+        ops = rec.history.ops
+        key = (len(ops), ops[0].time, ops[-1].time, ops[-1].process)
+        if key not in best or len(rec.history.roles) > len(best[key].history.roles):
+            best[key] = rec
+    return list(best.values()), n - len(best)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m harness.check", description=__doc__.splitlines()[0])
+    ap.add_argument("run_dir", type=Path)
+    ap.add_argument("--max-states", type=int, default=200_000, help="register search budget per key")
+    ap.add_argument("--time-limit", type=float, default=10.0, help="register search seconds per history")
+    ap.add_argument("--limit", type=int, default=10, help="anomalies shown per history")
+    args = ap.parse_args(argv)
+    if not args.run_dir.is_dir():
+        print(f"{args.run_dir}: not a folder", file=sys.stderr)
+        return 2
+    faults = load_faults(args.run_dir)
+    counts = {"valid": 0, "invalid": 0, "unknown": 0}
+    recs, copies = distinct(rec for path in sorted(args.run_dir.rglob("history*.jsonl")) for rec in load(path))
+    for rec in recs:
+        res = judge(rec, _overlapping(faults, rec.history.ops), max_states=args.max_states,
+                    time_limit=args.time_limit)
+        counts[res.verdict] = counts.get(res.verdict, 0) + 1
+        where = rec.source.replace(str(args.run_dir) + "/", "", 1)
+        print(f"{where} [{rec.kind}, seed {rec.history.seed}] {res.summary()}")
+        if res.verdict != "valid":
+            for line in res.explain(args.limit).splitlines()[1:]:
+                print(f"  {line}")
+    total = sum(counts.values())
+    print(f"{total} histories: {counts['valid']} valid, {counts['invalid']} invalid, {counts['unknown']} unknown"
+          + (f" ({copies} copies of the same ops skipped)" if copies else ""))
+    return 1 if counts["invalid"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

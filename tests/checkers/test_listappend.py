@@ -1,0 +1,199 @@
+"""List-append checker: one hand-made history per anomaly class, valid ones, and random serial ones."""
+
+from __future__ import annotations
+
+from checker_histories import Build
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from harness.checkers import listappend, operations, synth
+from harness.history import RoleSample
+
+
+def kinds(b: Build) -> set[str]:
+    return listappend.check(b.done()).kinds()
+
+
+def test_valid_sequential_and_concurrent() -> None:
+    b = Build()
+    b.txn([["append", "x", 1]], (0, 1))
+    b.txn([["append", "x", 2], ["r", "y", []]], (0.5, 2))
+    b.txn([["r", "x", [1, 2]], ["append", "y", 3], ["r", "y", [3]]], (3, 4))
+    res = listappend.check(b.done())
+    assert res.verdict == "valid", res.explain()
+
+
+def test_g0_write_cycle() -> None:
+    b = Build()
+    b.txn([["append", "x", 1], ["append", "y", 2]], (0, 10))
+    b.txn([["append", "y", 1], ["append", "x", 2]], (0, 10))
+    b.txn([["r", "x", [1, 2]], ["r", "y", [1, 2]]], (11, 12))
+    assert kinds(b) == {"G0"}
+
+
+def test_g1c_circular_information_flow() -> None:
+    b = Build()
+    b.txn([["append", "x", 1], ["r", "y", [1]]], (0, 10))
+    b.txn([["append", "y", 1], ["r", "x", [1]]], (0, 10))
+    assert kinds(b) == {"G1c"}
+
+
+def test_g_single_read_skew() -> None:
+    b = Build()
+    b.txn([["append", "x", 1], ["append", "y", 1]], (0, 10))
+    b.txn([["r", "x", [1]], ["r", "y", []]], (0, 10))
+    b.txn([["r", "y", [1]]], (11, 12))
+    res = listappend.check(b.done())
+    assert res.kinds() == {"G-single"}
+    assert res.anomalies[0].detail["edges"].count("rw") == 1
+
+
+def test_g2_write_skew() -> None:
+    b = Build()
+    b.txn([["r", "x", []], ["append", "y", 1]], (0, 10))
+    b.txn([["r", "y", []], ["append", "x", 1]], (0, 10))
+    b.txn([["r", "x", [1]], ["r", "y", [1]]], (11, 12))
+    res = listappend.check(b.done())
+    assert res.kinds() == {"G2"}
+    assert res.anomalies[0].detail["edges"].count("rw") == 2
+
+
+def test_g1a_aborted_read() -> None:
+    b = Build()
+    b.txn([["append", "x", 1]], (0, 1), outcome="fail")
+    b.txn([["r", "x", [1]]], (2, 3))
+    assert kinds(b) == {"G1a"}
+
+
+def test_g1b_intermediate_read() -> None:
+    b = Build()
+    b.txn([["append", "x", 1], ["append", "x", 2]], (0, 10))
+    b.txn([["r", "x", [1]]], (0, 10))
+    b.txn([["r", "x", [1, 2]]], (11, 12))
+    assert kinds(b) == {"G1b"}
+
+
+def test_lost_append() -> None:
+    b = Build()
+    b.txn([["append", "x", 1]], (0, 1))
+    b.txn([["append", "x", 2]], (0, 1))
+    b.txn([["r", "x", [2]]], (2, 3))
+    res = listappend.check(b.done())
+    assert res.kinds() == {"lost-append"}
+    assert res.anomalies[0].detail == {"key": "x", "value": 1}
+
+
+def test_duplicate_append() -> None:
+    b = Build()
+    b.txn([["append", "x", 1]], (0, 1))
+    b.txn([["r", "x", [1, 1]]], (2, 3))
+    assert kinds(b) == {"duplicate-append"}
+
+
+def test_realtime_violation_read_after_switchover() -> None:
+    b = Build()
+    b.txn([["append", "x", 1]], (0, 1), node="mema1")
+    b.txn([["r", "x", []]], (2, 3), node="mema2")
+    b.txn([["r", "x", [1]]], (4, 5), node="mema2")
+    res = listappend.check(b.done())
+    assert res.kinds() == {"realtime"}
+    assert listappend.check(b.done(), realtime=False).valid
+
+
+def test_incompatible_order() -> None:
+    b = Build()
+    b.txn([["append", "x", 1]], (0, 10))
+    b.txn([["append", "x", 2]], (0, 10))
+    b.txn([["r", "x", [1, 2]]], (11, 12))
+    b.txn([["r", "x", [2, 1]]], (11, 12))
+    assert "incompatible-order" in kinds(b)
+
+
+def test_info_txn_may_or_may_not_commit() -> None:
+    seen = Build()
+    seen.txn([["append", "x", 1]], (0, 1), outcome="open")
+    seen.txn([["r", "x", [1]]], (2, 3))
+    unseen = Build()
+    unseen.txn([["append", "x", 1]], (0, 1), outcome="info")
+    unseen.txn([["r", "x", []]], (2, 3))
+    assert listappend.check(seen.done()).valid
+    assert listappend.check(unseen.done()).valid
+
+
+def test_anomaly_text_names_ops_and_instances() -> None:
+    b = Build()
+    b.txn([["append", "x", 1]], (0, 1), node="mema1")
+    b.txn([["r", "x", []]], (2, 3), node="mema2")
+    b.txn([["r", "x", [1]]], (4, 5))
+    text = listappend.check(b.done()).explain()
+    assert "rw(x)" in text and "@mema2" in text
+
+
+@settings(max_examples=40, deadline=None, database=None)
+@given(st.integers(0, 10_000), st.integers(1, 120), st.integers(1, 6), st.floats(0.05, 6.0))
+def test_random_serial_histories_are_valid(seed: int, n: int, keys: int, spread: float) -> None:
+    hist = synth.list_append(n, seed=seed, keys=keys, spread=spread)
+    res = listappend.check(operations(hist.ops))
+    assert res.valid, res.explain()
+
+
+def _roles(switch_at: float | None) -> list[RoleSample]:
+    out = [RoleSample(0, "mema1", "PRIMARY", "OPEN"), RoleSample(0, "mema2", "STANDBY", "OPEN")]
+    if switch_at is not None:
+        out += [RoleSample(switch_at, "mema1", "STANDBY", "OPEN"), RoleSample(switch_at, "mema2", "PRIMARY", "OPEN")]
+    return out
+
+
+def _stale_standby_read() -> Build:
+    b = Build()
+    b.txn([["append", "x", 1]], (0, 1), node="mema1")
+    b.txn([["r", "x", []]], (2, 3), node="mema2")
+    b.txn([["r", "x", [1]]], (4, 5), node="mema2")
+    return b
+
+
+def test_standby_may_lag_when_roles_are_known() -> None:
+    assert listappend.check(_stale_standby_read().done(), roles=_roles(None)).valid
+
+
+def test_read_on_new_primary_after_switchover_must_see_acked_append() -> None:
+    res = listappend.check(_stale_standby_read().done(), roles=_roles(1.5))
+    assert res.kinds() == {"realtime"}
+
+
+def test_standby_going_back_in_time() -> None:
+    b = Build()
+    b.txn([["append", "x", 1]], (0, 1), node="mema1")
+    b.txn([["r", "x", [1]]], (2, 3), node="mema2")
+    b.txn([["r", "x", []]], (4, 5), node="mema2")
+    assert listappend.check(b.done(), roles=_roles(None)).kinds() == {"realtime"}
+
+
+@settings(max_examples=30, deadline=None, database=None)
+@given(st.integers(0, 10_000), st.integers(2, 150), st.floats(0.05, 4.0))
+def test_random_histories_with_a_lagging_standby_are_valid(seed: int, n: int, spread: float) -> None:
+    hist = synth.list_append(n, seed=seed, keys=3, spread=spread, standby=0.3)
+    res = listappend.check(operations(hist.ops), roles=hist.roles)
+    assert res.valid, res.explain()
+
+
+def test_lagging_standby_is_flagged_without_role_samples() -> None:
+    flagged = 0
+    for seed in range(5):
+        hist = synth.list_append(200, seed=seed, keys=3, spread=0.5, standby=0.3)
+        flagged += "realtime" in listappend.check(operations(hist.ops)).kinds()
+    assert flagged >= 4
+
+
+def test_random_history_with_an_append_erased_from_every_read_is_caught() -> None:
+    hist = synth.list_append(300, seed=5, keys=3, fail=0, info=0)
+    ops = operations(hist.ops)
+    writer = {(m[1], m[2]): t for t in ops for m in t.value if m[0] == "append"}
+    victim = next((m[1], m[2][0]) for t in reversed(ops) for m in t.value
+                  if m[0] == "r" and m[2] and t.invoke > writer[(m[1], m[2][0])].complete)
+    for ev in hist.ops:
+        for m in ev.value or []:
+            if m[0] == "r" and m[1] == victim[0] and m[2]:
+                m[2] = [v for v in m[2] if v != victim[1]]
+    res = listappend.check(operations(hist.ops))
+    assert {a.detail.get("value") for a in res.anomalies if a.kind == "lost-append"} == {victim[1]}
