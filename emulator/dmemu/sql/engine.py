@@ -398,6 +398,9 @@ class SqlSession:
             return self._query(toks, params)
         if head in ("INSERT", "UPDATE", "DELETE"):
             return self._dml(head, toks, params)
+        if head == "MERGE":
+            from .merge import execute as merge
+            return merge(self, toks, params)
         if head == "COMMIT":
             self._commit()
             return Result("other")

@@ -257,6 +257,11 @@ class Translator:
 
     # ---- main loop -----------------------------------------------------------------------
     def tr(self, toks: list[Tok]) -> list[Tok]:
+        parts = _set_branches(toks)
+        if len(parts) > 1 and any(_has_connect_by(p) for p in parts[::2]):
+            # each branch of UNION/MINUS/... gets its own CONNECT BY row source
+            ops = [[T("id", "EXCEPT", x.ws) if x.is_("MINUS") else x for x in p] for p in parts[1::2]]
+            return [t for k, p in enumerate(parts) for t in (self.tr(p) if k % 2 == 0 else ops[k // 2])]
         out: list[Tok] = []
         limits: dict[int, str] = {}
         cb = self._find_connect_by(toks)
@@ -280,6 +285,16 @@ class Translator:
                 out.append(T("param", "?", t.ws))
                 i += 1
                 continue
+            if t.text == "(" and nxt is not None and nxt.is_("SELECT", "WITH"):
+                close = match_paren(toks, i)
+                if _has_connect_by(toks[i + 1:close]):
+                    # a subquery with its own CONNECT BY (derived table, IN (...), INSERT ... SELECT)
+                    out.append(t)
+                    out.extend(self.tr(toks[i + 1:close]))
+                    out.append(toks[close])
+                    i = close + 1
+                    first = False
+                    continue
             if t.kind != "id":
                 out.append(t)
                 i += 1
@@ -490,6 +505,45 @@ class Translator:
             return i + 3
         out.append(T("op", "row_number() OVER ()", t.ws))
         return i + 1
+
+
+_SET_OPS = ("UNION", "INTERSECT", "MINUS", "EXCEPT")
+
+
+def _has_connect_by(toks: list[Tok]) -> bool:
+    """True when CONNECT BY appears at the top level of these tokens (not inside parentheses)."""
+    depth = 0
+    for i, t in enumerate(toks[:-1]):
+        if t.text == "(":
+            depth += 1
+        elif t.text == ")":
+            depth -= 1
+        elif depth == 0 and t.is_("CONNECT") and toks[i + 1].is_("BY"):
+            return True
+    return False
+
+
+def _set_branches(toks: list[Tok]) -> list[list[Tok]]:
+    """Split at top-level set operators: [branch, [op tokens], branch, ...]."""
+    parts: list[list[Tok]] = [[]]
+    depth, i = 0, 0
+    while i < len(toks):
+        t = toks[i]
+        if t.text == "(":
+            depth += 1
+        elif t.text == ")":
+            depth -= 1
+        elif depth == 0 and t.is_(*_SET_OPS) and parts[-1]:
+            op = [t]
+            if i + 1 < len(toks) and toks[i + 1].is_("ALL", "DISTINCT"):
+                i += 1
+                op.append(toks[i])
+            parts += [op, []]
+            i += 1
+            continue
+        parts[-1].append(t)
+        i += 1
+    return parts
 
 
 def _simple_item(item: list[Tok]) -> bool:
