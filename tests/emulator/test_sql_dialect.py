@@ -62,7 +62,7 @@ def test_error_codes(s) -> None:
     assert code(s, "insert into e values (3, 'toolong')") == -6169
     assert code(s, "insert into e values ('x', 'a')") == -6111
     assert code(s, "create table e (x int)") == -2124
-    assert code(s, "merge into e using dual on (1=1) when matched then update set name='x'") == -2007
+    assert code(s, "merge into e using dual on (1=1) when matched then delete") == -2007
     assert code(s, "select nosuchfunc(1) from dual") == -2208
     assert code(s, "select s_missing.nextval from dual") == -2116
     assert rows(s, "select count(*) from e") == [(1,)]       # failed statements changed nothing

@@ -398,6 +398,9 @@ class SqlSession:
             return self._query(toks, params)
         if head in ("INSERT", "UPDATE", "DELETE"):
             return self._dml(head, toks, params)
+        if head == "DECLARE" or (head == "BEGIN" and len(toks) > 1 and not toks[1].is_("TRAN", "TRANSACTION", "WORK")):
+            from .plsql import execute as run_block
+            return run_block(self, toks)
         if head == "MERGE":
             from .merge import execute as merge
             return merge(self, toks, params)
