@@ -5,8 +5,8 @@ blocks, `FOR i IN [REVERSE] a..b LOOP ... END LOOP;`, `WHILE c LOOP ... END LOOP
 with `EXIT [WHEN c];`, `IF c THEN ... [ELSIF c THEN ...] [ELSE ...] END IF;`, any SQL statement (DML,
 DDL, COMMIT, ROLLBACK) with variables used in expressions, `SELECT ... INTO v, ... FROM ...`,
 `EXECUTE IMMEDIATE expr;`, `SQL%ROWCOUNT`, and `DBMS_OUTPUT.PUT_LINE(...)` (accepted, prints nothing).
-A variable is replaced by its value as a literal before the statement is translated, so a variable
-named like a column shadows that column (DM resolves the column). Anything else (EXCEPTION handlers,
+A variable is replaced by its value as a literal before the statement is translated, except where a
+table the statement names has a column of that name (the column wins, as in DM). Anything else (EXCEPTION handlers,
 cursors, procedures) raises DmError -2007 "unsupported".
 
 The block is one client statement: its DML runs in the session's transaction and is committed at the
@@ -23,7 +23,7 @@ from .. import lang
 from ..api import Result
 from ..errors import DmError, err
 from . import messages as M
-from .lexer import Tok, emit, sql_literal, tokenize
+from .lexer import Tok, emit, match_paren, sql_literal, tokenize
 
 lang.register({"no_data": ("没有找到数据", "No data found")})
 NO_DATA = -7065
@@ -234,18 +234,44 @@ class Runner:
                 return True, sc[name]
         return False, None
 
+    def _columns(self, toks: list[Tok]) -> set[str]:
+        """Column names in scope in a statement (a column wins over a variable of its name): those of
+        the tables after FROM/JOIN/UPDATE (and MERGE INTO); an INSERT's VALUES sees none."""
+        sess = self.sess
+        cols: set[str] = set()
+        scoped = ("FROM", "JOIN", "UPDATE", "INTO") if toks and toks[0].is_("MERGE") else ("FROM", "JOIN", "UPDATE")
+        for i, t in enumerate(toks[:-1]):
+            if t.is_(*scoped) and toks[i + 1].kind in ("id", "qid"):
+                schema, name = sess.schema, toks[i + 1].name
+                if i + 3 < len(toks) and toks[i + 2].text == "." and toks[i + 3].kind in ("id", "qid"):
+                    schema, name = name, toks[i + 3].name
+                o = sess.db.catalog.table(schema, name)
+                if o is not None:
+                    cols.update(c.name for c in o.columns)
+        return cols
+
     def subst(self, toks: list[Tok]) -> list[Tok]:
+        cols = self._columns(toks)
         out: list[Tok] = []
         n = len(toks)
         i = 0
         while i < n:
             t = toks[i]
+            if t.is_("INTO") and i + 2 < n and toks[i + 1].kind in ("id", "qid"):
+                j = i + 2                               # INSERT INTO t [(c1, ...)]: names, not values
+                while j + 1 < n and toks[j].text == "." and toks[j + 1].kind in ("id", "qid"):
+                    j += 2
+                if j < n and toks[j].text == "(" and not (j + 1 < n and toks[j + 1].is_("SELECT")):
+                    j = match_paren(toks, j) + 1
+                out.extend(toks[i:j])
+                i = j
+                continue
             nxt = toks[i + 1] if i + 1 < n else None
             if t.is_("SQL") and nxt is not None and nxt.text == "%" and i + 2 < n and toks[i + 2].is_("ROWCOUNT"):
                 out.append(literal(self.rowcount, t.ws))
                 i += 3
                 continue
-            if (t.kind in ("id", "qid") and not (i and toks[i - 1].text == ".")
+            if (t.kind in ("id", "qid") and t.name not in cols and not (i and toks[i - 1].text == ".")
                     and not (nxt is not None and nxt.text in (".", "("))):
                 found, v = self._lookup(t.name)
                 if found:
