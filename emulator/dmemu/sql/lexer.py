@@ -21,6 +21,14 @@ _TOKEN = re.compile(r"""
   | (?P<op>\.\.|\|\||<=|>=|<>|!=|:=|=>|[-+*/%(),.;=<>!&|~\[\]{}@^])
 """, re.S | re.X)
 
+# clause keywords: they end a table reference (no alias) and are never a function name before '('
+STOP = {
+    "WHERE", "GROUP", "ORDER", "JOIN", "INNER", "LEFT", "RIGHT", "FULL", "CROSS", "ON", "USING", "UNION",
+    "INTERSECT", "MINUS", "EXCEPT", "CONNECT", "START", "HAVING", "LIMIT", "SET", "VALUES", "SELECT",
+    "WINDOW", "FOR", "TOP", "WITH", "OFFSET", "NATURAL", "OUTER", "RETURNING", "AS", "FETCH", "PARTITION",
+    "DEFAULT", "INDEXED", "NOT",
+}
+
 
 @dataclass
 class Tok:

@@ -23,6 +23,7 @@ from .. import lang
 from ..api import Result
 from ..errors import DmError, err
 from . import messages as M
+from .errmap import map_error
 from .lexer import Tok, emit, match_paren, sql_literal, tokenize
 
 lang.register({"no_data": ("没有找到数据", "No data found")})
@@ -290,7 +291,6 @@ class Runner:
         except sqlite3.Error as e:
             if sess._udf_error is not None:
                 raise sess._udf_error from None
-            from .engine import map_error
             raise map_error(e) from None
 
     def value(self, expr: list[Tok]):
