@@ -6,8 +6,7 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from dmemu.errors import DmError
-from test_sql_support import Hooks, dump, open_db, replay, rows
+from test_sql_support import Hooks, code, dump, open_db, replay, rows
 
 
 @pytest.fixture
@@ -16,12 +15,6 @@ def s(env):
     sess = db.session("SYSDBA")
     yield sess
     sess.close()
-
-
-def code(s, sql: str, params=None) -> int:
-    with pytest.raises(DmError) as e:
-        s.execute(sql, params)
-    return e.value.code
 
 
 def assert_replays(env, tmp_path) -> None:

@@ -7,8 +7,7 @@ import decimal
 from pathlib import Path
 
 import pytest
-from dmemu.errors import DmError
-from test_sql_support import Hooks, open_db, rows
+from test_sql_support import Hooks, code, open_db, rows
 
 
 @pytest.fixture
@@ -17,12 +16,6 @@ def s(tmp_path: Path):
     sess = db.session("SYSDBA")
     yield sess
     db.close()
-
-
-def code(s, sql: str, params=None) -> int:
-    with pytest.raises(DmError) as e:
-        s.execute(sql, params)
-    return e.value.code
 
 
 def test_types_round_trip(s) -> None:

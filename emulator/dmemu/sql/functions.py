@@ -167,6 +167,7 @@ def _cat(*args):
 
 
 def _text(v) -> str:
+    """A value as DM shows it in a string context (integers without '.0', bytes as hex)."""
     if isinstance(v, float) and v.is_integer():
         return str(int(v))
     if isinstance(v, bytes):
@@ -219,15 +220,6 @@ class _BigSum:
         if isinstance(t, int) and not -2 ** 63 <= t < 2 ** 63:
             return str(t)
         return t
-
-
-def _text(v) -> str:
-    """A value as DM shows it in a string context (integers without '.0')."""
-    if isinstance(v, float) and v.is_integer():
-        return str(int(v))
-    if isinstance(v, bytes):
-        return v.hex().upper()
-    return str(v)
 
 
 def _md5(v):

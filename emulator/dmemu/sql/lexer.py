@@ -113,6 +113,21 @@ def match_paren(toks: list[Tok], i: int) -> int:
     raise err(-2007)
 
 
+def find_top(toks: list[Tok], i: int, words: tuple[str, ...] = (), ops: tuple[str, ...] = ()) -> int:
+    """Index of the first token at or after i, outside parentheses, that is one of the keywords `words`
+    or operators `ops`; len(toks) when there is none."""
+    depth = 0
+    for j in range(i, len(toks)):
+        t = toks[j]
+        if t.text == "(":
+            depth += 1
+        elif t.text == ")":
+            depth -= 1
+        elif depth == 0 and (t.is_(*words) or (t.kind == "op" and t.text in ops)):
+            return j
+    return len(toks)
+
+
 def split_top(toks: list[Tok], sep: str = ",") -> list[list[Tok]]:
     """Split a token list at depth-0 separators (commas by default)."""
     parts: list[list[Tok]] = [[]]

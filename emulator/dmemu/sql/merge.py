@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from ..api import Result
 from ..errors import err
 from . import messages as M
-from .lexer import Tok, match_paren, split_top
+from .lexer import Tok, find_top, match_paren, split_top
 
 
 @dataclass
@@ -36,23 +36,9 @@ def _syntax(what: str) -> Exception:
     return err(M.SYNTAX, "sql_unsupported", what=f"MERGE: {what}")
 
 
-def _until(toks: list[Tok], i: int, stops: tuple[str, ...]) -> int:
-    """Index of the first depth-0 token at or after i that is one of `stops` (or len(toks))."""
-    depth = 0
-    for j in range(i, len(toks)):
-        t = toks[j]
-        if t.text == "(":
-            depth += 1
-        elif t.text == ")":
-            depth -= 1
-        elif depth == 0 and t.is_(*stops):
-            return j
-    return len(toks)
-
-
 def _name_and_alias(toks: list[Tok], i: int, stop: str) -> tuple[list[Tok], list[Tok], int]:
     """[schema.]name or (subquery), then an optional [AS] alias, ending before `stop`."""
-    end = _until(toks, i, (stop,))
+    end = find_top(toks, i, (stop,))
     if end == i:
         raise _syntax("missing table")
     if toks[i].text == "(":
@@ -80,7 +66,7 @@ def plan(toks: list[Tok]) -> MergePlan:
     source, salias, i = _name_and_alias(toks, i + 1, "ON")
     if i >= len(toks):
         raise err(M.SYNTAX, "-2007")
-    end = _until(toks, i + 1, ("WHEN",))
+    end = find_top(toks, i + 1, ("WHEN",))
     on = toks[i + 1:end]
     if not on:
         raise err(M.SYNTAX, "-2007")
@@ -90,7 +76,7 @@ def plan(toks: list[Tok]) -> MergePlan:
     steps: list[list[Tok]] = []
     seen: set[str] = set()
     while end < len(toks):
-        nxt = _until(toks, end + 1, ("WHEN",))
+        nxt = find_top(toks, end + 1, ("WHEN",))
         clause = toks[end:nxt]
         which = _clause_kind(clause)
         if which in seen:
@@ -139,7 +125,7 @@ def _from(source: list[Tok], salias: list[Tok]) -> list[Tok]:
 def _update(body: list[Tok], target, talias, source, salias, on) -> list[Tok]:
     if not body or not body[0].is_("SET"):
         raise err(M.SYNTAX, "-2007")
-    where_at = _until(body, 1, ("WHERE", "DELETE"))
+    where_at = find_top(body, 1, ("WHERE", "DELETE"))
     if where_at < len(body) and body[where_at].is_("DELETE"):
         raise _syntax("UPDATE ... DELETE WHERE")
     sets = []

@@ -24,7 +24,7 @@ from ..api import Result
 from ..errors import DmError, err
 from . import messages as M
 from .errmap import map_error
-from .lexer import Tok, emit, match_paren, sql_literal, tokenize
+from .lexer import Tok, emit, find_top, match_paren, sql_literal, tokenize
 
 lang.register({"no_data": ("没有找到数据", "No data found")})
 NO_DATA = -7065
@@ -50,17 +50,11 @@ def _unsupported(what: str) -> DmError:
 
 
 def _depth0(toks: list[Tok], i: int, words: tuple[str, ...] = (), ops: tuple[str, ...] = ()) -> int:
-    """First depth-0 index >= i holding one of `words` (keywords) or `ops` (operators)."""
-    d = 0
-    for j in range(i, len(toks)):
-        t = toks[j]
-        if t.text == "(":
-            d += 1
-        elif t.text == ")":
-            d -= 1
-        elif d == 0 and (t.is_(*words) or (t.kind == "op" and t.text in ops)):
-            return j
-    raise err(M.SYNTAX, "-2007")
+    """find_top, where reaching the end is a syntax error."""
+    j = find_top(toks, i, words, ops)
+    if j == len(toks):
+        raise err(M.SYNTAX, "-2007")
+    return j
 
 
 class Parser:
