@@ -100,6 +100,8 @@ def test_merge_errors_are_dm_errors(tables) -> None:
     assert code(s, "merge into tgt t using src s on (t.id = s.id) when matched then delete") == -2007
     assert code(s, "merge into tgt t using src s on (t.id = s.id) when matched then update set id = s.id") == -2007
     assert code(s, "merge into tgt t using src s") == -2007
+    for cut in ("merge into", "merge into tgt using", "merge into tgt t using src s on (t.id = s.id) when"):
+        assert code(s, cut) == -2007, cut
     assert code(s, "merge tgt using src on (tgt.id = src.id) when matched then update set n = 1") == -2007
     assert code(s, "merge into nope t using src s on (t.id = s.id) when matched then update set n = 1") == -2106
 
@@ -176,6 +178,8 @@ def test_unsupported_block_syntax_gives_dm_errors(s) -> None:
     assert code(s, "declare c cursor for select 1 from dual; begin null; end;") == -2007
     assert code(s, "begin select 1 into nope from dual where 1 = 0; end;") == -7065
     assert code(s, "begin undeclared := 1; end;") == -2111
+    for cut in ("begin for", "declare x", "begin if 1 = 1 then", "begin for i in 1..", "begin x :="):
+        assert code(s, cut) == -2007, cut
 
 
 # ---- hash functions ----------------------------------------------------------------------------------

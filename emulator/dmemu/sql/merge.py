@@ -177,7 +177,10 @@ def _insert(body: list[Tok], target, talias, source, salias, on) -> list[Tok]:
 
 def execute(sess, toks: list[Tok], params) -> Result:
     """Run a MERGE on an engine session: both steps in one transaction and one statement savepoint."""
-    mp = plan(toks)
+    try:
+        mp = plan(toks)
+    except IndexError:
+        raise err(M.SYNTAX, "-2007") from None
     nparams = sum(1 for t in toks if t.kind == "param")
     p = sess._params(params, nparams)
     first = sess._translate(mp.steps[0][0], name_columns=False).target

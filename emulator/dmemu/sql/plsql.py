@@ -391,7 +391,10 @@ class Runner:
 def execute(sess, toks: list[Tok]) -> Result:
     """Run one anonymous block as a single client statement."""
     p = Parser(toks)
-    root = p.block()
+    try:
+        root = p.block()
+    except IndexError:                       # the text ended inside a construct
+        raise err(M.SYNTAX, "-2007") from None
     if p.i != len(toks):
         raise err(M.SYNTAX, "-2007")
     auto = sess.autocommit
