@@ -119,12 +119,12 @@ def find_top(toks: list[Tok], i: int, words: tuple[str, ...] = (), ops: tuple[st
     depth = 0
     for j in range(i, len(toks)):
         t = toks[j]
+        if depth == 0 and (t.is_(*words) or (t.kind == "op" and t.text in ops)):
+            return j                      # ops=(")",) finds the ')' closing the enclosing scope
         if t.text == "(":
             depth += 1
         elif t.text == ")":
             depth -= 1
-        elif depth == 0 and (t.is_(*words) or (t.kind == "op" and t.text in ops)):
-            return j
     return len(toks)
 
 

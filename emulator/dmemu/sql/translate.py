@@ -20,7 +20,7 @@ from . import connectby
 from . import messages as M
 from .catalog import Catalog, ObjMeta
 from .concat import concat_chains
-from .lexer import STOP, Tok, match_paren, quote, split_top, sql_literal, tokenize
+from .lexer import STOP, Tok, find_top, match_paren, quote, split_top, sql_literal, tokenize
 
 RANDOM01 = "(random() / 18446744073709551616.0 + 0.5)"
 PSEUDO = {
@@ -194,18 +194,6 @@ class Translator:
         self.sources.append((aname, [c.column() for c in o.columns]))
         return j
 
-    @staticmethod
-    def _scope_end(toks: list[Tok], i: int) -> int:
-        d = 0
-        for j in range(i, len(toks)):
-            if toks[j].text == "(":
-                d += 1
-            elif toks[j].text == ")":
-                if d == 0:
-                    return j
-                d -= 1
-        return len(toks)
-
     # ---- main loop -----------------------------------------------------------------------
     def tr(self, toks: list[Tok]) -> list[Tok]:
         parts = connectby.set_branches(toks)
@@ -281,10 +269,10 @@ class Translator:
                 i = self._ref(toks, j, out, "update", cb)
                 continue
             if u == "FOR" and nxt is not None and nxt.is_("UPDATE"):
-                i = self._scope_end(toks, i)
+                i = find_top(toks, i, ops=(")",))
                 continue
             if u == "TOP" and prev is not None and prev.is_("SELECT", "DISTINCT", "ALL") and nxt is not None:
-                end = self._scope_end(toks, i)
+                end = find_top(toks, i, ops=(")",))
                 limits[end] = nxt.text
                 i += 2
                 continue
@@ -455,7 +443,7 @@ class Translator:
             lim = str(int(float(val.text)) - (1 if op == "<" else 0))
             if op == "=" and lim != "1":
                 lim = "0"
-            limits[self._scope_end(toks, i)] = lim
+            limits[find_top(toks, i, ops=(")",))] = lim
             out.append(T("op", "1 = 1", t.ws))
             return i + 3
         out.append(T("op", "row_number() OVER ()", t.ws))
