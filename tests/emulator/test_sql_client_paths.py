@@ -64,6 +64,7 @@ def test_drivers_execute_blocks_merge_and_hashes(running_db, driver):
             cur.execute(stmt)
         cur.execute(BLOCK.rstrip("/\n"))
         cur.execute(MERGE.rstrip(";\n"))
+        assert cur.rowcount == 5
         cur.execute("select count(*), sum(bal), sum(hashcode(to_char(id))) from acct")
         assert tuple(cur.fetchone()) == (5, 150, sum(ord(str(i)) for i in range(1, 6)))
         cur.execute("select count(*) from (select level from dual connect by level <= 500)")
