@@ -32,6 +32,9 @@ def test_connect_by_in_a_derived_table(s) -> None:
     assert rows(s, "select count(*) from (select level from dual connect by level <= 500)") == [(500,)]
     assert rows(s, "select max(l), min(l) from (select level l from dual connect by level < 8) x") == [(7, 1)]
     assert rows(s, "select count(*) from dual where 3 in (select level from dual connect by level <= 4)") == [(1,)]
+    assert rows(s, "with x as (select level l from dual connect by level <= 3) select count(*) from x") == [(3,)]
+    assert rows(s, "select count(*) from (select level from dual connect by level <= 3) a, "
+                   "(select level from dual connect by level <= 4) b") == [(12,)]
 
 
 def test_connect_by_in_each_branch_of_a_set_operation(s) -> None:
