@@ -64,6 +64,15 @@ def replay(hooks: Hooks, db: Database) -> None:
         db.apply(ops, lsn)
 
 
+def code(session, sql: str, params=None) -> int:
+    """The DM error code the statement fails with (fails the test if it succeeds)."""
+    import pytest
+    from dmemu.errors import DmError
+    with pytest.raises(DmError) as e:
+        session.execute(sql, params)
+    return e.value.code
+
+
 def rows(session, sql: str, params=None) -> list[tuple]:
     return list(session.execute(sql, params).rows)
 

@@ -19,7 +19,7 @@ from .translate import Context, Translator, name_select_items
 from .types import DmType, parse_type
 
 if TYPE_CHECKING:
-    from .engine import SqlSession
+    from .session import SqlSession
 
 _BIG = 9223372036854775807
 

@@ -8,6 +8,7 @@ random letters.
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import os
 import re
 import sqlite3
@@ -166,6 +167,7 @@ def _cat(*args):
 
 
 def _text(v) -> str:
+    """A value as DM shows it in a string context (integers without '.0', bytes as hex)."""
     if isinstance(v, float) and v.is_integer():
         return str(int(v))
     if isinstance(v, bytes):
@@ -220,6 +222,23 @@ class _BigSum:
         return t
 
 
+def _md5(v):
+    """MD5 of the value's UTF-8 text as 32 hex digits (lower case: unverified against DM8, see README)."""
+    return None if v is None else hashlib.md5(_text(v).encode("utf-8")).hexdigest()
+
+
+def _hashcode(v):
+    """HASHCODE(str): a 32-bit signed hash of the text. DM8's own algorithm is not documented; this is
+    the h = 31*h + code unit recurrence over UTF-16 (unverified, see README)."""
+    if v is None:
+        return None
+    h = 0
+    data = _text(v).encode("utf-16-be")
+    for k in range(0, len(data), 2):
+        h = (31 * h + (data[k] << 8 | data[k + 1])) & 0xFFFFFFFF
+    return h - (1 << 32) if h & 0x80000000 else h
+
+
 def register(conn: sqlite3.Connection, session) -> None:
     """Register DM functions on a connection; `session` supplies sequences and system values."""
     det = {"deterministic": True}
@@ -240,6 +259,8 @@ def register(conn: sqlite3.Connection, session) -> None:
     conn.create_function("DM_CAT", -1, _cat, **det)
     conn.create_function("DM_TS", 2, _ts_shift, **det)
     conn.create_aggregate("DM_SUM", 1, _BigSum)
+    conn.create_function("MD5", 1, _md5, **det)
+    conn.create_function("HASHCODE", 1, _hashcode, **det)
     conn.create_function("SYS_GUID", 0, lambda: uuid.uuid4().hex.upper())
     conn.create_function("DM_NEXTVAL", 1, session.nextval)
     conn.create_function("DM_CURRVAL", 1, session.currval)

@@ -15,11 +15,19 @@ _TOKEN = re.compile(r"""
     (?P<ws>\s+|--[^\n]*|/\*.*?\*/)
   | (?P<str>[Nn]?'(?:[^']|'')*')
   | (?P<qid>"(?:[^"]|"")*")
-  | (?P<num>(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?)
+  | (?P<num>(?:\d+\.(?!\.)\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?)
   | (?P<param>\?|:[A-Za-z0-9_]+)
   | (?P<id>[A-Za-z_\u0080-\uffff][A-Za-z0-9_$#\u0080-\uffff]*)
-  | (?P<op>\|\||<=|>=|<>|!=|:=|=>|[-+*/%(),.;=<>!&|~\[\]{}@^])
+  | (?P<op>\.\.|\|\||<=|>=|<>|!=|:=|=>|[-+*/%(),.;=<>!&|~\[\]{}@^])
 """, re.S | re.X)
+
+# clause keywords: they end a table reference (no alias) and are never a function name before '('
+STOP = {
+    "WHERE", "GROUP", "ORDER", "JOIN", "INNER", "LEFT", "RIGHT", "FULL", "CROSS", "ON", "USING", "UNION",
+    "INTERSECT", "MINUS", "EXCEPT", "CONNECT", "START", "HAVING", "LIMIT", "SET", "VALUES", "SELECT",
+    "WINDOW", "FOR", "TOP", "WITH", "OFFSET", "NATURAL", "OUTER", "RETURNING", "AS", "FETCH", "PARTITION",
+    "DEFAULT", "INDEXED", "NOT",
+}
 
 
 @dataclass
@@ -103,6 +111,21 @@ def match_paren(toks: list[Tok], i: int) -> int:
                 if depth == 0:
                     return j
     raise err(-2007)
+
+
+def find_top(toks: list[Tok], i: int, words: tuple[str, ...] = (), ops: tuple[str, ...] = ()) -> int:
+    """Index of the first token at or after i, outside parentheses, that is one of the keywords `words`
+    or operators `ops`; len(toks) when there is none."""
+    depth = 0
+    for j in range(i, len(toks)):
+        t = toks[j]
+        if depth == 0 and (t.is_(*words) or (t.kind == "op" and t.text in ops)):
+            return j                      # ops=(")",) finds the ')' closing the enclosing scope
+        if t.text == "(":
+            depth += 1
+        elif t.text == ")":
+            depth -= 1
+    return len(toks)
 
 
 def split_top(toks: list[Tok], sep: str = ",") -> list[list[Tok]]:

@@ -19,6 +19,7 @@ the consumer (hooks.before_commit) iterates; `list(ops)` materialises everything
 
 from __future__ import annotations
 
+import bisect
 import sqlite3
 from collections.abc import Iterable, Iterator
 
@@ -109,20 +110,20 @@ class TxnOps:
         for t in cap.tables.values():
             if t.cleared:
                 yield ("C", t.phys)
-            ranges = _merge(t.ranges)
-            new = set(t.rowids)
-            pre = sorted(r for r in t.touched if r not in new and not _in(ranges, r))
-            runs = _runs(pre)
+            # every touched rowid is deleted first, also one inserted in this transaction: SQLite reuses
+            # the rowid of a deleted last row, so an "inserted" rowid may still name a pre-existing row
+            runs = _runs(sorted(t.touched))
             for lo, hi in runs:
                 if hi > lo:
                     yield ("DR", t.phys, lo, hi)
             singles = [lo for lo, hi in runs if lo == hi]
             for k in range(0, len(singles), CHUNK):
                 yield ("D", t.phys, singles[k:k + CHUNK])
-            ids = sorted(new) + singles
+            spans = _merge(t.ranges + [r for r in runs if r[1] > r[0]])
+            ids = sorted(r for r in set(t.rowids).union(singles) if not _in(spans, r))
             for k in range(0, len(ids), CHUNK):
                 yield ("I?", t, ids[k:k + CHUNK])
-            for lo, hi in _merge(ranges + [r for r in runs if r[1] > r[0]]):
+            for lo, hi in spans:
                 for a in range(lo, hi + 1, CHUNK):
                     yield ("IR", t, a, min(hi, a + CHUNK - 1))
         for sid, v in cap.seqs.items():
@@ -170,8 +171,10 @@ def _runs(ids: list[int]) -> list[tuple[int, int]]:
     return out
 
 
-def _in(ranges: list[tuple[int, int]], r: int) -> bool:
-    return any(lo <= r <= hi for lo, hi in ranges)
+def _in(spans: list[tuple[int, int]], r: int) -> bool:
+    """r inside one of the sorted, disjoint spans."""
+    k = bisect.bisect_right(spans, (r, float("inf"))) - 1
+    return k >= 0 and spans[k][0] <= r <= spans[k][1]
 
 
 def _select(t: TableCapture) -> str:

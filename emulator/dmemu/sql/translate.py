@@ -16,16 +16,12 @@ from dataclasses import dataclass, field
 
 from ..api import Column
 from ..errors import err
+from . import connectby
 from . import messages as M
 from .catalog import Catalog, ObjMeta
-from .lexer import Tok, match_paren, quote, split_top, sql_literal, tokenize
+from .concat import concat_chains
+from .lexer import STOP, Tok, find_top, match_paren, quote, split_top, sql_literal, tokenize
 
-STOP = {
-    "WHERE", "GROUP", "ORDER", "JOIN", "INNER", "LEFT", "RIGHT", "FULL", "CROSS", "ON", "USING", "UNION",
-    "INTERSECT", "MINUS", "EXCEPT", "CONNECT", "START", "HAVING", "LIMIT", "SET", "VALUES", "SELECT",
-    "WINDOW", "FOR", "TOP", "WITH", "OFFSET", "NATURAL", "OUTER", "RETURNING", "AS", "FETCH", "PARTITION",
-    "DEFAULT", "INDEXED", "NOT",
-}
 RANDOM01 = "(random() / 18446744073709551616.0 + 0.5)"
 PSEUDO = {
     "SYSDATE": "datetime('now','localtime')",
@@ -151,7 +147,7 @@ class Translator:
             return j
         if kind[0] == "dual":
             if cb is not None:
-                gen = self._connect_by_source(cb)
+                gen = connectby.row_source(cb, self._text)
                 out.append(T("op", gen, ws))
                 cb["used"] = True
             else:
@@ -198,68 +194,16 @@ class Translator:
         self.sources.append((aname, [c.column() for c in o.columns]))
         return j
 
-    def _connect_by_source(self, cb: dict) -> str:
-        """Row source of DUAL CONNECT BY LEVEL <= n: column LEVEL = 1..n in order (n >= 1 rows, as DM)."""
-        ex = cb["expr"]
-        if len(ex) == 1 and ex[0].kind == "num" and float(ex[0].text).is_integer():
-            # literal bound: cross join of 0..999 blocks (CROSS JOIN fixes the loop order) is ~2.5x faster
-            n = int(float(ex[0].text)) - (1 if cb["op"] == "<" else 0)
-            n = max(n, 1)
-            k = 1
-            while 1000 ** k < n:
-                k += 1
-            terms = " + ".join(f'"$K{j}"."X" * {1000 ** (k - 1 - j)}' for j in range(k))
-            joins = " CROSS JOIN ".join(f'"$K" AS "$K{j}"' for j in range(k))
-            return ('(WITH RECURSIVE "$K"("X") AS (SELECT 0 UNION ALL SELECT "X" + 1 FROM "$K" WHERE "X" < 999) '
-                    f'SELECT {terms} + 1 AS "LEVEL" FROM {joins} LIMIT {n})')
-        expr = "".join(t.ws + t.text for t in self.tr(ex)).strip()
-        cond = '"L" < (' + expr + ")" if cb["op"] == "<=" else '"L" + 1 < (' + expr + ")"
-        return ('(WITH RECURSIVE "$CB"("L") AS (SELECT 1 UNION ALL SELECT "L" + 1 FROM "$CB" WHERE '
-                + cond + ') SELECT "L" AS "LEVEL" FROM "$CB")')
-
-    @staticmethod
-    def _find_connect_by(toks: list[Tok]) -> dict | None:
-        depth = 0
-        for i, t in enumerate(toks):
-            if t.text == "(":
-                depth += 1
-            elif t.text == ")":
-                depth -= 1
-            elif (depth == 0 and t.is_("CONNECT") and i + 3 < len(toks) and toks[i + 1].is_("BY")
-                  and toks[i + 2].is_("LEVEL", "ROWNUM") and toks[i + 3].text in ("<=", "<")):
-                j, d = i + 4, 0
-                while j < len(toks):
-                    u = toks[j]
-                    if u.text == "(":
-                        d += 1
-                    elif u.text == ")":
-                        if d == 0:
-                            break
-                        d -= 1
-                    elif d == 0 and u.is_("ORDER", "GROUP", "UNION", "MINUS", "EXCEPT", "INTERSECT", "WHERE",
-                                          "HAVING", "LIMIT", "START"):
-                        break
-                    j += 1
-                return {"start": i, "end": j, "op": toks[i + 3].text, "expr": toks[i + 4:j], "used": False}
-        return None
-
-    @staticmethod
-    def _scope_end(toks: list[Tok], i: int) -> int:
-        d = 0
-        for j in range(i, len(toks)):
-            if toks[j].text == "(":
-                d += 1
-            elif toks[j].text == ")":
-                if d == 0:
-                    return j
-                d -= 1
-        return len(toks)
-
     # ---- main loop -----------------------------------------------------------------------
     def tr(self, toks: list[Tok]) -> list[Tok]:
+        parts = connectby.set_branches(toks)
+        if len(parts) > 1 and any(connectby.has_connect_by(p) for p in parts[::2]):
+            # each branch of UNION/MINUS/... gets its own CONNECT BY row source
+            ops = [[T("id", "EXCEPT", x.ws) if x.is_("MINUS") else x for x in p] for p in parts[1::2]]
+            return [t for k, p in enumerate(parts) for t in (self.tr(p) if k % 2 == 0 else ops[k // 2])]
         out: list[Tok] = []
         limits: dict[int, str] = {}
-        cb = self._find_connect_by(toks)
+        cb = connectby.find(toks)
         n = len(toks)
         i = 0
         first = True
@@ -280,6 +224,16 @@ class Translator:
                 out.append(T("param", "?", t.ws))
                 i += 1
                 continue
+            if t.text == "(" and nxt is not None and nxt.is_("SELECT", "WITH"):
+                close = match_paren(toks, i)
+                if connectby.has_connect_by(toks[i + 1:close]):
+                    # a subquery with its own CONNECT BY (derived table, IN (...), INSERT ... SELECT)
+                    out.append(t)
+                    out.extend(self.tr(toks[i + 1:close]))
+                    out.append(toks[close])
+                    i = close + 1
+                    first = False
+                    continue
             if t.kind != "id":
                 out.append(t)
                 i += 1
@@ -315,10 +269,10 @@ class Translator:
                 i = self._ref(toks, j, out, "update", cb)
                 continue
             if u == "FOR" and nxt is not None and nxt.is_("UPDATE"):
-                i = self._scope_end(toks, i)
+                i = find_top(toks, i, ops=(")",))
                 continue
             if u == "TOP" and prev is not None and prev.is_("SELECT", "DISTINCT", "ALL") and nxt is not None:
-                end = self._scope_end(toks, i)
+                end = find_top(toks, i, ops=(")",))
                 limits[end] = nxt.text
                 i += 2
                 continue
@@ -395,6 +349,10 @@ class Translator:
             out.append(T("id", u, t.ws))
             i += 1
         return concat_chains(out)
+
+    def _text(self, toks: list[Tok]) -> str:
+        """Translated SQL text of an expression."""
+        return "".join(t.ws + t.text for t in self.tr(toks)).strip()
 
     def _fetch(self, toks: list[Tok], i: int, out: list[Tok], offset: str | None) -> int:
         """FETCH FIRST|NEXT n ROW[S] ONLY [after OFFSET m ROWS] -> LIMIT n [OFFSET m]."""
@@ -485,7 +443,7 @@ class Translator:
             lim = str(int(float(val.text)) - (1 if op == "<" else 0))
             if op == "=" and lim != "1":
                 lim = "0"
-            limits[self._scope_end(toks, i)] = lim
+            limits[find_top(toks, i, ops=(")",))] = lim
             out.append(T("op", "1 = 1", t.ws))
             return i + 3
         out.append(T("op", "row_number() OVER ()", t.ws))
@@ -543,88 +501,3 @@ def name_select_items(toks: list[Tok]) -> list[Tok]:
             new_list.append(Tok("id", "AS", " "))
             new_list.append(Tok("qid", quote(name[:128]), " "))
     return toks[:j] + new_list + toks[end:]
-
-
-_OPS = {"+", "-", "*", "/", "%", "(", ")", ",", ".", ";", "=", "<", ">", "<=", ">=", "<>", "!=", "||", "&", "|",
-        "~", "!", ":=", "=>", "[", "]", "{", "}", "@", "^"}
-
-
-def _atom(t: Tok) -> bool:
-    return t.kind in ("id", "qid", "num", "str", "param") or (t.kind == "op" and t.text not in _OPS)
-
-
-def _left_operand(out: list[Tok], k: int) -> int:
-    """Start index of the primary expression ending at out[k]."""
-    t = out[k]
-    if t.text == ")":
-        d = 0
-        for j in range(k, -1, -1):
-            if out[j].text == ")":
-                d += 1
-            elif out[j].text == "(":
-                d -= 1
-                if d == 0:
-                    return j - 1 if j > 0 and out[j - 1].kind == "id" and out[j - 1].up not in STOP else j
-        return 0
-    if t.kind == "id" and t.up == "END":
-        d = 0
-        for j in range(k, -1, -1):
-            if out[j].is_("END"):
-                d += 1
-            elif out[j].is_("CASE"):
-                d -= 1
-                if d == 0:
-                    return j
-        return 0
-    j = k
-    while j >= 2 and out[j - 1].text == "." and _atom(out[j - 2]):
-        j -= 2
-    return j
-
-
-def _right_operand(out: list[Tok], k: int) -> int:
-    """End index of the primary expression starting at out[k]."""
-    j = k
-    if out[j].text in ("-", "+") and j + 1 < len(out):
-        j += 1
-    t = out[j]
-    if t.kind == "id" and t.up == "CASE":
-        d = 0
-        for m in range(j, len(out)):
-            if out[m].is_("CASE"):
-                d += 1
-            elif out[m].is_("END"):
-                d -= 1
-                if d == 0:
-                    return m
-        return len(out) - 1
-    if t.kind == "id" and j + 1 < len(out) and out[j + 1].text == "(":
-        return match_paren(out, j + 1)
-    if t.text == "(":
-        return match_paren(out, j)
-    while j + 2 < len(out) and out[j + 1].text == "." and _atom(out[j + 2]):
-        j += 2
-    return j
-
-
-def concat_chains(out: list[Tok]) -> list[Tok]:
-    """a || b || c -> DM_CAT(a, b, c): DM (like Oracle) treats a NULL operand as '' (NULL only if all are)."""
-    if not any(t.kind == "op" and t.text == "||" for t in out):
-        return out
-    res = list(out)
-    k = 0
-    while k < len(res):
-        if not (res[k].kind == "op" and res[k].text == "||") or k == 0 or k + 1 >= len(res):
-            k += 1
-            continue
-        start = _left_operand(res, k - 1)
-        parts = [res[start:k]]
-        pos = k
-        while pos < len(res) and res[pos].kind == "op" and res[pos].text == "||" and pos + 1 < len(res):
-            end = _right_operand(res, pos + 1)
-            parts.append(res[pos + 1:end + 1])
-            pos = end + 1
-        text = "DM_CAT(" + ", ".join("".join(x.ws + x.text for x in p).strip() for p in parts) + ")"
-        res[start:pos] = [Tok("op", text, res[start].ws)]
-        k = start + 1
-    return res

@@ -204,3 +204,16 @@ def infer_column(name: str, value: object) -> Column:
 
 _DT_TEXT = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{1,6})?$")
 _D_TEXT = re.compile(r"^\d{4}-\d\d-\d\d$")
+
+
+def plain(v):
+    """A Python value as SQLite stores it (dates as ISO text, bools as 0/1, anything else exotic as str)."""
+    if isinstance(v, (_dt.datetime,)):
+        return v.isoformat(sep=" ")
+    if isinstance(v, (_dt.date, _dt.time)):
+        return v.isoformat()
+    if isinstance(v, bool):
+        return int(v)
+    if v is not None and not isinstance(v, (int, float, str, bytes)):
+        return str(v)
+    return v
