@@ -9,11 +9,9 @@ Teardown always runs (Ctrl-C included) unless --keep-topology.
 from __future__ import annotations
 
 import atexit
-import datetime as _dt
 import json
 import os
 import random
-import shutil
 import signal
 import time
 from collections.abc import Iterator
@@ -123,12 +121,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.dmdw_settings = settings  # type: ignore[attr-defined]
     for line in MARKERS:
         config.addinivalue_line("markers", line)
-    run_dir = getattr(config, "dmdw_run_dir", None)
-    if run_dir is None:
-        run_id = _dt.datetime.now().strftime("%Y%m%d-%H%M%S") + f"-{os.getpid()}"
-        run_dir = Path(str(config.rootpath)) / "reports" / run_id
-        config.dmdw_run_dir = run_dir  # type: ignore[attr-defined]
-    Path(run_dir).mkdir(parents=True, exist_ok=True)
+    from harness.report.runfolder import open_run_dir  # here: the report registers itself first
+
+    open_run_dir(config)  # the report picks the run id and makes the folder (config.dmdw_run_dir)
     topo: Topology = settings["topology"]
     config.dmdw_env = {  # type: ignore[attr-defined]  # read by harness.report
         "target": settings["target"], "backend": settings["backend"], "seed": settings["seed"],
@@ -462,5 +457,3 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     run = getattr(config, "dmdw_run_dir", None)
     if env is not None and run is not None and Path(run).is_dir():
         (Path(run) / "env.json").write_text(json.dumps(env, ensure_ascii=False, indent=2, default=str))
-    if run is not None and Path(run).is_dir() and not any(Path(run).iterdir()):
-        shutil.rmtree(run, ignore_errors=True)

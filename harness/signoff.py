@@ -7,31 +7,52 @@ failing that, by the suite folder / area marker and (for failover) by keywords i
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from html import escape
 
 import pytest
 
+_NUMERALS = "一二三四五六七八九十"
+_CITATION = re.compile(rf"(?<![\u4e00-\u9fff])(?:[{_NUMERALS}]{{1,3}}(?:\.\d+)*|附录)(?![\u4e00-\u9fff])")
+
+
+def citations(text: str) -> list[str]:
+    """The seed sections a text cites, in order: 十二.2.1, 十三, 附录 ... (both ends of a range 三–十一).
+
+    A numeral inside Chinese prose (一致, 三台主机) is not a citation."""
+    return _CITATION.findall(text)
+
 
 @dataclass(frozen=True)
 class Item:
-    """One acceptance item of the seed procedure."""
+    """One acceptance item of the seed procedure; `seed` starts with the sections it accepts."""
 
     key: str
     title: str
     seed: str
 
+    @property
+    def sections(self) -> list[str]:
+        """The seed sections this item cites (headings of the seed document)."""
+        return citations(self.seed)
+
 
 ITEMS: tuple[Item, ...] = (
-    Item("build", "Build procedure", "四–十一: install, dminit, backup/restore, dmmal/dmarch/dmwatcher, mount, start"),
-    Item("replication", "Replication", "real-time redo shipping and apply, data identical on both sides"),
-    Item("switchover", "Switchover", "十二.1: planned role swap from the monitor"),
-    Item("takeover", "Takeover", "十二.2: standby takes over after the primary is lost"),
-    Item("split-brain", "Split-brain rebuild", "十二.3: old primary rebuilt as standby after a takeover"),
-    Item("client-failover", "Client failover", "dm_svc.conf LOGIN_MODE, SWITCH_TIME/SWITCH_INTERVAL"),
-    Item("shutdown-order", "Shutdown order", "十: stop monitor, watchers, standby, primary; start in reverse"),
-    Item("chaos", "Chaos", "network and process faults: no lost acknowledged writes, one primary"),
+    Item("build", "Build procedure", "二.2, 三–十一: ports, OS user and limits, dminit, archive mode, "
+         "backup/restore, dm.ini/dmmal/dmarch/dmwatcher, mount, OGUID, modes, watchers, monitor"),
+    Item("replication", "Replication", "十二.1, 附录: real-time redo shipping and apply, data identical on "
+         "both sides (t_objects, tablespace, user, bulk insert)"),
+    Item("switchover", "Switchover", "十二.2.1: planned role swap from the monitor"),
+    Item("takeover", "Takeover", "十二.2.2: standby takes over after the primary is lost"),
+    Item("split-brain", "Split-brain rebuild", "十二.2.3–十二.2.4: split brain after the old primary returns; "
+         "rebuilt online as standby"),
+    Item("client-failover", "Client failover", "十三: dm_svc.conf LOGIN_MODE, SWITCH_TIME/SWITCH_INTERVAL"),
+    Item("shutdown-order", "Shutdown order", "十二.3: stop the monitor, the primary's watcher, then the "
+         "standby's (十二.3.1); start the primary's watcher, the standby's, then the monitor (十二.3.2)"),
+    Item("chaos", "Chaos", "十二.2 and beyond: network and process faults: no lost acknowledged writes, "
+         "one primary"),
 )
 KEYS: tuple[str, ...] = tuple(i.key for i in ITEMS)
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import HarnessError
+from harness.progress import progress
 from harness.render import Service, render_svc, seed_service
 
 if TYPE_CHECKING:
@@ -338,8 +339,6 @@ class Sql:
         left = [f"{c.label} (busy)" for c in conns if not c.close()]
         if left:
             self.abandoned.extend(left)
-            from harness import report
-
-            report.progress(f"left {len(left)} SQL connection(s) open, a call still running on them: "
-                            + ", ".join(left))
+            progress(f"left {len(left)} SQL connection(s) open, a call still running on them: "
+                     + ", ".join(left))
         return left

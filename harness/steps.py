@@ -14,6 +14,7 @@ from pathlib import Path
 
 from harness.backends.base import CommandResult, Host
 from harness.errors import CommandError, StepError
+from harness.progress import progress
 
 
 @dataclasses.dataclass
@@ -49,9 +50,7 @@ class StepLog:
             if self.path is not None:
                 with open(self.path, "a", encoding="utf-8") as f:
                     f.write(step.as_json() + "\n")
-        from harness import report
-
-        report.progress(f"{step.host}: {step.step} ({step.duration:.1f}s){'' if step.ok else ' FAILED'}")
+        progress(f"{step.host}: {step.step} ({step.duration:.1f}s){'' if step.ok else ' FAILED'}")
         return step
 
     def run(self, host: Host, step: str, cmd: str, *, timeout: float = 120, expect: str | None = None,

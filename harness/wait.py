@@ -7,6 +7,8 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from harness.progress import progress
+
 T = TypeVar("T")
 
 
@@ -49,7 +51,7 @@ def wait_until(
             raise WaitTimeout(what, timeout, last)
         if not announced and time.monotonic() - start > 2.0:
             announced = True
-            _progress(f"waiting up to {timeout:.0f}s for {what}")
+            progress(f"waiting up to {timeout:.0f}s for {what}")
         time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
 
 
@@ -66,10 +68,3 @@ def hold(probe: Callable[[], object], seconds: float, what: str, interval: float
         if time.monotonic() >= deadline:
             return
         time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
-
-
-def _progress(msg: str) -> None:
-    """Terminal progress for long waits (harness.report owns the terminal line)."""
-    from harness import report
-
-    report.progress(msg)

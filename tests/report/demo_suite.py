@@ -1,7 +1,7 @@
 """A tiny synthetic suite copied into a temporary folder and run by tests/report (not collected here).
 
 It exercises the report API the way suites do: steps, a monitor `show`, a DM log, a failover timeline
-with a fault window and RTO, and an apply-lag plot. Times are fake but shaped like a real takeover.
+with a fault window and RTO, measurements, an apply-lag plot and progress lines (harness.progress). Times are fake but shaped like a real takeover.
 """
 
 import json
@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from harness import report as dwreport
+from harness.progress import Meter, progress
 
 T0 = 1_790_000_000.0  # fake epoch start
 
@@ -49,12 +49,15 @@ def test_takeover_after_isolation(report):
     report.timeline(history, samples=samples, faults=faults, rto={"start": T0 + 9.58, "end": T0 + 17.58},
                     title="Takeover after host1 isolated")
     report.show("GRP1 mema2 PRIMARY OPEN")
+    report.measure("RTO", 8.0, "s", note="last ack before isolation to first ack on mema2")
+    report.measure("writes lost", 0, "rows")
 
 
 @pytest.mark.signoff("switchover")
 def test_switchover_roles(report, request):
     with open(request.config.dmdw_run_dir / "monitor-1.log", "a") as f:  # as the monitor driver would
         f.write("switchover GRP1.mema2\n[monitor] switchover failed: mema2 is not VALID\n")
+    report.measure("switchover time", 1.23456789, "s", note="SYSDBA/Mema_1234@host1 timed it")
     report.show("#=== show ===#\nGRP1 mema1 PRIMARY OPEN\nGRP1 mema2 STANDBY OPEN")
     report.log("host2", "dm_MEMA2.log", "redo apply stopped\nlogin SYSDBA/Mema_1234@127.0.0.1:5236 failed\n")
     assert "mema2" == "PRIMARY", "switchover left mema2 as STANDBY"
@@ -65,7 +68,7 @@ def test_switchover_roles(report, request):
 def test_bulk_load_apply_lag(report):
     samples = [{"t": T0 + i, "primary_lsn": 10_000 + 900 * i, "standby_lsn": 10_000 + 900 * i - (i % 13) * 150,
                 "rows": i * 20_000} for i in range(60)]
-    with dwreport.Meter("bulk load", total=60, unit="rows", every=0.0) as meter:
+    with Meter("bulk load", total=60, unit="rows", every=0.0) as meter:
         meter.update(60)
     report.apply_lag(samples)
 
@@ -76,7 +79,7 @@ def test_slow_until_interrupted():
     marker = os.environ.get("DEMO_SLOW")
     if not marker:
         return
-    dwreport.progress("waiting for SIGINT")
+    progress("waiting for SIGINT")
     with open(marker, "w") as f:
         f.write("started")
     deadline = time.monotonic() + 60

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -106,3 +107,24 @@ def test_a_workload_history_gets_its_timeline_without_a_call(demo: tuple[Path, s
 def test_progress_lines_show_under_quiet(demo: tuple[Path, str, int]) -> None:
     _, out, _ = demo
     assert re.search(r"\[dmdw +[\d.]+s\] bulk load: done in [\d.]+ s, 60/60 rows \(100%\), \d+ rows/s", out), out
+
+
+def test_measurements_table_json_and_junit(demo: tuple[Path, str, int]) -> None:
+    run, _, _ = demo
+    data = json.loads((run / "measurements.json").read_text())
+    by_name = {m["name"]: m for m in data}
+    assert by_name["RTO"] == {"test": "test_demo.py::test_takeover_after_isolation", "name": "RTO", "value": 8.0,
+                              "unit": "s", "note": "last ack before isolation to first ack on mema2"}
+    assert by_name["writes lost"]["value"] == 0 and by_name["writes lost"]["unit"] == "rows"
+    assert by_name["switchover time"]["note"] == "SYSDBA/******@host1 timed it"  # redacted like every file
+    html = (run / "report.html").read_text()
+    start = html.index('<section id="dw-measurements">')
+    top = html[start:html.index("</section>", start)]
+    assert html.index('id="dw-signoff"') < start < html.index('id="dw-plots"')
+    for cell in ("test_demo.py::test_takeover_after_isolation", "<td>RTO</td>", '"dw-value">8</td>',
+                 '"dw-value">1.23457</td>', "<td>rows</td>", "SYSDBA/******@host1 timed it"):
+        assert cell in top, (cell, top)
+    entries = html.replace("&lt;", "<").replace("&gt;", ">").replace("&#34;", '"').replace("&quot;", '"')
+    assert entries.count("<h4>Measurements</h4>") == 2, "each measuring test's entry shows its figures"
+    junit = (run / "junit.xml").read_text()
+    assert '<property name="RTO" value="8.0 s (last ack before isolation to first ack on mema2)"' in junit

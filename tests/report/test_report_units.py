@@ -142,7 +142,7 @@ def test_timeline_from_a_harness_history_and_fault_records() -> None:
     """The workload's History (ops, role samples, faults) and chaos FaultRecords plot without glue code."""
     from harness.chaos import FaultRecord
     from harness.history import History
-    from harness.report import _timeline_parts
+    from harness.report.attachments import timeline_parts as _timeline_parts
 
     h = History(seed=1)
     for i in range(20):
