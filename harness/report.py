@@ -435,6 +435,13 @@ class Recorder:
     def apply_lag(self, samples: Any, *, title: str | None = None) -> None:
         attach(self.item, "apply_lag", {"samples": samples, **({"title": title} if title else {})})
 
+    def measure(self, name: str, value: float, unit: str, *, note: str = "") -> None:
+        """Record one measured figure of this test (RTO, loss, recovery time ...) for the report."""
+        figure = {"name": name, "value": round(value, 3) if isinstance(value, float) else value, "unit": unit,
+                  "note": note}
+        self.item.user_properties.append(("measure", figure))
+        print(f"measured: {name} = {figure['value']} {unit}{f' ({note})' if note else ''}")
+
     @property
     def failed(self) -> bool:
         return test_failed(self.item)
