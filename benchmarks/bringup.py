@@ -18,33 +18,24 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from harness.backends import make_backend  # noqa: E402
-from harness.backends.base import BackendOptions  # noqa: E402
 from harness.errors import HarnessError  # noqa: E402
-from harness.plugin import default_topology  # noqa: E402
-from harness.procedure import Procedure  # noqa: E402
+from harness.group import Group  # noqa: E402
+from harness.settings import Settings  # noqa: E402
 from harness.steps import StepLog  # noqa: E402
 
 
 def bringup(backend_name: str, target: str, lang: str, image: str | None) -> tuple[float, float, StepLog]:
-    """One bring-up; returns (total seconds, host set-up seconds, step log)."""
+    """One bring-up (harness.group, as the suites do it); returns (total seconds, host set-up seconds,
+    step log)."""
     run_dir = Path(tempfile.mkdtemp(prefix="dmdw-bringup-"))
-    backend = make_backend(backend_name, BackendOptions(target=target, lang=lang, dm8_image=image,
-                                                        run_id="bringup", run_dir=str(run_dir)))
-    steps = StepLog(run_dir / "steps.jsonl")
-    proc = None
+    settings = Settings.build(target=target, backend=backend_name, lang=lang, dm8_image=image, seed=0)
+    group = Group(settings, run_dir)
     t0 = time.monotonic()
     try:
-        topo = backend.adapt(default_topology(target, lang))
-        hosts = backend.up(topo)
-        t_up = time.monotonic() - t0
-        proc = Procedure(backend, hosts, topo, steps, run_dir)
-        proc.build()
-        return time.monotonic() - t0, t_up, steps
+        group.up()
+        return time.monotonic() - t0, group.hosts_ready_seconds, group.steps
     finally:
-        if proc is not None:
-            proc.kill_everything()
-        backend.down()
+        group.down()
         shutil.rmtree(run_dir, ignore_errors=True)
 
 

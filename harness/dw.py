@@ -45,6 +45,29 @@ class Role:
 
 
 DOWN = Role("DOWN", "")
+
+
+class LiveMonitor:
+    """The group's dmmonitor as one handle that stays valid when the session behind it is replaced (a
+    rebuild, the seed's exit and restart of the monitor): every use goes to the running session, which is
+    started first if none runs."""
+
+    def __init__(self, procedure: Procedure) -> None:
+        self._procedure = procedure
+
+    def session(self) -> Monitor:
+        """The running dmmonitor session (started now if it exited)."""
+        proc = self._procedure
+        if proc.monitor is None or not proc.monitor.alive():
+            proc.start_monitor()
+        assert proc.monitor is not None
+        return proc.monitor
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.session(), name)
+
+    def __repr__(self) -> str:
+        return f"<LiveMonitor {self._procedure.monitor!r}>"
 READ_RETRIES = 2  # the harness's own reads ride out a transient connect failure (role() only when asked)
 
 
@@ -56,6 +79,7 @@ class DataWatch:
         self.t: Topology = procedure.t
         self.nodes = {s.instance: Node(s.instance, s.name, procedure.hosts[s.name])
                       for s in self.t.db_hosts if s.instance}
+        self._monitor = LiveMonitor(procedure)
 
     # -- nodes
     def node(self, name: str | Node) -> Node:
@@ -68,8 +92,8 @@ class DataWatch:
 
     @property
     def monitor(self) -> Monitor:
-        assert self.procedure.monitor is not None, "the group's monitor is not running"
-        return self.procedure.monitor
+        """The one monitor handle (harness.monitor.Monitor's API), valid across restarts and rebuilds."""
+        return self._monitor  # type: ignore[return-value]
 
     def spec(self, node: str | Node) -> HostSpec:
         return self.t.hosts[self.node(node).host_name]
@@ -149,6 +173,27 @@ class DataWatch:
             want[self.node(standby).name] = Role("STANDBY", "OPEN")
         return wait_until(self.roles, timeout or self.t.timers.group_open(), f"roles {want}",
                           ok=lambda r: all(r.get(k) == v for k, v in want.items()), interval=0.3)
+
+    def wait_role(self, node: str | Node, mode: str, status: str | None = None,
+                  timeout: float | None = None) -> Role:
+        """Poll v$instance until `node` is in `mode` (and `status`, when given; mode DOWN: unreachable).
+        The timeout defaults to failure detection plus a margin."""
+        want = f"{mode} {status}" if status else mode
+        return wait_until(lambda: self.role(node), timeout or self._detect_deadline(), f"{node} to be {want}",
+                          ok=lambda r: r.mode == mode and (status is None or r.status == status), interval=0.3)
+
+    def wait_archive(self, standby: str | Node, status: str, *, primary: str | Node | None = None,
+                     timeout: float | None = None) -> str:
+        """Poll v$arch_status on the primary until its REALTIME archive to `standby` has `status`
+        (VALID, INVALID). The timeout defaults to failure detection plus a margin."""
+        name = self.node(standby).name
+        where = self.node(primary).name if primary else "the primary"
+        return wait_until(lambda: self.rstat(primary).get(name), timeout or self._detect_deadline(),
+                          f"{where} to mark {name}'s REALTIME archive {status}", ok=lambda st: st == status,
+                          interval=0.3)
+
+    def _detect_deadline(self) -> float:
+        return self.t.timers.failure_detect() + 30.0
 
     def healthy(self) -> bool:
         """One PRIMARY OPEN, the other STANDBY OPEN, the REALTIME archive VALID (SQL only, fast)."""

@@ -126,9 +126,29 @@ class History:
                 self._file.close()
                 self._file = None
 
-    def acked(self, after: float = 0.0) -> list[Op]:
-        """The writes (f == "add") acknowledged after monotonic time `after`."""
-        return [op for op in list(self.ops) if op.type == "ok" and op.f == "add" and op.time > after]
+    # ---- queries a test asks (times are marks: points on the history's monotonic clock) -----------
+    def mark(self, ahead: float = 0.0) -> float:
+        """Now on the history's clock (plus `ahead` seconds): a point to compare operations against."""
+        return time.monotonic() + ahead
+
+    def acked_after(self, t: float = 0.0) -> list[Op]:
+        """The writes (f == "add") acknowledged after `t`."""
+        return [op for op in list(self.ops) if op.type == "ok" and op.f == "add" and op.time > t]
+
+    def acked_before(self, t: float, ids: list[int] | None = None) -> list[int]:
+        """Row ids whose write was acknowledged before `t` (only those among `ids`, when given)."""
+        want = None if ids is None else set(ids)
+        return sorted(op.value for op in list(self.ops) if op.type == "ok" and op.f == "add" and op.time < t
+                      and (want is None or op.value in want))
+
+    def first_ok_after(self, t: float) -> float | None:
+        """When the first write after `t` was acknowledged (None if none was)."""
+        return min((op.time for op in self.acked_after(t)), default=None)
+
+    def ever_primary(self, instance: str) -> bool:
+        """The role poller saw `instance` in PRIMARY mode at least once (a takeover or a split)."""
+        return any(s.instance.upper() == instance.upper() and (s.mode or "").upper() == "PRIMARY"
+                   for s in list(self.roles))
 
     def check(self, faults: list[Any] | None = None):
         """Run every checker over this history (faults default to those attached by the workload)."""

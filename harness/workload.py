@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from harness.history import History, TableSnapshot
+from harness.wait import wait_until
 
 # DM errors that mean "the write definitely did not happen" (standby refuses DML / database not open).
 DEFINITE_FAIL = {-2018, -710}
@@ -423,9 +424,22 @@ class Workload:
         if stuck:
             hist.note(f"workload threads still running after {timeout:.0f}s, left behind: {', '.join(stuck)}")
 
+    def wait_acked(self, n: int = 10, *, since: float | None = None, timeout: float | None = None,
+                   what: str = "") -> int:
+        """Wait until `n` writes are acknowledged after `since` (default: now) in the running history;
+        the timeout defaults to the time a group may take to open (at least a minute)."""
+        hist = self.history
+        assert hist is not None, "wait_acked needs a running workload (inside workload.running())"
+        t = hist.mark() if since is None else since
+        limit = timeout if timeout is not None else max(60.0, self.topology.timers.group_open())
+        return wait_until(lambda: len(hist.acked_after(t)), limit,
+                          f"{n} writes acknowledged by the workload{' ' + what if what else ''}",
+                          ok=lambda k: k >= n, interval=0.2)
+
     @contextlib.contextmanager
-    def running(self, threads: int = 4, chaos: Any = None, final: bool = True) -> Iterator[History]:
+    def running(self, threads: int = 4, chaos: Any = None, final: bool = True, acked: int = 0) -> Iterator[History]:
         """Run `threads` writers and the poller inside the block; on exit stop them and run the final phase.
+        With `acked`, the block starts once that many writes are acknowledged (the writers are going).
         The exit is bounded: a writer's statement gets statement_timeout, then the thread is left behind."""
         if chaos is not None:
             self.chaos = chaos
@@ -443,6 +457,8 @@ class Workload:
         for t in pollers + writers:
             t.start()
         try:
+            if acked:
+                self.wait_acked(acked, what="before the test's steps")
             yield hist
         finally:
             self._stop.set()

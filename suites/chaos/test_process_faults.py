@@ -9,13 +9,10 @@ is healthy again within INST_RECOVER_TIME plus detection.
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
+from harness.fault_matrix import check_verdict, hold_until, not_taken_over, wait_recovered
 from harness.wait import hold
-from suites.chaos.faults import check_verdict, not_taken_over, wait_recovered
-from suites.failover.runbook import wait_writes
 
 pytestmark = [pytest.mark.chaos, pytest.mark.signoff("chaos")]
 
@@ -27,16 +24,16 @@ CASES = [pytest.param(kind, where, proc, id=f"{kind}-{proc}-{where}",
          for kind in ("kill", "pause") for where, proc in TARGETS]
 
 
-def _restart(dw, where: str, proc: str, node) -> None:
+def _restart(runbook, proc: str, node) -> None:
     """The operator's restart of a daemon nothing else restarts (seed 十 start the watcher, 十一.2 monitor)."""
     if proc == "dmwatcher":
-        dw.procedure.start_watcher(dw.spec(node))
+        runbook.start_watcher(node)
     elif proc == "dmmonitor":
-        dw.procedure.start_monitor()
+        runbook.start_monitor()
 
 
 @pytest.mark.parametrize(("kind", "where", "proc"), CASES)
-def test_process_fault(kind: str, where: str, proc: str, request, dw, chaos, workload) -> None:
+def test_process_fault(kind: str, where: str, proc: str, dw, runbook, chaos, workload, report) -> None:
     """Reference 3.3 / 3.4 / 5.2: kill -9 (or SIGSTOP for the failure-detection time, then SIGCONT) of one
     DM process while the workload writes through the seed's service; the primary keeps or regains
     PRIMARY OPEN, there is no takeover in MANUAL mode, the group is healthy again within
@@ -47,26 +44,24 @@ def test_process_fault(kind: str, where: str, proc: str, request, dw, chaos, wor
     timers = dw.t.timers
     detect = timers.failure_detect()
     with workload.running(chaos=chaos) as history:
-        wait_writes(history, after=0, n=10, timeout=timers.group_open(), what="before the fault")
+        workload.wait_acked(10, timeout=timers.group_open(), what="before the fault")
         if kind == "kill":
             chaos.kill(host, proc)
-            dead_until = time.monotonic() + detect          # left dead at least DM's failure-detection time
+            dead_until = history.mark(ahead=detect)         # left dead at least DM's failure-detection time
             if proc == "dmserver":
                 # INST_AUTO_RESTART: the watcher brings its instance back (a new pid) and reopens it
                 dw.wait_roles(primary=p, timeout=timers.recovery())
             else:
-                t0 = time.monotonic()
-                wait_writes(history, after=t0, n=5, timeout=detect + 30, what=f"while {proc} on {host} is dead")
-                hold(not_taken_over(dw, s), max(1.0, dead_until - time.monotonic()), f"no takeover of {s.name}")
-                _restart(dw, where, proc, node)
-            healed = time.monotonic()
+                workload.wait_acked(5, what=f"while {proc} on {host} is dead")
+                hold_until(not_taken_over(dw, s), dead_until, f"no takeover of {s.name}")
+                _restart(runbook, proc, node)
         else:
             with chaos.pause(host, proc):
                 hold(not_taken_over(dw, s), detect + 1, f"no takeover of {s.name} while {proc} is stopped")
-            healed = time.monotonic()
-        took = wait_recovered(dw, healed, request)
-        wait_writes(history, after=time.monotonic(), n=5, timeout=timers.group_open(), what="after the recovery")
+        took = wait_recovered(dw, since=history.mark())
+        workload.wait_acked(5, timeout=timers.group_open(), what="after the recovery")
     verdict = check_verdict(history, dw, p, s)
     if proc != "dmmonitor":
-        assert dw.procedure.monitor is None or dw.monitor.show().healthy(list(dw.nodes))
-    print(f"{kind} {proc}@{host}: healthy {took:.1f}s after; {verdict.acknowledged} writes acknowledged")
+        assert dw.monitor.show().healthy(list(dw.nodes))
+    report.measure("recovery after the fault", took, "s",
+                   note=f"{kind} {proc}@{host}; {verdict.acknowledged} writes acknowledged")

@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from suites.conformance.hostfacts import as_list, norm_path, value
+from harness.inspector import as_list, norm_path, value
 
 pytestmark = [pytest.mark.conformance, pytest.mark.signoff("build")]
 

@@ -2,49 +2,41 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
-
-from suites.failover.runbook import AUTO_TAKEOVER, ever_primary, leave_group, wait_writes
 
 pytestmark = [pytest.mark.lifecycle, pytest.mark.signoff("shutdown-order")]
 
 
 @pytest.mark.destructive
-def test_stopping_the_primary_under_an_auto_confirm_monitor_takes_over(dw, auto_mode, workload, chaos) -> None:
+@pytest.mark.dw_auto
+def test_stopping_the_primary_under_an_auto_confirm_monitor_takes_over(dw, runbook, workload, chaos) -> None:
     """Seed 十二.3 ("先关闭确认监视器（防止自动接管）") and reference 9: with DW_MODE AUTO, stopping the
     primary (its watcher, which stops the instance) while the confirm monitor still runs makes the
     monitor take over on the standby: the standby becomes PRIMARY OPEN with every acknowledged write."""
-    runbook = auto_mode
-    monitor = dw.monitor
     old, new = dw.primary, dw.standby
-    with workload.running(chaos=chaos) as history:
-        wait_writes(history, after=0, n=30)
+    with workload.running(chaos=chaos, acked=30) as history:
         runbook.stop_watcher(old)
-        leave_group(workload, old)
-        dw.wait_roles(primary=new, timeout=runbook.t.timers.group_open())
-        wait_writes(history, after=time.monotonic())
-    monitor.messages()
-    assert AUTO_TAKEOVER.search(monitor.buffer), "the confirm monitor did not announce an auto takeover"
+        runbook.leave_group(workload, old)
+        dw.wait_roles(primary=new, timeout=dw.t.timers.group_open())
+        workload.wait_acked(10)
+    assert runbook.auto_takeover_announced(), "the confirm monitor did not announce an auto takeover"
     verdict = history.check()
     assert verdict.lost == [], verdict.explain()
 
 
-def test_instance_killed_under_its_watcher_is_restarted(dw, monitor, runbook, workload, chaos) -> None:
+def test_instance_killed_under_its_watcher_is_restarted(dw, runbook, workload, chaos) -> None:
     """Reference 3.4 (INST_AUTO_RESTART=1, seed 六.4): kill -9 the primary's dmserver; its watcher starts it
     again and reopens it as PRIMARY (DW_MODE MANUAL: no takeover); no acknowledged write is lost."""
     old, new = dw.primary, dw.standby
     before = runbook.dm_pids(old, "dmserver")
     assert before, f"no dmserver on {old}'s host"
-    with workload.running(chaos=chaos) as history:
-        wait_writes(history, after=0, n=30)
+    with workload.running(chaos=chaos, acked=30) as history:
         chaos.kill(old.host_name, "dmserver")
-        dw.wait_roles(primary=old, standby=new, timeout=runbook.t.timers.recovery())
-        wait_writes(history, after=time.monotonic())
+        dw.wait_roles(primary=old, standby=new, timeout=dw.t.timers.recovery())
+        workload.wait_acked(10)
     after = runbook.dm_pids(old, "dmserver")
     assert after and not set(after) & set(before), f"dmserver pids before {before}, after {after}"
-    assert not ever_primary(history, new.name), f"{new} was promoted"
+    assert not history.ever_primary(new.name), f"{new} was promoted"
     dw.wait_healthy()
     verdict = history.check()
     assert verdict.lost == [], verdict.explain()

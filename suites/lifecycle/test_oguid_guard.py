@@ -1,4 +1,5 @@
-"""Lifecycle: a watcher started with the wrong INST_OGUID refuses its instance (seed 六.4, reference 5.3, 9.2)."""
+"""Lifecycle: a watcher started with the wrong INST_OGUID refuses its instance (seed 六.4 / 八, reference 5.3,
+9.2)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import signal
 import pytest
 
 from harness.dw import READ_RETRIES
-from harness.wait import hold, wait_until
+from harness.wait import hold
 
 pytestmark = [pytest.mark.lifecycle, pytest.mark.signoff("shutdown-order")]
 
@@ -17,34 +18,29 @@ OGUID_REFUSED = re.compile(r"oguid\((\d+)\) configured in dmwatcher\.ini not equ
 
 
 def test_watcher_refuses_an_instance_with_another_oguid(dw, runbook) -> None:
-    """Reference 5.3 (G4) and pitfall 9.2: INST_OGUID in dmwatcher.ini must equal the instance's OGUID
-    (seed 六.4, `sp_set_oguid`). Restarted with another value, the standby's watcher prints "oguid(X)
+    """Reference 5.3 (G4) and pitfall 9.2: INST_OGUID in dmwatcher.ini (seed 六.4) must equal the instance's
+    OGUID (seed 八, `sp_set_oguid`). Restarted with another value, the standby's watcher prints "oguid(X)
     configured in dmwatcher.ini not equal with local dmserver's oguid(Y), cannot build connection!" and never
     opens its instance; the primary carries on. With the seed's value back the group is healthy again."""
     primary, standby = dw.primary, dw.standby
-    spec, host = runbook.spec(standby), runbook.host(standby)
-    ini = dw.t.dmwatcher_ini
-    good_text = host.read_file(ini)
+    good_text = runbook.watcher_ini(standby)
     real = dw.oguid(standby)
     wrong = real + 1 if real < 2147483647 else real - 1
     bad_text, n = re.subn(r"(?mi)^(\s*INST_OGUID\s*=\s*)\d+", rf"\g<1>{wrong}", good_text)
-    assert n >= 1, f"INST_OGUID not found in {spec.name}:{ini}"
+    assert n >= 1, f"INST_OGUID not found in {standby}'s dmwatcher.ini"
     runbook.stop_watcher(standby)
     try:
-        runbook.proc.write_config(spec, ini, bad_text, f"dmwatcher.ini INST_OGUID={wrong} on {spec.name}")
+        runbook.write_watcher_ini(standby, bad_text, f"INST_OGUID={wrong}")
         runbook.start_watcher(standby)
-        watcher = runbook.proc.watchers[spec.name]
-        said = wait_until(lambda: OGUID_REFUSED.search(watcher.log()), dw.t.timers.failure_detect() + 30,
-                          f"{spec.name}'s dmwatcher to refuse OGUID {real}", interval=0.3,
-                          describe=lambda _: watcher.log()[-400:])
+        said = runbook.wait_watcher_says(standby, OGUID_REFUSED, f"{standby}'s dmwatcher to refuse OGUID {real}")
         assert (int(said.group(1)), int(said.group(2))) == (wrong, real), said.group(0)
         hold(lambda: dw.role(standby).status != "OPEN" and dw.role(primary, retries=READ_RETRIES).writable_primary,
              dw.t.timers.failure_detect(), f"{standby} not opened and {primary} PRIMARY OPEN")
     finally:
         runbook.stop_watcher(standby, with_instance=False)
         if runbook.dm_pids(standby):  # a refused watcher has no link to stop its instance through
-            host.signal("dmserver", signal.SIGTERM)
+            runbook.host(standby).signal("dmserver", signal.SIGTERM)
         runbook.wait_no_process(standby)
-        runbook.proc.write_config(spec, ini, good_text, f"dmwatcher.ini INST_OGUID={real} on {spec.name}")
+        runbook.write_watcher_ini(standby, good_text, f"INST_OGUID={real}")
         runbook.start_watcher(standby)
     dw.wait_healthy(dw.t.timers.recovery())

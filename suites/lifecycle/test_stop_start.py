@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from suites.failover.runbook import wait_writes
-
 pytestmark = [pytest.mark.lifecycle, pytest.mark.signoff("shutdown-order")]
 
 
@@ -15,7 +13,7 @@ def test_seed_stop_order_stops_everything_without_takeover(dw, runbook, workload
     primary back, no watcher control file is SPLIT (no takeover happened), and every write acknowledged
     before the stop is on both nodes."""
     with workload.running(chaos=chaos) as history:
-        wait_writes(history, after=0, n=30)
+        workload.wait_acked(30)
     verdict = history.check()
     assert verdict.lost == [] and verdict.valid, verdict.explain()
     primary, standby = runbook.stop_in_seed_order()
@@ -28,7 +26,7 @@ def test_seed_stop_order_stops_everything_without_takeover(dw, runbook, workload
     assert {db.wctlstat for db in state.databases.values()} == {"VALID"}, state.summary()
     normal, text = mon.tip()
     assert normal, text
-    acked = sorted(op.value for op in history.ops if op.type == "ok" and op.f == "add")
+    acked = sorted(op.value for op in history.acked_after())
     for node in (primary, standby):
         ids = {int(r[0]) for r in sql.query(node, f"select ID from {workload.table}")}
         assert not set(acked) - ids, f"{node} lost {sorted(set(acked) - ids)[:20]} after the restart"
@@ -42,14 +40,14 @@ def test_seed_start_order_reaches_a_healthy_group(dw, runbook, sql) -> None:
     sql.execute(primary.name, "create table t_lifecycle_start as select * from sysobjects")
     rows = sql.scalar(primary.name, "select count(*) from t_lifecycle_start")
     dw.wait_replicated()
-    n_open = runbook.n_open(dw.monitor)
+    n_open = runbook.n_open()
     order = runbook.stop_in_seed_order()
     mon = runbook.start_in_seed_order(order)
     state = mon.wait_healthy()
     assert state.db(primary.name).imode == "PRIMARY" and state.db(standby.name).imode == "STANDBY", state.summary()
     normal, text = mon.tip()
     assert normal, text
-    assert runbook.n_open(mon) == {name: n + 1 for name, n in n_open.items()}, (n_open, runbook.n_open(mon))
+    assert runbook.n_open() == {name: n + 1 for name, n in n_open.items()}, (n_open, runbook.n_open())
     for node in (primary, standby):
         assert sql.scalar(node.name, "select count(*) from t_lifecycle_start") == rows
 

@@ -8,23 +8,22 @@ Objects are created on the current primary through dmPython and read back on the
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 
-from harness.report import Meter
-from suites.replication.replicate import (
+from harness.replication import (
     DATAFILES,
     STUDENT,
     TS,
     USER,
-    LagSampler,
     ensure_ts_mema,
     ensure_user_mema,
     error_of,
     fingerprint,
-    student_sql,
+    seed_bulk_insert,
+    unique_name,
 )
+from harness.report import Meter
 
 pytestmark = [pytest.mark.replication, pytest.mark.signoff("replication")]
 
@@ -32,15 +31,11 @@ STANDBY_DML = -2018  # STANDBY模式下不支持对非临时表...进行增删�
 STANDBY_DDL = -710  # 试图在STANDBY模式下,修改用户库 / try to modify the user database in STANDBY mode
 
 
-def _uniq(prefix: str) -> str:
-    return f"{prefix}_{int(time.time() * 1000) % 10**9}"
-
-
 def test_seed_t_objects_counts_equal(dw, sql) -> None:
     """Seed 十二.1: `create table t_objects as select * from sysobjects` on the primary; `select count(*)
     from t_objects` gives the same number on the standby."""
     p, s = dw.primary, dw.standby
-    table = _uniq("T_OBJECTS")
+    table = unique_name("T_OBJECTS")
     sql.execute(p.name, f"create table {table} as select * from sysobjects")
     n = sql.scalar(p.name, f"select count(*) from {table}")
     assert n > 0
@@ -53,7 +48,7 @@ def test_ddl_replicates(dw, sql) -> None:
     a sequence created on the primary, a column added, then a table and a view dropped, read the same
     from the standby's dictionary (ALL_TABLES, ALL_INDEXES, ALL_VIEWS, ALL_SEQUENCES, ALL_TAB_COLUMNS)."""
     p, s = dw.primary, dw.standby
-    t, keep, idx, view, seq = (_uniq(x) for x in ("R_DDL", "R_KEEP", "R_IDX", "R_VIEW", "R_SEQ"))
+    t, keep, idx, view, seq = (unique_name(x) for x in ("R_DDL", "R_KEEP", "R_IDX", "R_VIEW", "R_SEQ"))
     for stmt in (f"create table {t} (id int primary key, name varchar(50))",
                  f"create table {keep} (id int)",
                  f"create index {idx} on {t}(name)",
@@ -133,7 +128,7 @@ def test_committed_work_replicates_rolled_back_never_appears(dw, sql) -> None:
     deletes arrive in order (count and checksum equal); rows of an open transaction are invisible on the
     standby, and once rolled back they never appear there."""
     p, s = dw.primary, dw.standby
-    t = _uniq("R_TXN")
+    t = unique_name("R_TXN")
     sql.execute(p.name, f"create table {t} (id int primary key, v int, who varchar(20))")
     with sql.connection(p.name) as conn:
         cur = conn.cursor()
@@ -165,7 +160,7 @@ def test_standby_rejects_dml_and_ddl(dw, sql) -> None:
     """Reference 5.4 / 10.12: on the standby, DML on a normal table fails with -2018 (STANDBY模式下不支持
     ... 增删改操作) and DDL with -710 (试图在STANDBY模式下,修改用户库); nothing changes on either side."""
     p, s = dw.primary, dw.standby
-    t = _uniq("R_RO")
+    t = unique_name("R_RO")
     sql.execute(p.name, f"create table {t} (id int)")
     sql.execute(p.name, f"insert into {t} values (1)")
     dw.wait_replicated()
@@ -187,38 +182,20 @@ def test_standby_rejects_dml_and_ddl(dw, sql) -> None:
 def _bulk(dw, sql, topology, report, rows: int) -> None:
     """Seed 附录: as MEMA on the primary, create `student` and run the seed's `insert ... connect by level
     <= N` then commit; the standby's count(*) and a SQL checksum equal the primary's; the apply lag
-    (LSNs and the standby's row count over time) goes to the report."""
+    (LSNs and the standby's row count over time) and the load and apply times go to the report."""
     p, s = dw.primary, dw.standby
-    pwd = topology.password
-    ensure_user_mema(sql, p.name, pwd)
-    with sql.connection(p.name, user=USER, password=pwd) as conn:
-        cur = conn.cursor()
-        cur.execute("select count(*) from user_tables where TABLE_NAME = 'STUDENT'")
-        if cur.fetchone()[0]:
-            cur.execute("drop table student")
-        cur.execute("CREATE TABLE student (id int, name varchar(20), math int, english int, science int)")
-        cur.close()
-    dw.wait_replicated()
-    sampler = LagSampler(sql, p.name, s.name, count_sql=f"select count(*) from {USER}.{STUDENT}")
-    t0 = time.monotonic()
-    with sampler.running(), Meter("bulk insert (seed 附录)", total=rows, unit="rows") as meter:
-        with sql.connection(p.name, user=USER, password=pwd, autocommit=False) as conn:
-            cur = conn.cursor()
-            cur.execute(student_sql(rows))
-            conn.commit()
-            cur.close()
+    with Meter("bulk insert (seed 附录)", total=rows, unit="rows") as meter:
+        run = seed_bulk_insert(dw, sql, rows, topology.password)
         meter.update(rows)
-        load_s = time.monotonic() - t0
-        dw.wait_replicated(timeout=topology.timers.group_open() + load_s)
-        applied_s = time.monotonic() - t0
-    report.apply_lag(sampler.samples, title=f"apply lag, seed bulk insert of {rows:,} rows")
-    print(f"bulk insert {rows} rows: primary commit {load_s:.1f}s, standby applied after {applied_s:.1f}s, "
-          f"max LSN lag {sampler.max_lag()}")
+    report.apply_lag(run.samples, title=f"apply lag, seed bulk insert of {rows:,} rows")
+    report.measure("bulk insert commit", run.load_seconds, "s", note=f"{rows:,} rows on the primary")
+    report.measure("bulk insert applied", run.applied_seconds, "s", note="until the standby's CUR_LSN caught up")
+    report.measure("max apply lag", run.max_lag, "LSN")
     cols = "id * 7 + math * 11 + english * 13 + science * 17 + length(name) * 19"
     want = fingerprint(sql, p.name, f"{USER}.{STUDENT}", cols)
     assert want[0] == rows
     assert fingerprint(sql, s.name, f"{USER}.{STUDENT}", cols) == want
-    assert sampler.samples, "no apply-lag sample was taken"
+    assert run.samples, "no apply-lag sample was taken"
 
 
 def test_seed_bulk_insert_small(dw, sql, topology, report) -> None:
@@ -237,7 +214,7 @@ def test_archive_files_on_both_hosts(dw, sql, hosts, topology) -> None:
     """Seed 附录 ("host1和host2上产生的归档日志"): `ls /opt/dm8/data/memadb/arch/` shows archive files on both
     hosts, and v$arch_file on each instance lists files in that directory."""
     p = dw.primary
-    t = _uniq("R_ARCH")
+    t = unique_name("R_ARCH")
     sql.execute(p.name, f"create table {t} as select * from sysobjects")
     dw.wait_replicated()
     for node in dw.nodes.values():

@@ -1,5 +1,6 @@
-"""The plugin's group lifecycle in a real pytest run: built once, reset between tests, rebuilt after a
-destructive test, fixtures wired (hosts by role, sql, monitor), run-folder records written."""
+"""The plugin's group lifecycle (harness.group) in a real pytest run: built once, reset between tests, rebuilt
+after a destructive test, DW_MODE AUTO for `dw_auto` tests (kept between them), fixtures wired (hosts by
+role, sql, monitor, runbook), run-folder records written."""
 
 from __future__ import annotations
 
@@ -13,21 +14,21 @@ pytest_plugins = ["pytester"]
 SUITE = '''
 import signal
 import pytest
-from harness.plugin import next_test
 
 @pytest.mark.dw_auto
-def test_0_auto_runs_after_the_plain_tests(dw, dw_group, request):
-    assert dw_group.builds == 4 and next_test(request.node).name == "test_0b_auto_is_the_last"
+def test_0_auto_runs_after_the_plain_tests(dw, dw_group, runbook, monitor):
+    assert dw_group.builds == 4 and runbook.dw_mode() == "AUTO" and monitor.show().mode == "AUTO"
+    runbook.exit_monitor()                      # the handle follows the session the next use starts
 
 @pytest.mark.dw_auto
-def test_0b_auto_is_the_last(dw, request):
-    assert next_test(request.node) is None
+def test_0b_auto_is_the_last(dw, dw_group, monitor):
+    assert dw_group.builds == 4 and monitor.show().mode == "AUTO"   # kept between AUTO tests, no rebuild
 
-def test_a_fixtures(dw, dw_group, hosts, sql, monitor, topology, run_dir):
+def test_a_fixtures(dw, dw_group, hosts, sql, monitor, runbook, topology, run_dir):
     assert hosts.primary is hosts["host1"] and hosts.standby.name == "host2" and hosts.monitor.name == "monitor"
     assert hosts.host1.ti.file(hosts.host1.path("/opt/dm8/data/memadb/dm.ini")).exists
     assert sql.scalar("mema1", "select count(*) from v$instance") == 1
-    assert monitor.show().healthy() and topology.primary.instance == "mema1"
+    assert monitor.show().healthy() and topology.primary.instance == "mema1" and runbook.dw_mode() == "MANUAL"
     assert dw_group.builds == 3 and (run_dir / "steps.jsonl").exists()  # run after the destructive tests
 
 @pytest.mark.destructive

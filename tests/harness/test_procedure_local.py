@@ -16,8 +16,8 @@ from harness.backends.base import BackendOptions
 from harness.backends.local import LocalBackend
 from harness.dw import DataWatch
 from harness.errors import StepError
-from harness.plugin import default_topology
 from harness.procedure import Procedure
+from harness.settings import default_topology
 from harness.sql import Sql
 from harness.steps import StepLog
 

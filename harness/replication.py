@@ -1,9 +1,10 @@
-"""Replication suite helpers: the seed's appendix objects (TS_MEMA, MEMA, student), SQL-side checksums,
-DM error codes, and apply-lag sampling while the primary works. DM8's interfaces only (dmPython, host `ls`)."""
+"""Replication checks: the seed appendix's objects (TS_MEMA, MEMA, student) and bulk insert, SQL-side
+checksums, DM error codes, and apply-lag sampling while the primary works. DM8's interfaces only (dmPython)."""
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import threading
 import time
 from collections.abc import Iterator
@@ -56,6 +57,49 @@ def fingerprint(sql: Any, target: str, table: str, cols: str, *, user: str | Non
         n, s = cur.fetchone()
         cur.close()
     return int(n), int(s)
+
+
+def unique_name(prefix: str) -> str:
+    """A table or object name not used by an earlier test of this run (prefix + a millisecond stamp)."""
+    return f"{prefix}_{int(time.time() * 1000) % 10**9}"
+
+
+@dataclasses.dataclass
+class BulkRun:
+    """One seed bulk insert: commit time on the primary, time until the standby applied it, lag samples."""
+
+    rows: int
+    load_seconds: float
+    applied_seconds: float
+    samples: list[dict[str, Any]]
+    max_lag: int
+
+
+def seed_bulk_insert(dw: Any, sql: Any, rows: int, password: str) -> BulkRun:
+    """Seed 附录: as MEMA on the primary, (re)create `student` and run the seed's `insert ... connect by
+    level <= rows` then commit; wait for the standby to apply it while sampling the apply lag."""
+    p, s = dw.primary, dw.standby
+    ensure_user_mema(sql, p.name, password)
+    with sql.connection(p.name, user=USER, password=password) as conn:
+        cur = conn.cursor()
+        cur.execute("select count(*) from user_tables where TABLE_NAME = 'STUDENT'")
+        if cur.fetchone()[0]:
+            cur.execute("drop table student")
+        cur.execute("CREATE TABLE student (id int, name varchar(20), math int, english int, science int)")
+        cur.close()
+    dw.wait_replicated()
+    sampler = LagSampler(sql, p.name, s.name, count_sql=f"select count(*) from {USER}.{STUDENT}")
+    t0 = time.monotonic()
+    with sampler.running():
+        with sql.connection(p.name, user=USER, password=password, autocommit=False) as conn:
+            cur = conn.cursor()
+            cur.execute(student_sql(rows))
+            conn.commit()
+            cur.close()
+        load_s = time.monotonic() - t0
+        dw.wait_replicated(timeout=dw.t.timers.group_open() + load_s)
+        applied_s = time.monotonic() - t0
+    return BulkRun(rows, load_s, applied_s, sampler.samples, sampler.max_lag())
 
 
 def error_of(fn: Any) -> tuple[int | None, str]:

@@ -1,4 +1,4 @@
-"""Chaos suite: the fault matrix (link x fault x DW_MODE), what DM8 should do under each fault, and the
+"""The chaos suite's fault matrix (link x fault x DW_MODE), what DM8 should do under each fault, and the
 steps every case shares (workload on, fault, expected behaviour, heal, recovery, verdict).
 
 Expected behaviour (reference 3.3, 5.2, 9; seed 十二.2):
@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from harness.errors import HarnessError
+from harness.wait import hold
 
 LINKS = ("MAL", "DW", "MON", "INST_DW", "CLIENT")
 FAULTS = ("cut", "oneway", "reset", "latency", "bandwidth")
@@ -76,13 +77,13 @@ def open_fault(chaos: Any, topo: Any, case: Case, primary_host: str, standby_hos
     return chaos.bandwidth(case.link, BANDWIDTH_KBPS, between=between, direction=shaped)
 
 
-def start_or_skip(fault: Any, backend_name: str) -> None:
+def start_or_skip(fault: Any, dw: Any) -> None:
     """Start a fault; a network backend that cannot apply this kind of fault on this harness backend (the
     local backend's block files: no CLIENT link, no latency/bandwidth) is an environment limit -> skip."""
     try:
         fault.start()
     except HarnessError as exc:
-        if backend_name == "local":
+        if dw.procedure.backend.name == "local":
             pytest.skip(f"the local backend cannot apply this fault ({exc}); run with --dw-backend docker")
         raise
 
@@ -92,13 +93,16 @@ def not_taken_over(dw: Any, standby: Any) -> Callable[[], bool]:
     return lambda: dw.role(standby).mode != "PRIMARY"
 
 
-def wait_recovered(dw: Any, healed_at: float, request: Any) -> float:
+def hold_until(probe: Callable[[], object], until: float, what: str) -> None:
+    """hold() the probe until `until` (a history mark), at least one second: the fault lasts that long."""
+    hold(probe, max(1.0, until - time.monotonic()), what)
+
+
+def wait_recovered(dw: Any, since: float) -> float:
     """Wait (by SQL and `show`) for the group to be healthy again within INST_RECOVER_TIME plus detection
-    and margin; record and return the seconds from the heal."""
+    and margin; return the seconds from `since` (the heal, on the monotonic clock)."""
     dw.wait_healthy(dw.t.timers.recovery())
-    took = time.monotonic() - healed_at
-    request.node.user_properties.append(("recovery_seconds", round(took, 2)))
-    return took
+    return time.monotonic() - since
 
 
 def check_verdict(history: Any, dw: Any, primary: Any, standby: Any) -> Any:

@@ -1,6 +1,7 @@
-"""Client suite helpers: where a dmPython connection through a dm_svc.conf service lands, and how long it
-takes to fail. The choice is the official DPI's own (LOGIN_MODE from dm_svc.conf, SvrMode/SvrStat in the
-server's login reply); the harness only declares services and reads v$instance (seed 十三, reference 8)."""
+"""Landing: where a dmPython connection through a dm_svc.conf service lands, and how long it takes to fail.
+
+The choice is the official DPI's own (LOGIN_MODE from dm_svc.conf, SvrMode/SvrStat in the server's login
+reply); the harness only declares services and reads v$instance (seed 十三, reference 8)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ import time
 from typing import Any
 
 from harness.sql import dm_error_code
-from harness.wait import wait_until
 
 NO_MATCHING_SERVER = -70019  # "No matching server to login": nothing qualified after SWITCH_TIME rounds
 LOGIN_MODES = (0, 1, 2, 3, 4)  # PRIMARY_FIRST, PRIMARY_ONLY, STANDBY_ONLY, STANDBY_FIRST, NORMAL_FIRST
@@ -78,5 +78,4 @@ def crash_node(chaos: Any, dw: Any, node: Any) -> None:
     host = node.host_name
     chaos.kill(host, "dmwatcher")
     chaos.kill(host, "dmserver")
-    wait_until(lambda: dw.role(node).mode, dw.t.timers.failure_detect(), f"{node.name} to stop answering",
-               ok=lambda mode: mode == "DOWN", interval=0.2)
+    dw.wait_role(node, "DOWN", timeout=dw.t.timers.failure_detect())

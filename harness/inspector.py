@@ -1,4 +1,5 @@
-"""Read-only looks at the built group as an operator takes them: ini files, OS accounts, TCP ports."""
+"""Inspector: read-only looks at the built group as an operator takes them (ini files, OS accounts, TCP
+ports); the conformance suite's `inspect` fixture."""
 
 from __future__ import annotations
 
@@ -14,10 +15,10 @@ from harness.render import parse_ini
 class Inspector:
     """Read-only looks at the built hosts: ini files parsed, OS facts, TCP reachability (DM8's interfaces only)."""
 
-    def __init__(self, dw_group: Any) -> None:
-        self.group = dw_group
-        self.t = dw_group.topology
-        self.hosts = dw_group.hosts
+    def __init__(self, group: Any) -> None:
+        self.group = group
+        self.t = group.topology
+        self.hosts = group.hosts
 
     def ini(self, host: str, seed_path: str) -> dict[str, dict[str, Any]]:
         """A DM ini file on a host, parsed ({section: {KEY: value}}, keys before any section under "")."""

@@ -1,0 +1,153 @@
+"""Group: one Data Watch group's lifecycle (backend, hosts, the seed's procedure, SQL, DataWatch).
+
+Why separate from the pytest plugin: the benchmarks and any script bring a group up, rebuild and tear
+it down the same way the suites do. The group is driven by a Settings (harness.settings) and keeps the
+one topology in flight: the requested one adapted to its backend (addresses, ports).
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from harness.backends import make_backend
+from harness.backends.base import Backend, BackendOptions, Host
+from harness.dw import DataWatch
+from harness.procedure import Procedure
+from harness.settings import Settings
+from harness.sql import Sql
+from harness.steps import StepLog
+from harness.topology import Topology
+
+_LIVE: list[Group] = []  # groups to tear down at exit if their owner could not
+
+
+class Group:
+    """Backend + hosts + procedure + SQL + DataWatch for one run (or one benchmark)."""
+
+    def __init__(self, settings: Settings, run_dir: str | Path, env: dict[str, Any] | None = None) -> None:
+        self.settings = settings
+        self.run_dir = Path(run_dir)
+        self.keep = settings.keep
+        # the report's environment, updated in place (the report plugin holds the same dict)
+        self.env: dict[str, Any] = env if env is not None else settings.env()
+        self.steps = StepLog(self.run_dir / "steps.jsonl")
+        self.backend: Backend | None = None
+        self.hosts: dict[str, Host] = {}
+        self.topology: Topology = settings.topology
+        self.procedure: Procedure | None = None
+        self.sql: Sql | None = None
+        self.dw: DataWatch | None = None
+        self.used = False  # a test ran on the current build
+        self.dirty = False  # a destructive test ran (or a daemon is missing): rebuild before the next use
+        self.suspect = False  # a test failed on it: the next one checks `show` too before trusting it
+        self.builds = 0
+        self.hosts_ready_seconds = 0.0
+
+    def up(self, *, build: bool = True) -> None:
+        """Make the hosts (topology adapted to the backend) and build the group by the seed's procedure."""
+        s = self.settings
+        t0 = time.monotonic()
+        opts = BackendOptions(target=s.target, dm_home=s.topology.paths.dm_home, dm8_image=s.dm8_image,
+                              dm8_installer=s.dm8_installer, lang=s.lang, run_id=self.run_dir.name,
+                              run_dir=str(self.run_dir), keep=self.keep)
+        self.backend = make_backend(s.backend, opts)
+        if s.target == "emulator" and os.environ.get("DMEMU_BUGS"):
+            # emulator-only: seeded defects reach every host's DM processes (the kill matrix uses it)
+            self.backend.extra_env["DMEMU_BUGS"] = os.environ["DMEMU_BUGS"]
+        _LIVE.append(self)
+        self.env["backend"] = self.backend.name
+        self.topology = self.backend.adapt(s.topology)
+        for key, value in (("topology", self.topology.summary()), ("timers", vars(self.topology.timers))):
+            self.env.setdefault(key, {}).clear()
+            self.env[key].update(value)
+        self.hosts = self.backend.up(self.topology)
+        self.hosts_ready_seconds = time.monotonic() - t0
+        self.procedure = Procedure(self.backend, self.hosts, self.topology, self.steps, self.run_dir)
+        self.sql = Sql(self.topology, self.backend, self.hosts, self.run_dir)
+        self.dw = DataWatch(self.procedure, self.sql)
+        if build:
+            self.build()
+
+    def build(self) -> None:
+        """The seed's procedure from empty hosts to a healthy group."""
+        t0 = time.monotonic()
+        self.procedure.build()
+        self.builds += 1
+        self.used = self.dirty = False
+        self.env.setdefault("bringup_seconds", round(time.monotonic() - t0, 2))
+        self.env.setdefault("dm_build", {}).update(self.dw.build_info())
+        self.env["builds"] = self.builds
+
+    def rebuild(self) -> None:
+        self.sql.close_all()
+        self.procedure.kill_everything()
+        self.procedure.wipe()
+        self.build()
+
+    def ensure_healthy(self, fresh: bool) -> None:
+        """Before a test: a fresh build if asked (destructive) or the group is dirty; else check health
+        and wait for it within the recovery timers; rebuild when that fails."""
+        if self.dirty or (fresh and self.used):
+            self.rebuild()
+        elif self.suspect or not self.dw.healthy():
+            self._monitor_running()
+            try:
+                self.dw.wait_healthy(self.topology.timers.recovery(), via_monitor=self.suspect)
+            except Exception:  # noqa: BLE001 - any failure to recover means rebuild
+                self.rebuild()
+        self._monitor_running()
+        self.used, self.suspect = True, False
+
+    def _monitor_running(self) -> None:
+        if self.procedure.monitor is None or not self.procedure.monitor.alive():
+            self.procedure.start_monitor()
+
+    def daemons_missing(self) -> list[str]:
+        """"host:process" for every dmserver or dmwatcher not running on a DB host (SQL health alone does
+        not see a missing watcher)."""
+        missing = []
+        for spec in self.topology.db_hosts:
+            h = self.hosts[spec.name]
+            missing += [f"{spec.name}:{p}" for p in ("dmwatcher", "dmserver") if not h.pids(p)]
+        return missing
+
+    def collect_logs(self) -> None:
+        """Copy every daemon's output into run_dir/logs/<host>/ for the report."""
+        if self.procedure is None:
+            return
+        for proc in self.procedure.spawned:
+            dest = self.run_dir / "logs" / proc.host.name / f"{proc.name}.log"
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_text(proc.log())
+
+    def down(self) -> None:
+        """Collect logs, stop every process, remove the hosts (idempotent; atexit retries if interrupted)."""
+        try:
+            if self.sql is not None:
+                self.sql.close_all()
+            self.collect_logs()
+            if self.keep:
+                if self.procedure and self.procedure.monitor:
+                    self.procedure.monitor.close()
+                self.env["cleanup"] = self.backend.cleanup_hint() if self.backend else ""
+                return
+            if self.procedure is not None:
+                self.procedure.kill_everything()
+        finally:
+            if self.backend is not None and not self.keep:
+                self.backend.down()
+            if self in _LIVE:
+                _LIVE.remove(self)
+
+
+@atexit.register
+def _teardown_leftovers() -> None:
+    for g in list(_LIVE):
+        try:
+            g.down()
+        except Exception:  # noqa: BLE001 - best effort at interpreter exit
+            pass
