@@ -211,8 +211,12 @@ def _enter_auto(group: Group) -> None:
     from harness.runbook import Runbook
 
     runbook = Runbook(group.dw)
-    if runbook.dw_mode() != "AUTO":
-        runbook.set_dw_mode("AUTO")
+    try:
+        if runbook.dw_mode() != "AUTO":
+            runbook.set_dw_mode("AUTO")
+    except BaseException:
+        group.dirty = True  # stopped half-way between modes: the next test gets a fresh group
+        raise
 
 
 def _leave_auto(group: Group, item: pytest.Item) -> None:
