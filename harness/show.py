@@ -32,7 +32,7 @@ PROGRESS = re.compile(r"\[[A-Z_]+\s*-->\s*[A-Z_]+\]")
 # Explicit DM errors: an error code in either form DM prints, or DM's documented refusal wording.
 ERROR_CODE = re.compile(r"code\s*[=:]\s*(-\d+)|\[(-\d+)\]|error\[(-\d+)\]", re.I)
 REFUSAL = re.compile(r"请先登录|please login|不满足|does not qualify|无效的(命令|组名|实例名)|invalid (command|group|instance)"
-                     r"|失败|\bfail(ed|ure)?\b", re.I)
+                     r"|失败|\bfail(ed)?\b", re.I)
 NOT_LOGGED_IN = re.compile(r"请先登录|please login|code\s*=\s*-5\b", re.I)
 TIP_BAD = re.compile(r"异常|not normal|not ok|split|分裂", re.I)
 
@@ -154,7 +154,7 @@ def _int(v: str | None) -> int | None:
         return None
 
 
-def message_block_lines(text: str) -> list[bool]:
+def message_block_lines(text: str, *, steps: bool = True) -> list[bool]:
     """For each line: is it part of an asynchronous message block or a `[monitor]` step line? A block runs
     from its `[monitor] ...(NAME)...` line over the header and rows under it; any other line ends it."""
     flags: list[bool] = []
@@ -162,7 +162,7 @@ def message_block_lines(text: str) -> list[bool]:
     for line in text.splitlines():
         if MSG_HEAD.search(line) or STEP_LINE.match(line):
             inside = bool(MSG_HEAD.search(line))
-            flags.append(True)
+            flags.append(steps)
             continue
         if inside and not (header_of(line) is not None or _looks_like_row(line)):
             inside = False
@@ -170,9 +170,10 @@ def message_block_lines(text: str) -> list[bool]:
     return flags
 
 
-def strip_async(text: str) -> str:
-    """The text without `[monitor]` step lines and message blocks (what a command itself answered)."""
-    return "\n".join(line for line, skip in zip(text.splitlines(), message_block_lines(text), strict=True) if not skip)
+def strip_async(text: str, *, keep_steps: bool = False) -> str:
+    """The text without `[monitor]` step lines (unless keep_steps) and the grids of message blocks."""
+    flags = message_block_lines(text, steps=not keep_steps)
+    return "\n".join(line for line, skip in zip(text.splitlines(), flags, strict=True) if not skip)
 
 
 # ---- readers -----------------------------------------------------------------------------------------
@@ -272,14 +273,15 @@ def parse_messages(text: str) -> list[DbState]:
 
 
 def error_code(text: str) -> int | None:
-    """The first explicit DM error code in a command's own answer (message blocks skipped), or None."""
-    m = ERROR_CODE.search(strip_async(text))
+    """The first explicit DM error code in a command's answer (message grids skipped), or None."""
+    m = ERROR_CODE.search(strip_async(text, keep_steps=True))
     return int(next(g for g in m.groups() if g)) if m else None
 
 
 def refused(text: str) -> str | None:
-    """The line of a command's own answer that is an explicit DM error or refusal, or None."""
-    for line in strip_async(text).splitlines():
+    """The line of a command's answer (step lines included, message grids not) that is an explicit DM
+    error or refusal, or None."""
+    for line in strip_async(text, keep_steps=True).splitlines():
         if ERROR_CODE.search(line) or REFUSAL.search(line):
             return line.strip()
     return None
@@ -304,7 +306,7 @@ def _looks_like_row(line: str) -> bool:
 def tip_words(text: str) -> bool | None:
     """What `tip`'s own words say: False on an explicit error or a not-normal wording, None otherwise
     (the caller decides "normal" from state; no capture confirms the normal wording)."""
-    own = strip_async(text)
+    own = strip_async(text, keep_steps=True)
     if ERROR_CODE.search(own) or TIP_BAD.search(own):
         return False
     return None
