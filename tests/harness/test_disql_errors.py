@@ -23,12 +23,34 @@ def test_no_error_in_a_clean_run() -> None:
     assert dm_error("SQL> alter database primary;\n操作已执行\n已用时间: 1.2(毫秒). 执行号:0.\n") is None
 
 
-def test_english_error_is_a_procedure_failure() -> None:
-    """Procedure's disql step fails on the English form (it used to pass it as success)."""
-    from harness import procedure
+def test_procedure_disql_fails_on_the_english_error_form(tmp_path) -> None:
+    """disql exits 0 after a failed statement; its English error line must fail the step."""
+    from types import SimpleNamespace
 
-    assert not hasattr(procedure, "DM_ERROR")  # one reader (harness.toolout) for every tool
-    assert dm_error("line 1, has error[-2018]: xyzzy\n").code == -2018
+    from harness.errors import StepError
+    from harness.procedure import Procedure
+    from harness.steps import StepLog
+    from harness.topology import Topology
+
+    class Host(SimpleNamespace):
+        def bin(self, tool: str) -> str:
+            return tool
+
+        def path(self, p: str) -> str:
+            return p
+
+        def write_file(self, *a, **k) -> None:
+            pass
+
+        def run(self, cmd: str, **k) -> SimpleNamespace:
+            return SimpleNamespace(rc=0, output="SQL> alter database primary;\n"
+                                   "line 1, has error[-2018]: xyzzy\n", duration=0.1)
+
+    t = Topology()
+    proc = Procedure(None, {t.primary.name: Host(name="host1")}, t, StepLog(), tmp_path)  # type: ignore[arg-type]
+    with pytest.raises(StepError, match="-2018"):
+        proc.disql(t.primary, "九 alter database primary", ["alter database primary;"])
+    assert not proc.steps.steps[-1].ok
 
 
 def test_disql_login_banner_and_grid() -> None:

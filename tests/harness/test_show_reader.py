@@ -4,7 +4,7 @@ unknown extra columns, collapsed whitespace, message blocks inside the grid."""
 from __future__ import annotations
 
 from harness.monitor import parse_show
-from tests.harness.fake_monitor import HEAD, RULE, show_text
+from tests.harness.fake_monitor import HEAD, show_text
 
 HEALTHY = {"mema1": ("OPEN", "OPEN", "PRIMARY", "VALID"), "mema2": ("OPEN", "OPEN", "STANDBY", "VALID")}
 
@@ -20,11 +20,11 @@ def test_a_blank_wtime_cell_does_not_shift_later_columns() -> None:
 
 
 def test_monitor_step_lines_after_the_grid_are_not_databases() -> None:
-    text = show_text(HEALTHY).replace(
-        f"\n{RULE}\n", "\n[monitor]         2026-12-05 00:00:01: xyzzy mema2 step 1 2 3 4\n"
-        f"[monitor]         2026-12-05 00:00:01: Notify dmwatcher(mema2) switch to OPEN status\n{RULE}\n")
-    text = text.replace("REALTIME  VALID\n\n", "REALTIME  VALID\n", 1)
-    st = parse_show(text)
+    """Step lines printed right under the last row (no blank line between) are not rows."""
+    head, tail = show_text(HEALTHY).rsplit("REALTIME  VALID\n\n", 1)
+    steps = ("[monitor]         2026-12-05 00:00:01: xyzzy mema2 step 1 2 3 4 5 6 7 8 9\n"
+             "[monitor]         2026-12-05 00:00:01: Notify dmwatcher(mema2) switch to OPEN status\n")
+    st = parse_show(f"{head}REALTIME  VALID\n{steps}{tail}")
     assert set(st.databases) == {"MEMA1", "MEMA2"}
 
 
