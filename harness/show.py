@@ -28,12 +28,12 @@ HEADER_WORDS = frozenset({
 MSG_HEAD = re.compile(r"^\s*\[monitor\][^\n]*?\((?P<name>[A-Za-z_][\w$#]*)\)"
                       r"|收到守护进程\((?P<cn>[^)]+)\)消息|Received message (?:timeout )?from\((?P<en>[^)]+)\)")
 STEP_LINE = re.compile(r"^\s*\[monitor\]")
-PROGRESS = re.compile(r"\[[A-Z_]+\s*-->\s*[A-Z_]+\]")
+PROGRESS = re.compile(r"\[[A-Z_ ]+-->[A-Z_ ]+\]")
 # Explicit DM errors: an error code in either form DM prints, or DM's documented refusal wording.
 ERROR_CODE = re.compile(r"code\s*[=:]\s*(-\d+)|\[(-\d+)\]|error\[(-\d+)\]", re.I)
-REFUSAL = re.compile(r"请先登录|please login|不满足|does not qualify|无效的(命令|组名|实例名)|invalid (command|group|instance)"
+REFUSAL = re.compile(r"请先登录|未登录监视器|请重新登录|please login|not log(ged )?in|不满足|does not qualify|无效的(命令|组名|实例名)|invalid (command|group|instance)"
                      r"|失败|\bfail(ed)?\b", re.I)
-NOT_LOGGED_IN = re.compile(r"请先登录|please login|code\s*=\s*-5\b", re.I)
+NOT_LOGGED_IN = re.compile(r"请先登录|未登录监视器|请重新登录|please login|not log(ged )?in|code\s*=\s*-5\b", re.I)
 TIP_BAD = re.compile(r"异常|not normal|not ok|split|分裂", re.I)
 
 
@@ -56,6 +56,8 @@ class DbState:
     mal_dw_port: int | None = None
     wtime: str = ""
     raw: dict[str, str] = dataclasses.field(default_factory=dict)
+    row: dict[str, str] = dataclasses.field(default_factory=dict)  # the GLOBAL INFO row alone
+    ep: list[dict[str, str]] = dataclasses.field(default_factory=list)  # its EP INFO rows
 
 
 @dataclasses.dataclass
@@ -69,6 +71,7 @@ class ShowState:
     mode: str = ""
     databases: dict[str, DbState] = dataclasses.field(default_factory=dict)
     text: str = ""
+    info: dict[str, str] = dataclasses.field(default_factory=dict)  # the GROUP row by column
 
     def db(self, name: str) -> DbState:
         """The database with this instance name (case-insensitive); KeyError when absent."""
@@ -107,10 +110,11 @@ class Header:
     collapsed: bool
 
 
-def header_of(line: str) -> Header | None:
-    """The header this line is, when at least 3 words and most of them are known column names."""
+def header_of(line: str, *, any_names: bool = False) -> Header | None:
+    """The header this line is, when at least 3 words and most of them are known column names (with
+    any_names: any upper-case names, for a grid the caller knows is one)."""
     spans = [(m.group(), m.start()) for m in re.finditer(r"\S+", line)]
-    if len(spans) < 3 or sum(w in HEADER_WORDS for w, _ in spans) * 3 < len(spans) * 2:
+    if len(spans) < 3 or not any_names and sum(w in HEADER_WORDS for w, _ in spans) * 3 < len(spans) * 2:
         return None
     if not all(re.fullmatch(r"[A-Z][A-Z0-9_$]*", w) for w, _ in spans):
         return None
@@ -139,9 +143,10 @@ def row_values(h: Header, line: str) -> dict[str, str]:
     col = 0
     for v, pos in cells:
         at = max((i for i, s in enumerate(h.starts) if s <= pos + 1), default=0)
-        col = max(col, at)
-        if col >= len(h.names):
-            break
+        if col and (at < col or col >= len(h.names)):  # a value with spaces (UNIFY EP, DMMONITOR[4.0] V8)
+            vals[h.names[col - 1]] = f"{vals[h.names[col - 1]]} {v}".strip()
+            continue
+        col = at
         vals[h.names[col]] = v
         col += 1
     return vals
@@ -212,12 +217,17 @@ def _apply_row(state: ShowState, head: Header, vals: dict[str, str]) -> None:
         state.oguid = _int(vals.get("OGUID"))
         state.mon_confirm = vals.get("MON_CONFIRM", "")
         state.mode = vals.get("MODE", "")
+        state.info = vals
         return
     name = vals.get("INAME")
     if not name:
         return
     db = state.databases.setdefault(name.upper(), DbState(iname=name))
     db.raw.update(vals)
+    if "WSTATUS" not in vals:
+        db.ep.append(vals)
+    else:
+        db.row = vals
     _fill(db, vals, ep_row="WSTATUS" not in vals)
 
 
@@ -236,39 +246,82 @@ MESSAGE_COLUMNS = Header(["WTIME", "WSTATUS", "INST_OK", "INAME", "ISTATUS", "IM
                           "CLSN"], [4, 25, 40, 50, 67, 79, 89, 98, 107, 123], collapsed=False)
 
 
+@dataclasses.dataclass
+class MessageBlock:
+    """One asynchronous message block: the watcher it is from, the monitor's time stamp, the status
+    change it announces (`[A-->B]`, when it does) and its row."""
+
+    source: str
+    time: str = ""
+    transition: tuple[str, str] | None = None
+    row: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+_HEAD_TIME = re.compile(r"\[monitor\]\s*(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})")
+_TRANSITION = re.compile(r"\[([A-Z_ ]+?)\s*-->\s*([A-Z_ ]+?)\]")
+
+
+def message_blocks(text: str) -> list[MessageBlock]:
+    """The asynchronous message blocks: a line naming a watcher in parentheses directly followed by the
+    block's grid (a header and/or a row). Step lines naming a watcher but carrying no grid are not blocks."""
+    lines = text.splitlines()
+    out: list[MessageBlock] = []
+    for i, line in enumerate(lines):
+        m = MSG_HEAD.search(line)
+        if m is None or i + 1 >= len(lines):
+            continue
+        head = header_of(lines[i + 1])
+        if head is None and not _looks_like_row(lines[i + 1]):
+            continue
+        block = MessageBlock(m.group("name") or m.group("cn") or m.group("en"))
+        if (t := _HEAD_TIME.search(line)) is not None:
+            block.time = t.group(1)
+        if (tr := _TRANSITION.search(line)) is not None:
+            block.transition = (tr.group(1), tr.group(2))
+        for row in lines[i + 1 + (head is not None):]:
+            if not _looks_like_row(row):
+                break
+            vals = row_values(head or MESSAGE_COLUMNS, row.rstrip())
+            if vals.get("INAME"):
+                block.row = vals
+                break
+        out.append(block)
+    return out
+
+
 def message_sources(text: str) -> list[str]:
     """The watcher names of the asynchronous message blocks, in order."""
-    out = []
-    for line in text.splitlines():
-        m = MSG_HEAD.search(line)
-        if m and (m.group("cn") or m.group("en") or re.search(r"消息|messag", line, re.I)):
-            out.append(m.group("name") or m.group("cn") or m.group("en"))
-    return out
+    return [b.source for b in message_blocks(text)]
 
 
 def parse_messages(text: str) -> list[DbState]:
     """The rows of the watcher message blocks the monitor prints by itself (one per watcher report)."""
-    out: list[DbState] = []
-    head: Header | None = None
-    inside = False
-    for line in text.splitlines():
-        if MSG_HEAD.search(line):
-            inside, head = True, None
-            continue
-        if not inside:
-            continue
-        if not line.strip() or RULE.match(line) or STEP_LINE.match(line):
-            inside = False
-            continue
-        h = header_of(line)
-        if h is not None:
-            head = h
-            continue
-        vals = row_values(head or MESSAGE_COLUMNS, line.rstrip())
-        if vals.get("INAME"):
-            db = DbState(iname=vals["INAME"], raw=vals)
-            _fill(db, vals)
+    out = []
+    for b in message_blocks(text):
+        if b.row:
+            db = DbState(iname=b.row["INAME"], raw=b.row)
+            _fill(db, b.row)
             out.append(db)
+    return out
+
+
+def connect_info(text: str) -> list[dict[str, str]]:
+    """The rows of the monitor's `GET MONITOR CONNECT INFO FROM DMWATCHER(X)` grid (start-up, show monitor)."""
+    lines = text.splitlines()
+    out: list[dict[str, str]] = []
+    for i, line in enumerate(lines):
+        if "CONNECT INFO" not in line.upper():
+            continue
+        rest = [x for x in lines[i + 1:i + 4] if x.strip()]
+        head = header_of(rest[0], any_names=True) if rest else None
+        if head is None:
+            continue
+        start = lines.index(rest[0], i + 1)
+        for row in lines[start + 1:]:
+            if row.lstrip().startswith(("#", "[")):
+                break
+            if row.strip():
+                out.append(row_values(head, row.rstrip()))
     return out
 
 

@@ -13,10 +13,12 @@ import re
 
 _ERROR = re.compile(r"第\s*(?P<cn_line>\d+)\s*行附近出现错误\s*\[(?P<cn>-\d+)\]"
                     r"|line\s+(?P<en_line>\d+),\s*has error\s*\[(?P<en>-\d+)\]"
-                    r"|\[CODE\s*:\s*(?P<code>-\d+)\]"
+                    r"|\[CODE\s*:\s*(?P<code>-\d+)\]|\bcode\s*(?:=\s*|\()(?P<eq>-\d+)"
                     r"|^\s*\[(?P<bare>-\d+)\]", re.I | re.M)
 _SERVER = re.compile(r"(?:服务器|Server)\s*\[(?P<server>[^\]]+)\]\s*[:：]\s*(?P<status>[^\r\n]*)", re.I)
 _DASHES = re.compile(r"^\s*-{2,}(?:\s+-{2,})*\s*$")
+_LOGIN_TIME = re.compile(r"(?:登录使用时间|login used time)\s*[:：]\s*([\d.]+)", re.I)
+_ELAPSED = re.compile(r"(?:已用时间|used time)\s*[:：]\s*([\d.]+).*?(?:执行号|Execute id is)\s*[:：]?\s*(\d+)", re.I | re.S)
 
 
 @dataclasses.dataclass
@@ -46,6 +48,7 @@ class DisqlLogin:
     ok: bool
     server: str = ""
     status: str = ""
+    login_time_ms: float | None = None
 
 
 def disql_login(text: str) -> DisqlLogin:
@@ -54,7 +57,10 @@ def disql_login(text: str) -> DisqlLogin:
     err = dm_error(text)
     if m is None or (err is not None and text.find(err.text) < m.start()):
         return DisqlLogin(False)
-    return DisqlLogin(True, m.group("server").strip(), m.group("status").strip())
+    status = m.group("status").strip()
+    t = _LOGIN_TIME.search(text)
+    return DisqlLogin(True, m.group("server").strip(), status[2:] if status.startswith("处于") else status,
+                      float(t.group(1)) if t else None)
 
 
 @dataclasses.dataclass
@@ -63,32 +69,47 @@ class Grid:
 
     columns: list[str]
     rows: list[list[str]]
+    elapsed_ms: float | None = None
+    exec_id: int | None = None
+    wrapped: bool = False  # disql printed each row over several lines
+
+
+def _cutter(dash: str) -> list[int]:
+    return [m.start() for m in re.finditer(r"-+", dash)] + [10 ** 6]
+
+
+def _cut(row: str, starts: list[int]) -> list[str]:
+    """Cells by the dash line's offsets, which disql counts in bytes of the UTF-8 text (行号 is 6 wide)."""
+    raw = row.encode("utf-8")
+    return [raw[a:b].decode("utf-8", errors="replace").strip() for a, b in zip(starts, starts[1:], strict=False)]
 
 
 def grids(text: str) -> list[Grid]:
-    """Every result grid in disql's output, columns located from the dash line under the header."""
+    """Every result grid in disql's output, columns located from the dash line under each header. A wide
+    row disql wraps comes as several header/dash pairs, then each row as that many lines."""
     lines = text.splitlines()
     out: list[Grid] = []
-    for i, line in enumerate(lines):
-        if i == 0 or not _DASHES.match(line) or not lines[i - 1].strip():
+    i = 1
+    while i < len(lines):
+        if not _DASHES.match(lines[i]) or not lines[i - 1].strip() or _DASHES.match(lines[i - 1]):
+            i += 1
             continue
-        spans = [(m.start(), m.end()) for m in re.finditer(r"-+", line)]
-        starts = [s for s, _ in spans] + [10 ** 6]
-
-        def cut(row: str, starts: list[int] = starts) -> list[str]:
-            return [row[a:b].strip() for a, b in zip(starts, starts[1:], strict=False)]
-
-        head = lines[i - 1]
-        cols = cut(head)
-        if len([c for c in cols if c]) != len(spans):
-            cols = head.split()
-        rows = []
-        for row in lines[i + 1:]:
-            if not row.strip():
-                break
-            cells = cut(row)
-            if len(row.split()) == len(spans) and any(c == "" for c in cells):
-                cells = row.split()  # whitespace collapsed
-            rows.append(cells)
-        out.append(Grid(cols, rows))
+        segs = [(lines[i - 1], _cutter(lines[i]))]
+        j = i + 1
+        while j + 1 < len(lines) and _DASHES.match(lines[j + 1]) and lines[j].strip():
+            segs.append((lines[j], _cutter(lines[j + 1])))
+            j += 2
+        cols = [c for head, starts in segs for c in _cut(head, starts)]
+        rows: list[list[str]] = []
+        while j < len(lines) and lines[j].strip():
+            row = [c for k, (_, starts) in enumerate(segs) if j + k < len(lines)
+                   for c in _cut(lines[j + k], starts)]
+            rows.append(row)
+            j += len(segs)
+        grid = Grid(cols, rows, wrapped=len(segs) > 1)
+        tail = "\n".join(lines[j:j + 3])
+        if (m := _ELAPSED.search(tail)) is not None:
+            grid.elapsed_ms, grid.exec_id = float(m.group(1)), int(m.group(2))
+        out.append(grid)
+        i = j
     return out
