@@ -232,12 +232,13 @@ class Monitor:
         return self.command(f"show database {self._db(inst)}")
 
     def tip(self) -> tuple[bool, str]:
-        """`tip`: (normal?, text). Not normal on an explicit error (DWMON_SYS_NOT_OK, -11) or not-normal
-        wording; otherwise normal exactly when `show` reports the group healthy."""
+        """`tip`: (normal?, text). Not normal on an explicit error (DWMON_SYS_NOT_OK, -11); otherwise normal
+        exactly when `show` reports the group healthy and no watcher control file other than VALID."""
         out = self.command("tip", until=ANY_LINE, idle=0.5)
         if tip_words(out) is False:
             return False, out
-        return self.show().healthy(self._instances()), out
+        st = self.show()
+        return st.healthy(self._instances()) and all(d.wctlstat in ("VALID", "") for d in st.databases.values()), out
 
     def list(self, inst: str | None = None) -> str:
         return self.command(f"list {self._db(inst)}" if inst else "list")

@@ -34,7 +34,6 @@ ERROR_CODE = re.compile(r"code\s*[=:]\s*(-\d+)|\[(-\d+)\]|error\[(-\d+)\]", re.I
 REFUSAL = re.compile(r"请先登录|未登录监视器|请重新登录|please login|not log(ged )?in|不满足|does not qualify|无效的(命令|组名|实例名)|invalid (command|group|instance)"
                      r"|失败|\bfail(ed)?\b", re.I)
 NOT_LOGGED_IN = re.compile(r"请先登录|未登录监视器|请重新登录|please login|not log(ged )?in|code\s*=\s*-5\b", re.I)
-TIP_BAD = re.compile(r"异常|not normal|not ok|split|分裂", re.I)
 
 
 @dataclasses.dataclass
@@ -357,12 +356,9 @@ def _looks_like_row(line: str) -> bool:
 
 
 def tip_words(text: str) -> bool | None:
-    """What `tip`'s own words say: False on an explicit error or a not-normal wording, None otherwise
-    (the caller decides "normal" from state; no capture confirms the normal wording)."""
-    own = strip_async(text, keep_steps=True)
-    if ERROR_CODE.search(own) or TIP_BAD.search(own):
-        return False
-    return None
+    """What `tip`'s answer says by itself: False on an explicit DM error code (DWMON_SYS_NOT_OK is -11),
+    None otherwise: the caller decides "normal" from state (no capture confirms either wording)."""
+    return False if ERROR_CODE.search(strip_async(text, keep_steps=True)) else None
 
 
 def progress_lines(text: str) -> list[str]:
