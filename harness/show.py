@@ -158,14 +158,28 @@ def _int(v: str | None) -> int | None:
         return None
 
 
+def _block_head(lines: list[str], i: int) -> str | None:
+    """The watcher a message block starting at line i is from ("" when its wording names none), or None
+    when line i starts no block. A head is a `[monitor]` line naming a watcher in parentheses, or either
+    known header wording, or any `[monitor]` line directly followed by a grid header (unknown wording)."""
+    m = MSG_HEAD.search(lines[i])
+    nxt = header_of(lines[i + 1]) if i + 1 < len(lines) else None
+    if m is not None:
+        return m.group("name") or m.group("cn") or m.group("en")
+    if STEP_LINE.match(lines[i]) and nxt is not None and nxt.names[0] != "GROUP":
+        return ""
+    return None
+
+
 def message_block_lines(text: str, *, steps: bool = True) -> list[bool]:
     """For each line: is it part of an asynchronous message block or a `[monitor]` step line? A block runs
-    from its `[monitor] ...(NAME)...` line over the header and rows under it; any other line ends it."""
+    from its head line (_block_head) over the header and rows under it; any other line ends it."""
+    lines = text.splitlines()
     flags: list[bool] = []
     inside = False
-    for line in text.splitlines():
-        if MSG_HEAD.search(line) or STEP_LINE.match(line):
-            inside = bool(MSG_HEAD.search(line))
+    for i, line in enumerate(lines):
+        if STEP_LINE.match(line) or MSG_HEAD.search(line):
+            inside = _block_head(lines, i) is not None
             flags.append(steps)
             continue
         if inside and not (header_of(line) is not None or _looks_like_row(line)):
@@ -261,18 +275,19 @@ _TRANSITION = re.compile(r"\[([A-Z_ ]+?)\s*-->\s*([A-Z_ ]+?)\]")
 
 
 def message_blocks(text: str) -> list[MessageBlock]:
-    """The asynchronous message blocks: a line naming a watcher in parentheses directly followed by the
-    block's grid (a header and/or a row). Step lines naming a watcher but carrying no grid are not blocks."""
+    """The asynchronous message blocks: a head line (_block_head) directly followed by the block's grid (a
+    header and/or a row); the watcher is the one the head names, else the row's INAME. Step lines naming
+    a watcher but carrying no grid are not blocks."""
     lines = text.splitlines()
     out: list[MessageBlock] = []
     for i, line in enumerate(lines):
-        m = MSG_HEAD.search(line)
-        if m is None or i + 1 >= len(lines):
+        source = _block_head(lines, i)
+        if source is None or i + 1 >= len(lines):
             continue
         head = header_of(lines[i + 1])
         if head is None and not _looks_like_row(lines[i + 1]):
             continue
-        block = MessageBlock(m.group("name") or m.group("cn") or m.group("en"))
+        block = MessageBlock(source)
         if (t := _HEAD_TIME.search(line)) is not None:
             block.time = t.group(1)
         if (tr := _TRANSITION.search(line)) is not None:
@@ -283,6 +298,7 @@ def message_blocks(text: str) -> list[MessageBlock]:
             vals = row_values(head or MESSAGE_COLUMNS, row.rstrip())
             if vals.get("INAME"):
                 block.row = vals
+                block.source = block.source or vals["INAME"]
                 break
         out.append(block)
     return out

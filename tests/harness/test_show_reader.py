@@ -58,3 +58,17 @@ def test_trailing_spaces_and_blank_lines_are_ignored() -> None:
     text = "\n".join(line + "   " for line in show_text(HEALTHY).splitlines()) + "\n\n\n"
     st = parse_show(text)
     assert st.healthy(["mema1", "mema2"]) and st.db("mema1").rstat == "VALID"
+
+
+def test_a_message_block_with_an_unknown_header_wording_is_skipped_and_read() -> None:
+    """Only the English header is confirmed by a real capture: a block under any other `[monitor]` wording
+    is still recognised by the grid directly under it."""
+    from harness.show import choose_candidates, message_sources
+
+    block = ("[monitor]         2026-12-05 00:00:01: xyzzy mema1 plugh\n"
+             "                  WTIME                WSTATUS        INST_OK   INAME            ISTATUS\n"
+             "                  2026-12-05 00:00:01  ERROR          OK        mema1            OPEN\n")
+    text = show_text(HEALTHY).replace("<<DATABASE GLOBAL INFO:>>", block + "<<DATABASE GLOBAL INFO:>>", 1)
+    assert parse_show(text).db("mema1").wstatus == "OPEN"
+    assert message_sources(block) == ["mema1"]
+    assert choose_candidates(f"choose takeover GRP1\n{block}\nmema2\n", ["mema1", "mema2"]) == ["mema2"]
