@@ -135,8 +135,10 @@ class Monitor:
         except Exception:  # noqa: BLE001
             return ""
 
-    def _note(self, step: str, cmd: str, out: str, *, ok: bool, t0: float) -> None:
-        self.transcript.add(cmd, out, started=t0, note="" if ok else "failed")
+    def _note(self, step: str, cmd: str, out: str, *, ok: bool, t0: float, exchange: bool = True) -> None:
+        """Record a step; an exchange with dmmonitor (not a decision note) also goes to the transcript."""
+        if exchange:
+            self.transcript.add(cmd, out, started=t0, note="" if ok else "failed")
         if self.steps is not None:
             self.steps.note(self.host.name, step, cmd, self.transcript.redact(out), ok=ok,
                             duration=time.time() - t0)
@@ -294,7 +296,7 @@ class Monitor:
         def check(text: str) -> None:
             bad = refused(text.split("#=", 1)[0])
             if bad is not None:
-                self._note(f"monitor: {cmd} (decision)", cmd, f"refused: {bad}", ok=False, t0=t0)
+                self._note(f"monitor: {cmd} (decision)", cmd, f"refused: {bad}", ok=False, t0=t0, exchange=False)
                 raise MonitorError(f"dmmonitor `{cmd}` failed ({bad}):\n{last[1][-2000:]}")
 
         def probe() -> ShowState:
@@ -309,11 +311,11 @@ class Monitor:
             st = wait_until(probe, max(1.0, deadline - time.monotonic()), f"`show` after `{cmd}` to report {what}",
                             ok=expect or (lambda s: True), interval=0.5, describe=lambda s: s.summary())
         except WaitTimeout as exc:
-            self._note(f"monitor: {cmd} (decision)", cmd, str(exc), ok=False, t0=t0)
+            self._note(f"monitor: {cmd} (decision)", cmd, str(exc), ok=False, t0=t0, exchange=False)
             raise MonitorError(f"dmmonitor `{cmd}`: {exc}\noutput:\n{last[1][-2000:]}") from None
         evidence = "\n".join(progress_lines(last[1]))
         self._note(f"monitor: {cmd} (decision)", cmd, f"decided by show: {what or 'no error'}\n"
-                   f"{st.summary()}\nprogress:\n{evidence}", ok=True, t0=t0)
+                   f"{st.summary()}\nprogress:\n{evidence}", ok=True, t0=t0, exchange=False)
         return last[1]
 
     def _role_change(self, inst: str, cmd: str, others_standby: bool, timeout: float | None) -> str:
