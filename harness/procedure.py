@@ -47,14 +47,13 @@ class Procedure:
     def host(self, spec: HostSpec) -> Host:
         return self.hosts[spec.name]
 
-    def _tool(self, h: Host, tool: str, step: str, cmd: str, *, timeout: float, expect: str | None = None,
-              script: str = "") -> str:
+    def _tool(self, h: Host, tool: str, step: str, cmd: str, *, timeout: float, script: str = "") -> str:
         """Run a DM tool as a step: it failed when its exit status is not 0 or it printed a DM error code
         (harness.toolout); no success sentence is looked for. The exchange goes to the transcripts."""
         t0 = time.time()
         sink = Transcript(self.run_dir, h.name, tool, secrets=(self.t.password,))
         try:
-            res = self.steps.run(h, step, cmd, timeout=timeout, expect=expect)
+            res = self.steps.run(h, step, cmd, timeout=timeout)
         except StepError as exc:
             sink.add(f"{cmd}\n{script}".strip(), exc.output, started=t0, note="failed")
             raise
@@ -114,7 +113,7 @@ class Procedure:
         self.steps.note(h.name, step, f"stop dmserver {spec.instance} (SIGTERM)", f"exit status {rc}",
                         ok=rc in (0, None), duration=time.time() - t0)
 
-    def disql(self, spec: HostSpec, step: str, statements: list[str], *, expect: str | None = None) -> str:
+    def disql(self, spec: HostSpec, step: str, statements: list[str]) -> str:
         """Run statements through disql on the instance's host (backtick script form); fail on a DM error."""
         h = self.host(spec)
         script = f"/home/{self.t.os.user}/{re.sub(r'[^A-Za-z0-9]+', '_', step).strip('_')}.sql"
@@ -123,7 +122,7 @@ class Procedure:
         ip = spec.external_ip or spec.internal_ip
         login = f"SYSDBA/{shlex.quote(self.t.password)}@{ip}:{spec.port_num}"
         cmd = f"{h.bin('disql')} {login} \\`{h.path(script)}"
-        return self._tool(h, "disql", step, cmd, timeout=120, expect=expect, script="\n".join(statements))
+        return self._tool(h, "disql", step, cmd, timeout=120, script="\n".join(statements))
 
     def dmrman(self, spec: HostSpec, step: str, statement: str, *, timeout: float = 600) -> str:
         """One dmrman statement with CTLSTMT= (the seed types the same statement at RMAN>)."""

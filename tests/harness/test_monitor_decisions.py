@@ -128,3 +128,20 @@ def test_tip_with_unknown_wording_is_decided_by_show() -> None:
     assert m.tip()[0] is True
     g.rows["mema2"] = ("OPEN", "OPEN", "STANDBY", "INVALID")
     assert m.tip()[0] is False
+
+
+def test_no_decision_module_holds_a_success_sentence() -> None:
+    """Issue 12's grep: the monitor, procedure and reader modules look for no success sentence (成功 /
+    success in a pattern), and no verdict was recorded as resting on unconfirmed wording."""
+    import re
+    from pathlib import Path
+
+    import harness
+
+    root = Path(harness.__file__).parent
+    for name in ("monitor.py", "procedure.py", "show.py", "toolout.py", "sql.py"):
+        text = (root / name).read_text(encoding="utf-8")
+        assert "成功" not in text, name
+        patterns = re.findall(r"re\.compile\((.*?)\)\n", text, re.S)
+        assert not [p for p in patterns if re.search(r"success|_OK\b", p, re.I)], name
+    assert UNCONFIRMED_WORDING == []
