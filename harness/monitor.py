@@ -240,7 +240,8 @@ class Monitor:
         if tip_words(out) is False:
             return False, out
         st = self.show()
-        return st.healthy(self._instances()) and all(d.wctlstat in ("VALID", "") for d in st.databases.values()), out
+        ctl_ok = all(d.wctlstat in ("VALID", "") for d in st.databases.values())
+        return st.healthy(self._instances()) and ctl_ok, out
 
     def list(self, inst: str | None = None) -> str:
         return self.command(f"list {self._db(inst)}" if inst else "list")
@@ -296,7 +297,8 @@ class Monitor:
         def check(text: str) -> None:
             bad = refused(text.split("#=", 1)[0])
             if bad is not None:
-                self._note(f"monitor: {cmd} (decision)", cmd, f"refused: {bad}", ok=False, t0=t0, exchange=False)
+                self._note(f"monitor: {cmd} (decision)", cmd, f"refused: {bad}", ok=False, t0=t0,
+                           exchange=False)
                 raise MonitorError(f"dmmonitor `{cmd}` failed ({bad}):\n{last[1][-2000:]}")
 
         def probe() -> ShowState:
@@ -308,7 +310,8 @@ class Monitor:
 
         check(out)
         try:
-            st = wait_until(probe, max(1.0, deadline - time.monotonic()), f"`show` after `{cmd}` to report {what}",
+            st = wait_until(probe, max(1.0, deadline - time.monotonic()),
+                            f"`show` after `{cmd}` to report {what}",
                             ok=expect or (lambda s: True), interval=0.5, describe=lambda s: s.summary())
         except WaitTimeout as exc:
             self._note(f"monitor: {cmd} (decision)", cmd, str(exc), ok=False, t0=t0, exchange=False)
@@ -365,7 +368,8 @@ class Monitor:
 
     def stop_group(self) -> str:
         """`stop group` (seed 十二.3.1): every watcher SHUTDOWN, no instance OPEN."""
-        return self._action(f"stop group {self.t.group}", self._all(lambda d: d.wstatus == "SHUTDOWN" and _down(d)),
+        return self._action(f"stop group {self.t.group}",
+                            self._all(lambda d: d.wstatus == "SHUTDOWN" and _down(d)),
                             what="every watcher SHUTDOWN and no instance OPEN")
 
     def kill_group(self) -> str:
@@ -381,7 +385,8 @@ class Monitor:
 
     def startup_database(self, inst: str) -> str:
         return self._action(f"startup database {self._db(inst)}",
-                            self._one(inst, lambda d: d.istatus in ("MOUNT", "OPEN") and d.inst_ok in ("OK", "")),
+                            self._one(inst, lambda d: d.istatus in ("MOUNT", "OPEN")
+                                      and d.inst_ok in ("OK", "")),
                             what=f"{_name(inst)} MOUNT or OPEN")
 
     def kill_database(self, inst: str) -> str:

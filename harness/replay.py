@@ -32,7 +32,8 @@ def read_monitor(command: str, output: str, known: list[str]) -> str:
     extra = ""
     if show.message_sources(output):
         extra = f"; messages from {show.message_sources(output)}"
-    if verb == "show" and words[1:2] != ["global"] and len(words) <= 2 or words[:3] == ["show", "global", "info"]:
+    low = [w.lower() for w in words]
+    if verb == "show" and (len(low) <= 2 and low[1:2] != ["global"] or low[:3] == ["show", "global", "info"]):
         st = show.parse_show(output)
         rows = ", ".join(f"{n}={'/'.join(v)}" for n, v in st.summary().items())
         return f"show group={st.group or '-'} {rows or 'no databases'}{extra}"

@@ -31,8 +31,8 @@ STEP_LINE = re.compile(r"^\s*\[monitor\]")
 PROGRESS = re.compile(r"\[[A-Z_ ]+-->[A-Z_ ]+\]")
 # Explicit DM errors: an error code in either form DM prints, or DM's documented refusal wording.
 ERROR_CODE = re.compile(r"code\s*[=:]\s*(-\d+)|\[(-\d+)\]|error\[(-\d+)\]", re.I)
-REFUSAL = re.compile(r"请先登录|未登录监视器|请重新登录|please login|not log(ged )?in|不满足|does not qualify|无效的(命令|组名|实例名)|invalid (command|group|instance)"
-                     r"|失败|\bfail(ed)?\b", re.I)
+REFUSAL = re.compile(r"请先登录|未登录监视器|请重新登录|please login|not log(ged )?in|不满足|does not qualify"
+                     r"|无效的(命令|组名|实例名)|invalid (command|group|instance)|失败|\bfail(ed)?\b", re.I)
 NOT_LOGGED_IN = re.compile(r"请先登录|未登录监视器|请重新登录|please login|not log(ged )?in|code\s*=\s*-5\b", re.I)
 
 

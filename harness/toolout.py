@@ -18,7 +18,8 @@ _ERROR = re.compile(r"第\s*(?P<cn_line>\d+)\s*行附近出现错误\s*\[(?P<cn>
 _SERVER = re.compile(r"(?:服务器|Server)\s*\[(?P<server>[^\]]+)\]\s*[:：]\s*(?P<status>[^\r\n]*)", re.I)
 _DASHES = re.compile(r"^\s*-{2,}(?:\s+-{2,})*\s*$")
 _LOGIN_TIME = re.compile(r"(?:登录使用时间|login used time)\s*[:：]\s*([\d.]+)", re.I)
-_ELAPSED = re.compile(r"(?:已用时间|used time)\s*[:：]\s*([\d.]+).*?(?:执行号|Execute id is)\s*[:：]?\s*(\d+)", re.I | re.S)
+_ELAPSED = re.compile(r"(?:已用时间|used time)\s*[:：]\s*([\d.]+).*?(?:执行号|Execute id is)\s*[:：]?\s*(\d+)",
+                      re.I | re.S)
 
 
 @dataclasses.dataclass
