@@ -337,6 +337,8 @@ class Monitor:
                                              for n, o in s.databases.items() if n != name)
 
         what = f"{name} PRIMARY OPEN" + (", the others STANDBY with RSTAT VALID" if others_standby else "")
+        if timeout is None and others_standby:  # the old primary's archive turns VALID once it is recovered
+            timeout = max(self.t.timers.group_open(), self.t.timers.recovery())
         return self._action(cmd, done, confirm=True, timeout=timeout, what=what)
 
     def switchover(self, inst: str, timeout: float | None = None) -> str:
