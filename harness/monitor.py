@@ -1,217 +1,50 @@
-"""dmmonitor driven through pexpect: login, every command, and `show` parsed into a structured state.
+"""dmmonitor driven through pexpect: login, every command, decisions by the group's state.
 
-The parser reads DM8's `show` layout (reference section 4.3): header lines of column names followed by
-rows, inside `#====#` rules; column headers are the same in Chinese and English builds, the
-surrounding messages differ (收到守护进程(X)消息 / Received message from(X)). The transcript of every
-session is kept (run_dir/monitor-<name>.log) for the report.
+A managing command (switchover, takeover, open, stop/startup/kill, detach/attach, set ...) is sent, its
+YES/NO confirmation answered, and its output read until the monitor falls quiet. It fails at once only on
+an explicit DM error (`code = -N`, `[-N]`, DM's refusal wording); otherwise success is decided from `show`
+(e.g. after `switchover X`: X PRIMARY OPEN, the others STANDBY with RSTAT VALID) within the DM-timer
+scaled deadline. Step lines and `[A-->B]` status changes are kept as evidence only. The readers of the
+text are in harness.show; every exchange goes to the run's transcripts (harness.transcript) and the
+session's raw output to run_dir/monitor-<name>.log.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import HarnessError
-from harness.wait import wait_until
+from harness.show import (
+    NOT_LOGGED_IN,
+    DbState,
+    ShowState,
+    choose_candidates,
+    parse_messages,
+    parse_show,
+    progress_lines,
+    refused,
+    tip_words,
+)
+from harness.transcript import Transcript
+from harness.wait import WaitTimeout, wait_until
 
 if TYPE_CHECKING:
     from harness.backends.base import Host
     from harness.steps import StepLog
     from harness.topology import Topology
 
-RULE = re.compile(r"^#=+#\s*$", re.M)
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_TIME = re.compile(r"^\d{2}:\d{2}:\d{2}(\.\d+)?$")
-_HEADER_WORDS = {"GROUP", "OGUID", "MON_CONFIRM", "MODE", "MPP_FLAG", "DW_IP", "MAL_DW_PORT", "WTIME", "WTYPE",
-                 "WCTLSTAT", "WSTATUS", "INAME", "INST_OK", "N_EP", "N_OK", "ISTATUS", "IMODE", "DSC_STATUS",
-                 "RTYPE", "RSTAT", "INST_IP", "INST_PORT", "DSC_SEQNO", "DSC_CTRL", "N_OPEN", "FLSN", "CLSN"}
+__all__ = ["DbState", "Monitor", "MonitorError", "ShowState", "parse_messages", "parse_show"]
+
 READY = re.compile(r"DMMONITOR\[[^\]]*\]\s+IS READY", re.I)
-LOGIN_OK = re.compile(r"登录监视器成功|login (the )?monitor success|login success", re.I)
-LOGIN_FAIL = re.compile(r"登录.*失败|login.*fail|用户名或密码错误|invalid (user|password)", re.I)
 YES_NO = re.compile(r"\(YES/NO(/Y/N)?\)\s*[?？]?", re.I)
-USER_PROMPT = re.compile(r"(用户名|user ?name|username)\s*[:：]\s*$", re.I | re.M)
-PWD_PROMPT = re.compile(r"(密码|password)\s*[:：]\s*$", re.I | re.M)
-FAILED = re.compile(r"code\s*=\s*-\d+|\[-\d+\]|失败|\bfail(ed)?\b|不满足|does not qualify|无效的|invalid "
-                    r"(command|group|instance)|请先登录|please login", re.I)
-NOT_LOGGED_IN = re.compile(r"请先登录|please login|code\s*=\s*-5\b", re.I)
-NO_CANDIDATE = re.compile(r"没有满足条件|no instance qualifies|no candidate", re.I)
-CHOOSE_DONE = re.compile(r"\n[^\n]*\S[^\n]*\n", re.I)
-ANY_LINE = CHOOSE_DONE
-SHOW_DONE = re.compile(r"#=+#[^#]*?\n[\s\S]*#=+#|code\s*=\s*-\d+|无效的|invalid", re.I)
-TIP_DONE = re.compile(r"正常|异常|normal|not ok|code\s*=\s*-\d+", re.I)
-TIP_BAD = re.compile(r"异常|not normal|not ok|code\s*=\s*-11\b|\[-11\]|split|分裂", re.I)
-SWITCHOVER_OK = re.compile(r"切换实例\S+成功|switchover instance \S+ success|switchover success", re.I)
-TAKEOVER_OK = re.compile(r"实例\S+接管成功|takeover use instance \S+ success|takeover success", re.I)
-OPEN_OK = re.compile(r"强制打开实例\S+成功|open database \S+ success|已经是OPEN状态|is already OPEN", re.I)
-STOP_GROUP_OK = re.compile(r"关闭守护组\(\S+\)成功|stop group\(\S+\) success", re.I)
-KILL_GROUP_OK = re.compile(r"强制关闭守护组\(\S+\)成功|kill group\(\S+\) success", re.I)
-STARTUP_GROUP_OK = re.compile(r"启动守护组\(\S+\)成功|startup group\(\S+\) success", re.I)
-STOP_DB_OK = re.compile(r"实例\S+退出成功|instance \S+ stopped", re.I)
-CMD_OK = re.compile(r"命令\[[^\]]*\]执行成功|command \[[^\]]*\] success", re.I)
-MSG_FROM = re.compile(r"(?:收到守护进程\((?P<cn>[^)]+)\)消息|Received message (?:timeout )?from\((?P<en>[^)]+)\))")
-
-
-# ---- the `show` parser ---------------------------------------------------------------------------
-@dataclasses.dataclass
-class DbState:
-    """One database as `show` reports it (GLOBAL INFO row, plus its EP INFO row when present)."""
-
-    iname: str
-    wstatus: str = ""
-    wctlstat: str = ""
-    inst_ok: str = ""
-    istatus: str = ""
-    imode: str = ""
-    rtype: str = ""
-    rstat: str = ""
-    n_open: int | None = None
-    flsn: int | None = None
-    clsn: int | None = None
-    dw_ip: str = ""
-    mal_dw_port: int | None = None
-    wtime: str = ""
-    raw: dict[str, str] = dataclasses.field(default_factory=dict)
-
-
-@dataclasses.dataclass
-class ShowState:
-    """Parsed `show` output: the group header and every database by instance name (upper case)."""
-
-    time: str = ""
-    group: str = ""
-    oguid: int | None = None
-    mon_confirm: str = ""
-    mode: str = ""
-    databases: dict[str, DbState] = dataclasses.field(default_factory=dict)
-    text: str = ""
-
-    def db(self, name: str) -> DbState:
-        """The database with this instance name (case-insensitive); KeyError when absent."""
-        return self.databases[name.upper()]
-
-    @property
-    def primary(self) -> DbState | None:
-        """The one OPEN PRIMARY, if exactly one exists."""
-        p = [d for d in self.databases.values() if d.imode == "PRIMARY" and d.istatus == "OPEN"]
-        return p[0] if len(p) == 1 else None
-
-    def healthy(self, instances: list[str] | None = None) -> bool:
-        """Seed 十一.2's acceptance: every watcher and instance OPEN, one PRIMARY, standbys' RSTAT VALID."""
-        dbs = list(self.databases.values())
-        if instances is not None:
-            if {i.upper() for i in instances} != set(self.databases):
-                return False
-        if not dbs:
-            return False
-        modes = [d.imode for d in dbs]
-        return (all(d.wstatus == "OPEN" and d.istatus == "OPEN" and d.inst_ok in ("OK", "") for d in dbs)
-                and modes.count("PRIMARY") == 1
-                and all(d.rstat == "VALID" for d in dbs if d.imode == "STANDBY"))
-
-    def summary(self) -> dict[str, tuple[str, str, str, str]]:
-        """{INAME: (WSTATUS, ISTATUS, IMODE, RSTAT)} for messages."""
-        return {n: (d.wstatus, d.istatus, d.imode, d.rstat) for n, d in self.databases.items()}
-
-
-def _is_header(tokens: list[str]) -> bool:
-    return len(tokens) >= 3 and all(t in _HEADER_WORDS for t in tokens)
-
-
-def _row_values(cols: list[str], tokens: list[str]) -> dict[str, str]:
-    """Map a row's tokens onto columns; a date token followed by a time token fills one column."""
-    vals: dict[str, str] = {}
-    i = 0
-    for c in cols:
-        if i >= len(tokens):
-            break
-        tok = tokens[i]
-        if _DATE.match(tok) and i + 1 < len(tokens) and _TIME.match(tokens[i + 1]):
-            tok = f"{tok} {tokens[i + 1]}"
-            i += 1
-        vals[c] = tok
-        i += 1
-    return vals
-
-
-def _int(v: str | None) -> int | None:
-    try:
-        return int(v) if v is not None else None
-    except ValueError:
-        return None
-
-
-def parse_show(text: str) -> ShowState:
-    """Parse the output of `show` (Chinese or English build). Lines outside the `#====#` rules
-    (asynchronous watcher messages interleaved by the monitor) are ignored when rules are present."""
-    rules = [m.start() for m in RULE.finditer(text)]
-    body = text[rules[0]:rules[-1]] if len(rules) >= 2 else text
-    state = ShowState(text=body)
-    before = text[:rules[0]] if rules else ""
-    stamps = re.findall(r"^\s*(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})\s*$", before, re.M)
-    if stamps:
-        state.time = stamps[-1]
-    cols: list[str] | None = None
-    for line in body.splitlines():
-        tokens = line.split()
-        if not tokens:
-            cols = None
-            continue
-        if _is_header(tokens):
-            cols = tokens
-            continue
-        if cols is None or tokens[0].startswith(("<<", "#")) or tokens[0].endswith(":"):
-            cols = None
-            continue
-        vals = _row_values(cols, tokens)
-        if cols[0] == "GROUP":
-            state.group = vals.get("GROUP", "")
-            state.oguid = _int(vals.get("OGUID"))
-            state.mon_confirm = vals.get("MON_CONFIRM", "")
-            state.mode = vals.get("MODE", "")
-            continue
-        name = vals.get("INAME")
-        if not name:
-            continue
-        db = state.databases.setdefault(name.upper(), DbState(iname=name))
-        db.raw.update(vals)
-        for col, attr in (("WSTATUS", "wstatus"), ("WCTLSTAT", "wctlstat"), ("INST_OK", "inst_ok"),
-                          ("ISTATUS", "istatus"), ("IMODE", "imode"), ("RTYPE", "rtype"), ("RSTAT", "rstat"),
-                          ("DW_IP", "dw_ip"), ("WTIME", "wtime")):
-            if col in vals and (col != "INST_OK" or "WSTATUS" in vals or not db.inst_ok):
-                setattr(db, attr, vals[col].upper() if attr not in ("dw_ip", "wtime") else vals[col])
-        for col, attr in (("N_OPEN", "n_open"), ("FLSN", "flsn"), ("CLSN", "clsn"), ("MAL_DW_PORT", "mal_dw_port")):
-            if col in vals:
-                setattr(db, attr, _int(vals[col]))
-    return state
-
-
-def parse_messages(text: str) -> list[DbState]:
-    """The watcher message blocks the monitor prints by itself (收到守护进程(X)消息 / Received message from(X))."""
-    out: list[DbState] = []
-    cols: list[str] | None = None
-    pending = False
-    for line in text.splitlines():
-        if MSG_FROM.search(line):
-            pending = True
-            continue
-        tokens = line.split()
-        if pending and _is_header(tokens):
-            cols = tokens
-            continue
-        if pending and tokens and _DATE.match(tokens[0]):
-            vals = _row_values(cols or ["WTIME", "WSTATUS", "INST_OK", "INAME", "ISTATUS", "IMODE", "RSTAT",
-                                        "N_OPEN", "FLSN", "CLSN"], tokens)
-            if "INAME" in vals:
-                out.append(DbState(iname=vals["INAME"], wstatus=vals.get("WSTATUS", "").upper(),
-                                   inst_ok=vals.get("INST_OK", "").upper(), istatus=vals.get("ISTATUS", "").upper(),
-                                   imode=vals.get("IMODE", "").upper(), rstat=vals.get("RSTAT", "").upper(),
-                                   n_open=_int(vals.get("N_OPEN")), flsn=_int(vals.get("FLSN")),
-                                   clsn=_int(vals.get("CLSN")), wtime=vals.get("WTIME", ""), raw=vals))
-            pending = False
-    return out
+PROMPT = re.compile(r"[:：]\s*$")
+ANY_LINE = re.compile(r"\n[^\n]*\S[^\n]*\n")
+SHOW_DONE = re.compile(r"#=+#[^#]*?\n[\s\S]*#=+#|code\s*=\s*-\d+|\[-\d+\]", re.I)
+Expect = Callable[[ShowState], bool]
 
 
 def _name(inst: object) -> str:
@@ -220,6 +53,11 @@ def _name(inst: object) -> str:
 
 
 # ---- the session ---------------------------------------------------------------------------------
+def _down(d: DbState) -> bool:
+    """The instance is not running OPEN (its watcher says so)."""
+    return d.istatus != "OPEN" or d.inst_ok not in ("OK", "")
+
+
 class MonitorError(HarnessError):
     """A monitor command failed or the session died."""
 
@@ -232,6 +70,7 @@ class Monitor:
         self.host, self.t, self.name, self.steps = host, topology, name, steps
         self.ini = ini or topology.dmmonitor_ini
         self.transcript_path = (run_dir / f"monitor-{name}.log") if run_dir else None
+        self.transcript = Transcript(run_dir, host.name, "dmmonitor", secrets=(topology.password,))
         self._log = None
         self.child: Any = None
         self.buffer = ""  # everything read since start (also in the transcript)
@@ -296,18 +135,25 @@ class Monitor:
         except Exception:  # noqa: BLE001
             return ""
 
-    def _note(self, step: str, cmd: str, out: str, *, ok: bool, t0: float) -> None:
+    def _note(self, step: str, cmd: str, out: str, *, ok: bool, t0: float, exchange: bool = True) -> None:
+        """Record a step; an exchange with dmmonitor (not a decision note) also goes to the transcript."""
+        if exchange:
+            self.transcript.add(cmd, out, started=t0, note="" if ok else "failed")
         if self.steps is not None:
-            self.steps.note(self.host.name, step, cmd, out, ok=ok, duration=time.time() - t0)
+            self.steps.note(self.host.name, step, cmd, self.transcript.redact(out), ok=ok,
+                            duration=time.time() - t0)
 
-    def _read_until(self, done: re.Pattern[str] | None, timeout: float, idle: float) -> str:
+    def _read_until(self, done: re.Pattern[str] | None, timeout: float, idle: float, *,
+                    quiet_ok: float | None = None) -> str:
         """Read until `done` matches the accumulated output (then until idle), or until `idle` seconds of
-        silence when done is None. Raises MonitorError on timeout or if the monitor exits."""
+        silence when done is None. With `quiet_ok`, that long a silence after some output also ends the
+        read (an answer worded in a way `done` does not know). Raises MonitorError on timeout or EOF."""
         import pexpect
 
         out = ""
         deadline = time.monotonic() + timeout
         matched = done is None
+        quiet_since = time.monotonic()
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -318,10 +164,12 @@ class Monitor:
                 chunk = self.child.read_nonblocking(65536, timeout=min(idle, remaining))
                 out += chunk
                 self.buffer += chunk
+                quiet_since = time.monotonic()
                 if not matched and done is not None and done.search(out):
                     matched = True
             except pexpect.TIMEOUT:
-                if matched:
+                if matched or (quiet_ok is not None and out.strip()
+                               and time.monotonic() - quiet_since >= quiet_ok):
                     return out
             except pexpect.EOF:
                 if matched:
@@ -331,7 +179,7 @@ class Monitor:
     def command(self, cmd: str, *, until: re.Pattern[str] | str | None = None, timeout: float = 30,
                 idle: float = 0.5, answer: str | None = None, step: str | None = None) -> str:
         """Send one command line and return its output (read until `until` matches, then until quiet).
-        `answer` replies to a YES/NO confirmation prompt."""
+        `answer` replies to a YES/NO confirmation prompt; a refusal comes without one."""
         if not self.alive():
             raise MonitorError("dmmonitor is not running")
         if isinstance(until, str):
@@ -339,10 +187,10 @@ class Monitor:
         t0 = time.time()
         self.child.sendline(cmd)
         if answer is not None:
-            out = self._read_until(re.compile(f"{YES_NO.pattern}|{FAILED.pattern}", re.I), timeout, idle=0.3)
-            if YES_NO.search(out):  # a refusal (e.g. not logged in) comes without the confirmation prompt
+            out = self._read_until(YES_NO, min(timeout, 30), idle=0.3, quiet_ok=2.0)
+            if YES_NO.search(out):
                 self.child.sendline(answer)
-                out += self._read_until(until, timeout, idle)
+                out += self._read_until(until, timeout, idle, quiet_ok=2.0)
         else:
             out = self._read_until(until, timeout, idle)
         self._note(step or f"monitor: {cmd}", cmd, out, ok=True, t0=t0)
@@ -350,18 +198,21 @@ class Monitor:
 
     # -- commands
     def login(self, user: str = "SYSDBA", password: str | None = None, timeout: float = 30) -> str:
-        """`login` with the DB SYSDBA account (seed 十二.2.1)."""
+        """`login` with the DB SYSDBA account (seed 十二.2.1). Success is decided by a following command not
+        being refused as not logged in (no capture confirms the success sentence)."""
         t0 = time.time()
         self.child.sendline("login")
-        out = self._read_until(USER_PROMPT, timeout, idle=0.2)
+        out = self._read_until(PROMPT, timeout, idle=0.2, quiet_ok=1.0)
         self.child.sendline(user)
-        out += self._read_until(PWD_PROMPT, timeout, idle=0.2)
+        out += self._read_until(PROMPT, timeout, idle=0.2, quiet_ok=1.0)
         self.child.sendline(password if password is not None else self.t.password)
-        out += self._read_until(re.compile(f"{LOGIN_OK.pattern}|{LOGIN_FAIL.pattern}", re.I), timeout, idle=0.3)
-        ok = bool(LOGIN_OK.search(out))
-        self._note("monitor: login", f"login {user}", out.replace(self.t.password, "******"), ok=ok, t0=t0)
+        out += self._read_until(None, timeout, idle=0.5)
+        bad = refused(out)
+        probe = "" if bad else self.command(f"choose switchover {self.t.group}", until=ANY_LINE, idle=0.4)
+        ok = not bad and not NOT_LOGGED_IN.search(probe)
+        self._note("monitor: login", f"login {user}", out, ok=ok, t0=t0)
         if not ok:
-            raise MonitorError(f"dmmonitor login as {user} failed:\n{out[-1000:]}")
+            raise MonitorError(f"dmmonitor login as {user} failed:\n{self.transcript.redact(out + probe)[-1000:]}")
         self.logged_in = True
         return out
 
@@ -371,9 +222,10 @@ class Monitor:
 
     def show(self, group: str | None = None, timeout: float = 30) -> ShowState:
         """`show [group]` parsed (ShowState)."""
-        cmd = f"show {group}" if group else "show"
-        out = self.command(cmd, until=SHOW_DONE, timeout=timeout, idle=0.3)
-        return parse_show(out)
+        return parse_show(self._show_text(group, timeout))
+
+    def _show_text(self, group: str | None = None, timeout: float = 30) -> str:
+        return self.command(f"show {group}" if group else "show", until=SHOW_DONE, timeout=timeout, idle=0.3)
 
     def show_global_info(self) -> ShowState:
         return parse_show(self.command("show global info"))
@@ -382,9 +234,14 @@ class Monitor:
         return self.command(f"show database {self._db(inst)}")
 
     def tip(self) -> tuple[bool, str]:
-        """`tip`: (normal?, text). DM8 answers DWMON_SYS_NOT_OK (-11) with the reasons when not normal."""
-        out = self.command("tip", until=TIP_DONE)
-        return (not TIP_BAD.search(out), out)
+        """`tip`: (normal?, text). Not normal on an explicit error (DWMON_SYS_NOT_OK, -11); otherwise normal
+        exactly when `show` reports the group healthy and no watcher control file other than VALID."""
+        out = self.command("tip", until=ANY_LINE, idle=0.5)
+        if tip_words(out) is False:
+            return False, out
+        st = self.show()
+        ctl_ok = all(d.wctlstat in ("VALID", "") for d in st.databases.values())
+        return st.healthy(self._instances()) and ctl_ok, out
 
     def list(self, inst: str | None = None) -> str:
         return self.command(f"list {self._db(inst)}" if inst else "list")
@@ -393,7 +250,10 @@ class Monitor:
         name = _name(inst)
         return name if "." in name else f"{self.t.group}.{name}"
 
-    def _needs_login(self, cmd: str, *, until: re.Pattern[str], timeout: float, idle: float,
+    def _instances(self) -> list[str]:
+        return [h.instance for h in self.t.db_hosts if h.instance]
+
+    def _needs_login(self, cmd: str, *, until: re.Pattern[str] | None, timeout: float, idle: float,
                      answer: str | None = None) -> str:
         """Run a command that needs login; on DWMON_NOT_LOGIN (-5) log in (as the seed does) and retry once."""
         out = self.command(cmd, until=until, timeout=timeout, idle=idle, answer=answer)
@@ -404,21 +264,15 @@ class Monitor:
         return out
 
     def _choose(self, cmd: str) -> list[str]:
-        out = self._needs_login(cmd, until=CHOOSE_DONE, timeout=30, idle=0.4)
-        if FAILED.search(out):
-            raise MonitorError(f"dmmonitor `{cmd}` failed:\n{out[-1000:]}")
-        if NO_CANDIDATE.search(out):
-            return []
+        out = self._needs_login(cmd, until=ANY_LINE, timeout=30, idle=0.4)
+        bad = refused(out)
+        if bad is not None:
+            raise MonitorError(f"dmmonitor `{cmd}` failed ({bad}):\n{out[-1000:]}")
         return self._names_in(out, cmd)
 
     def _names_in(self, out: str, cmd: str) -> list[str]:
-        """Instance names a `choose` listed. Asynchronous messages may be interleaved with the answer (a
-        `[monitor] ...: Received message timeout from(X)` line and its table block, reference §7.2): those
-        lines are not candidates and are skipped."""
-        body = "\n".join(line for line in out.split(cmd, 1)[-1].splitlines()
-                         if not line.lstrip().startswith("[monitor]") and len(line.split()) < 4)
-        return [h.instance for h in self.t.db_hosts
-                if h.instance and re.search(rf"(?<![\w(]){re.escape(h.instance)}(?![\w)])", body, re.I)]
+        """Instance names a `choose` listed (none named: no candidate)."""
+        return choose_candidates(out, self._instances(), cmd)
 
     def choose_switchover(self) -> list[str]:
         """Standbys eligible for switchover (empty when none)."""
@@ -428,27 +282,82 @@ class Monitor:
         """Standbys eligible for (forced) takeover (empty when none)."""
         return self._choose(f"choose takeover {'force ' if force else ''}{self.t.group}")
 
-    def _action(self, cmd: str, ok: re.Pattern[str], *, confirm: bool = False, timeout: float | None = None) -> str:
-        """A managing command: wait for its success line (or a failure), raise MonitorError on failure."""
-        done = re.compile(f"(?:{ok.pattern})|(?:{FAILED.pattern})", re.I)
-        out = self._needs_login(cmd, until=done, timeout=timeout or self.t.timers.group_open(), idle=0.5,
+    # -- managing commands: decided by state
+    def _action(self, cmd: str, expect: Expect | None, *, confirm: bool = False, timeout: float | None = None,
+                what: str = "") -> str:
+        """Send a managing command, fail at once on an explicit DM error, then wait until `show` satisfies
+        `expect` (None: the command's answer carries no visible state; success is the absence of an error
+        once a following `show` was answered, i.e. the monitor finished the command)."""
+        deadline = time.monotonic() + (timeout or self.t.timers.group_open())
+        t0 = time.time()
+        out = self._needs_login(cmd, until=None, timeout=timeout or self.t.timers.group_open(), idle=0.5,
                                 answer="YES" if confirm else None)
-        if not ok.search(out):
-            raise MonitorError(f"dmmonitor `{cmd}` failed:\n{out[-2000:]}")
-        return out
+        last: list[Any] = [None, out]
+
+        def check(text: str) -> None:
+            bad = refused(text.split("#=", 1)[0])
+            if bad is not None:
+                self._note(f"monitor: {cmd} (decision)", cmd, f"refused: {bad}", ok=False, t0=t0,
+                           exchange=False)
+                raise MonitorError(f"dmmonitor `{cmd}` failed ({bad}):\n{last[1][-2000:]}")
+
+        def probe() -> ShowState:
+            text = self._show_text()
+            last[1] += text
+            check(text)
+            last[0] = parse_show(text)
+            return last[0]
+
+        check(out)
+        try:
+            st = wait_until(probe, max(1.0, deadline - time.monotonic()),
+                            f"`show` after `{cmd}` to report {what}",
+                            ok=expect or (lambda s: True), interval=0.5, describe=lambda s: s.summary())
+        except WaitTimeout as exc:
+            self._note(f"monitor: {cmd} (decision)", cmd, str(exc), ok=False, t0=t0, exchange=False)
+            raise MonitorError(f"dmmonitor `{cmd}`: {exc}\noutput:\n{last[1][-2000:]}") from None
+        evidence = "\n".join(progress_lines(last[1]))
+        self._note(f"monitor: {cmd} (decision)", cmd, f"decided by show: {what or 'no error'}\n"
+                   f"{st.summary()}\nprogress:\n{evidence}", ok=True, t0=t0, exchange=False)
+        return last[1]
+
+    def _role_change(self, inst: str, cmd: str, others_standby: bool, timeout: float | None) -> str:
+        name = _name(inst).split(".")[-1].upper()
+        before = self.show()
+        db = before.databases.get(name)
+        if db is not None and db.imode == "PRIMARY" and db.istatus == "OPEN":
+            raise MonitorError(f"dmmonitor `{cmd}`: {name} is already the OPEN primary (only a standby "
+                               f"qualifies); show: {before.summary()}")
+
+        def done(s: ShowState) -> bool:
+            d = s.databases.get(name)
+            if d is None or d.imode != "PRIMARY" or d.istatus != "OPEN":
+                return False
+            return not others_standby or all(o.imode == "STANDBY" and o.rstat == "VALID"
+                                             for n, o in s.databases.items() if n != name)
+
+        what = f"{name} PRIMARY OPEN" + (", the others STANDBY with RSTAT VALID" if others_standby else "")
+        if timeout is None and others_standby:  # the old primary's archive turns VALID once it is recovered
+            timeout = max(self.t.timers.group_open(), self.t.timers.recovery())
+        return self._action(cmd, done, confirm=True, timeout=timeout, what=what)
 
     def switchover(self, inst: str, timeout: float | None = None) -> str:
         """`switchover GRP.inst`, answering YES (seed 十二.2.1)."""
-        return self._action(f"switchover {self._db(inst)}", SWITCHOVER_OK, confirm=True, timeout=timeout)
+        return self._role_change(inst, f"switchover {self._db(inst)}", True, timeout)
 
     def takeover(self, inst: str, force: bool = False, timeout: float | None = None) -> str:
         """`takeover [force] GRP.inst`, answering YES (seed 十二.2.2)."""
         word = "takeover force" if force else "takeover"
-        return self._action(f"{word} {self._db(inst)}", TAKEOVER_OK, confirm=True, timeout=timeout)
+        return self._role_change(inst, f"{word} {self._db(inst)}", False, timeout)
+
+    def _one(self, inst: object, ok: Callable[[DbState], bool]) -> Expect:
+        name = _name(inst).split(".")[-1].upper()
+        return lambda s: name in s.databases and ok(s.databases[name])
 
     def open_database(self, inst: str) -> str:
-        """`open database GRP.inst` (older builds: open force)."""
-        return self._action(f"open database {self._db(inst)}", OPEN_OK)
+        """`open database GRP.inst` (older builds: open force): the instance OPEN."""
+        return self._action(f"open database {self._db(inst)}", self._one(inst, lambda d: d.istatus == "OPEN"),
+                            what=f"{_name(inst)} OPEN")
 
     def check_open(self, inst: str) -> str:
         return self._needs_login(f"check open {self._db(inst)}", until=ANY_LINE, timeout=30, idle=0.5)
@@ -456,49 +365,67 @@ class Monitor:
     def check_recover(self, inst: str) -> str:
         return self._needs_login(f"check recover {self._db(inst)}", until=ANY_LINE, timeout=30, idle=0.5)
 
+    def _all(self, ok: Callable[[DbState], bool]) -> Expect:
+        return lambda s: bool(s.databases) and all(ok(d) for d in s.databases.values())
+
     def stop_group(self) -> str:
-        """`stop group` (seed 十二.3.1: the safe way to stop the whole group)."""
-        return self._action(f"stop group {self.t.group}", STOP_GROUP_OK)
+        """`stop group` (seed 十二.3.1): every watcher SHUTDOWN, no instance OPEN."""
+        return self._action(f"stop group {self.t.group}",
+                            self._all(lambda d: d.wstatus == "SHUTDOWN" and _down(d)),
+                            what="every watcher SHUTDOWN and no instance OPEN")
 
     def kill_group(self) -> str:
-        return self._action(f"kill group {self.t.group}", KILL_GROUP_OK)
+        return self._action(f"kill group {self.t.group}", self._all(_down), what="no instance OPEN")
 
     def startup_group(self) -> str:
-        return self._action(f"startup group {self.t.group}", STARTUP_GROUP_OK)
+        return self._action(f"startup group {self.t.group}",
+                            self._all(lambda d: d.wstatus == "OPEN" and d.istatus == "OPEN"),
+                            what="every watcher and instance OPEN")
 
     def stop_database(self, inst: str) -> str:
-        return self._action(f"stop database {self._db(inst)}", STOP_DB_OK)
+        return self._action(f"stop database {self._db(inst)}", self._one(inst, _down), what=f"{_name(inst)} down")
 
     def startup_database(self, inst: str) -> str:
-        return self._action(f"startup database {self._db(inst)}", CMD_OK)
+        return self._action(f"startup database {self._db(inst)}",
+                            self._one(inst, lambda d: d.istatus in ("MOUNT", "OPEN")
+                                      and d.inst_ok in ("OK", "")),
+                            what=f"{_name(inst)} MOUNT or OPEN")
 
     def kill_database(self, inst: str) -> str:
-        return self._action(f"kill database {self._db(inst)}", CMD_OK)
+        return self._action(f"kill database {self._db(inst)}", self._one(inst, _down), what=f"{_name(inst)} down")
 
     def detach_database(self, inst: str) -> str:
-        return self._action(f"detach database {self._db(inst)}", CMD_OK)
+        return self._action(f"detach database {self._db(inst)}", None)
 
     def attach_database(self, inst: str) -> str:
-        return self._action(f"attach database {self._db(inst)}", CMD_OK)
+        return self._action(f"attach database {self._db(inst)}", None)
 
     def startup_dmwatcher(self) -> str:
-        return self._action(f"startup dmwatcher {self.t.group}", CMD_OK)
+        return self._action(f"startup dmwatcher {self.t.group}", None)
 
     def stop_dmwatcher(self) -> str:
-        return self._action(f"stop dmwatcher {self.t.group}", CMD_OK)
+        return self._action(f"stop dmwatcher {self.t.group}", None)
 
     def set_auto_restart(self, on: bool) -> str:
         """`set group GRP auto restart on|off` (INST_AUTO_RESTART in watcher memory and dmwatcher.ini)."""
-        return self._action(f"set group {self.t.group} auto restart {'on' if on else 'off'}", CMD_OK)
+        return self._action(f"set group {self.t.group} auto restart {'on' if on else 'off'}", None)
 
     def set_recover_time(self, seconds: int, inst: object | None = None) -> str:
         """INST_RECOVER_TIME of one database or of the group, in watcher memory."""
         target = f"database {self._db(inst)}" if inst is not None else f"group {self.t.group}"
-        return self._action(f"set {target} recover time {seconds}", CMD_OK)
+        return self._action(f"set {target} recover time {seconds}", None)
 
     def set_arch_invalid(self, inst: object | None = None) -> str:
+        """The archives of one standby (or of every standby) INVALID."""
         target = f"database {self._db(inst)}" if inst is not None else f"group {self.t.group}"
-        return self._action(f"set {target} arch invalid", CMD_OK)
+        name = _name(inst).split(".")[-1].upper() if inst is not None else None
+
+        def done(s: ShowState) -> bool:
+            stand = [d for n, d in s.databases.items() if d.imode == "STANDBY" and (name in (None, n) or
+                     s.databases.get(name or "", DbState("")).imode == "PRIMARY")]
+            return bool(stand) and all(d.rstat == "INVALID" for d in stand)
+
+        return self._action(f"set {target} arch invalid", done, what="the standby archives INVALID")
 
     def get_takeover_time(self) -> str:
         return self.command(f"get takeover time {self.t.group}", until=ANY_LINE)

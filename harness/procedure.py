@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING
 from harness import render
 from harness.errors import StepError
 from harness.monitor import Monitor
+from harness.toolout import dm_error
+from harness.transcript import Transcript
 from harness.wait import WaitTimeout, wait_until
 
 if TYPE_CHECKING:
@@ -26,7 +28,6 @@ if TYPE_CHECKING:
     from harness.steps import StepLog
     from harness.topology import HostSpec, Topology
 
-DM_ERROR = re.compile(r"^\s*\[-\d+\]|\[CODE:-\d+\]|^\s*第\s*\d+\s*行附近出现错误|^\s*error\b", re.M | re.I)
 READY = "SYSTEM IS READY"
 
 
@@ -46,6 +47,23 @@ class Procedure:
     def host(self, spec: HostSpec) -> Host:
         return self.hosts[spec.name]
 
+    def _tool(self, h: Host, tool: str, step: str, cmd: str, *, timeout: float, script: str = "") -> str:
+        """Run a DM tool as a step: it failed when its exit status is not 0 or it printed a DM error code
+        (harness.toolout); no success sentence is looked for. The exchange goes to the transcripts."""
+        t0 = time.time()
+        sink = Transcript(self.run_dir, h.name, tool, secrets=(self.t.password,))
+        try:
+            res = self.steps.run(h, step, cmd, timeout=timeout)
+        except StepError as exc:
+            sink.add(f"{cmd}\n{script}".strip(), exc.output, started=t0, note="failed")
+            raise
+        err = dm_error(res.output)
+        sink.add(f"{cmd}\n{script}".strip(), res.output, started=t0, note=f"rc={res.rc}")
+        if err is not None:
+            self.steps.steps[-1].ok = False
+            raise StepError(step, h.name, cmd, res.output, f"{tool} reported DM error {err.code}: {err.text}")
+        return res.output
+
     def _dmserver_cmd(self, h: Host, mount: bool) -> str:
         return f"{h.bin('dmserver')} {h.path(self.t.dm_ini)}" + (" mount" if mount else "")
 
@@ -55,7 +73,7 @@ class Procedure:
         args = {"PATH": h.path(self.t.paths.data_path), "DB_NAME": self.t.db_name, "INSTANCE_NAME": spec.instance,
                 "PORT_NUM": spec.port_num, **self.t.dminit, "SYSDBA_PWD": self.t.password}
         cmd = h.bin("dminit") + " " + " ".join(f"{k}={v}" for k, v in args.items())
-        self.steps.run(h, f"dminit {spec.instance}", cmd, timeout=120)
+        self._tool(h, "dminit", f"dminit {spec.instance}", cmd, timeout=120)
 
     def start_server(self, spec: HostSpec, *, mount: bool, step: str) -> Process:
         """Start dmserver in the background and wait for `SYSTEM IS READY` in its output."""
@@ -71,14 +89,18 @@ class Procedure:
                 raise StepError(step, h.name, cmd, proc.log(), "dmserver exited")
             return READY in proc.log()
 
+        sink = Transcript(self.run_dir, h.name, "dmserver", secrets=(self.t.password,))
         try:
             wait_until(ready, 60, f"dmserver {spec.instance} to print '{READY}'", interval=0.1)
         except StepError as exc:
+            sink.add(cmd, exc.output, started=t0, note="exited")
             self.steps.note(h.name, step, cmd, exc.output, ok=False, duration=time.time() - t0)
             raise
         except WaitTimeout as exc:
+            sink.add(cmd, proc.log(), started=t0, note="not ready")
             self.steps.note(h.name, step, cmd, proc.log(), ok=False, duration=time.time() - t0)
             raise StepError(step, h.name, cmd, proc.log(), str(exc)) from None
+        sink.add(cmd, proc.log(), started=t0, note="ready")
         self.steps.note(h.name, step, cmd, proc.log(), duration=time.time() - t0)
         return proc
 
@@ -91,7 +113,7 @@ class Procedure:
         self.steps.note(h.name, step, f"stop dmserver {spec.instance} (SIGTERM)", f"exit status {rc}",
                         ok=rc in (0, None), duration=time.time() - t0)
 
-    def disql(self, spec: HostSpec, step: str, statements: list[str], *, expect: str | None = None) -> str:
+    def disql(self, spec: HostSpec, step: str, statements: list[str]) -> str:
         """Run statements through disql on the instance's host (backtick script form); fail on a DM error."""
         h = self.host(spec)
         script = f"/home/{self.t.os.user}/{re.sub(r'[^A-Za-z0-9]+', '_', step).strip('_')}.sql"
@@ -100,20 +122,13 @@ class Procedure:
         ip = spec.external_ip or spec.internal_ip
         login = f"SYSDBA/{shlex.quote(self.t.password)}@{ip}:{spec.port_num}"
         cmd = f"{h.bin('disql')} {login} \\`{h.path(script)}"
-        res = self.steps.run(h, step, cmd, timeout=120, expect=expect)
-        if DM_ERROR.search(res.output):
-            self.steps.steps[-1].ok = False
-            raise StepError(step, h.name, cmd, res.output, "disql reported a DM error")
-        return res.output
+        return self._tool(h, "disql", step, cmd, timeout=120, script="\n".join(statements))
 
     def dmrman(self, spec: HostSpec, step: str, statement: str, *, timeout: float = 600) -> str:
         """One dmrman statement with CTLSTMT= (the seed types the same statement at RMAN>)."""
         h = self.host(spec)
         cmd = f"{h.bin('dmrman')} CTLSTMT={shlex.quote(statement)}"
-        res = self.steps.run(h, step, cmd, timeout=timeout)
-        if DM_ERROR.search(res.output) or re.search(r"fail|失败", res.output, re.I):
-            raise StepError(step, h.name, cmd, res.output, "dmrman reported an error")
-        return res.output
+        return self._tool(h, "dmrman", step, cmd, timeout=timeout)
 
     def copy_dir(self, src: HostSpec, dst: HostSpec, seed_dir: str, step: str) -> None:
         """Seed 五.3 (`scp -r`): copy a directory between hosts with host commands only (tar | base64)."""
@@ -218,6 +233,8 @@ class Procedure:
         self.watchers[spec.name] = proc
         time.sleep(0.2)
         ok = proc.alive()
+        Transcript(self.run_dir, h.name, "dmwatcher").add(cmd, proc.log(), started=t0,
+                                                          note="alive" if ok else "exited")
         self.steps.note(h.name, f"十 start dmwatcher on {spec.name}", cmd, proc.log(), ok=ok,
                         duration=time.time() - t0)
         if not ok:
