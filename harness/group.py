@@ -8,6 +8,7 @@ one topology in flight: the requested one adapted to its backend (addresses, por
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import time
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 from harness.backends import make_backend
 from harness.backends.base import Backend, BackendOptions, Host
 from harness.dw import DataWatch
+from harness.errors import HarnessError
 from harness.procedure import Procedure
 from harness.settings import Settings
 from harness.sql import Sql
@@ -28,9 +30,11 @@ _LIVE: list[Group] = []  # groups to tear down at exit if their owner could not
 class Group:
     """Backend + hosts + procedure + SQL + DataWatch for one run (or one benchmark)."""
 
-    def __init__(self, settings: Settings, run_dir: str | Path, env: dict[str, Any] | None = None) -> None:
+    def __init__(self, settings: Settings, run_dir: str | Path, env: dict[str, Any] | None = None,
+                 run_id: str | None = None) -> None:
         self.settings = settings
         self.run_dir = Path(run_dir)
+        self.run_id = run_id or self.run_dir.name  # an xdist worker's: <controller's run id>-gw0
         self.keep = settings.keep
         # the report's environment, updated in place (the report plugin holds the same dict)
         self.env: dict[str, Any] = env if env is not None else settings.env()
@@ -52,7 +56,7 @@ class Group:
         s = self.settings
         t0 = time.monotonic()
         opts = BackendOptions(target=s.target, dm_home=s.topology.paths.dm_home, dm8_image=s.dm8_image,
-                              dm8_installer=s.dm8_installer, lang=s.lang, run_id=self.run_dir.name,
+                              dm8_installer=s.dm8_installer, lang=s.lang, run_id=self.run_id,
                               run_dir=str(self.run_dir), keep=self.keep)
         self.backend = make_backend(s.backend, opts)
         if s.target == "emulator" and os.environ.get("DMEMU_BUGS"):
@@ -142,6 +146,29 @@ class Group:
                 self.backend.down()
             if self in _LIVE:
                 _LIVE.remove(self)
+
+
+def sweep_run(prefix: str, backend: str, grace: float = 30.0) -> list[str]:
+    """Remove what the groups of runs whose id starts with prefix left behind (an xdist controller sweeps
+    its workers': <run id>-gw0...). Owners still running get `grace` seconds to tear down themselves; then
+    everything of the prefix goes. Returns what was removed (container/network names, local pids)."""
+    from harness.backends import local
+
+    removed: list[str] = []
+    deadline = time.monotonic() + grace
+    while True:
+        force = time.monotonic() >= deadline
+        removed += [str(pid) for pid in local.sweep(prefix, force=force)]
+        left = local.leftovers(prefix)
+        if backend != "local":
+            from harness.backends import docker
+
+            with contextlib.suppress(HarnessError):
+                removed += docker.sweep(prefix, force=force)
+                left += docker.leftovers(prefix)
+        if not left or force:
+            return removed
+        time.sleep(0.5)
 
 
 @atexit.register

@@ -135,10 +135,15 @@ def docker_client() -> Any:
     return client
 
 
-@contextlib.contextmanager
-def _build_lock() -> Iterator[None]:
+def _build_lock() -> contextlib.AbstractContextManager[None]:
     """Serialize image builds across concurrent test runs on this machine."""
-    with open(LOCK_PATH, "a+") as fh:
+    return file_lock(LOCK_PATH)
+
+
+@contextlib.contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """An exclusive flock on path, across processes of this machine (and threads: each opens its own)."""
+    with open(path, "a+") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
             yield

@@ -72,6 +72,66 @@ def pytest_configure(config: pytest.Config) -> None:
         _install_sigterm()
 
 
+# ---- xdist: one group per worker, one run folder -------------------------------------------------
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """`-n N` without --dist means --dist loadgroup: each suite folder runs whole on one worker."""
+    if getattr(config.option, "numprocesses", None) and getattr(config.option, "dist", "no") == "no":
+        config.option.dist = "loadgroup"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """xdist_group = the test's suite folder (suites/<area>), unless the test names its own group: a
+    worker then keeps the suite's ordering rules (destructive first, dw_auto together) on its group."""
+    if item.get_closest_marker("xdist_group") is None:
+        item.add_marker(pytest.mark.xdist_group(suite_of(item.nodeid)))
+
+
+def suite_of(nodeid: str) -> str:
+    """suites/failover/test_x.py::t -> failover; any other test: the folder of its file."""
+    parts = nodeid.split("::", 1)[0].split("/")
+    if "suites" in parts[:-1]:
+        return parts[parts.index("suites") + 1]
+    return "/".join(parts[:-1]) or "."
+
+
+def _xdist_controller(config: pytest.Config) -> bool:
+    return config.pluginmanager.has_plugin("dsession")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """xdist controller: keep each worker's environment (its group's build, backend, topology)."""
+    env = getattr(node.config, "dmdw_env", None)
+    worker_env = getattr(node, "workeroutput", {}).get("dmdw_env")
+    if env is None or not worker_env:
+        return
+    workers = env.setdefault("workers", {})
+    workers[node.gateway.id] = worker_env
+    if len(workers) == 1:  # the run's build, backend and topology: the first worker's (they share settings)
+        for key in ("backend", "topology", "timers", "dm_build", "bringup_seconds"):
+            if key in worker_env:
+                env[key] = worker_env[key]
+    env["builds"] = sum(w.get("builds", 0) for w in env["workers"].values())
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """xdist controller: remove whatever a crashed or killed worker's group left (its run id is ours
+    plus -gwN), once the workers are gone."""
+    from harness.report.runfolder import run_id
+
+    rid = run_id(config)
+    settings = getattr(config, "dmdw_settings", None)
+    if not rid or settings is None or settings.keep or not _xdist_controller(config):
+        return
+    from harness.group import sweep_run
+
+    removed = sweep_run(rid + "-", settings.backend)
+    if removed:
+        print(f"dmdw: removed what the workers left: {', '.join(removed)}")
+
+
 def _settings(config: pytest.Config) -> Settings:
     return config.dmdw_settings  # type: ignore[attr-defined]
 
@@ -142,6 +202,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     env = getattr(config, "dmdw_env", None)
     run = getattr(config, "dmdw_run_dir", None)
+    if hasattr(config, "workerinput") and env is not None:
+        config.workeroutput["dmdw_env"] = json.loads(json.dumps(env, default=str))  # type: ignore[attr-defined]
     if env is not None and run is not None and Path(run).is_dir():
         (Path(run) / "env.json").write_text(json.dumps(env, ensure_ascii=False, indent=2, default=str))
 
@@ -167,7 +229,10 @@ def dw_group(request: pytest.FixtureRequest) -> Group:
     from harness.group import Group
 
     config = request.config
-    group = Group(_settings(config), config.dmdw_run_dir, config.dmdw_env)  # type: ignore[attr-defined]
+    from harness.report.runfolder import run_id
+
+    group = Group(_settings(config), config.dmdw_run_dir, config.dmdw_env,  # type: ignore[attr-defined]
+                  run_id=run_id(config) or None)
     request.addfinalizer(group.down)
     _guarded(group.up)
     return group

@@ -146,11 +146,14 @@ class SignOff:
     def collected(self, items: Iterable[pytest.Item]) -> None:
         """Record which collected test counts towards which item."""
         for item in items:
-            keys = items_for(item)
-            if keys:
-                self._by_test[item.nodeid] = keys
-                for key in keys:
-                    self.tallies[key].pending.add(item.nodeid)
+            self.expect(item.nodeid, items_for(item))
+
+    def expect(self, nodeid: str, keys: list[str]) -> None:
+        """Record that a test counts towards these items (an xdist controller learns it from reports)."""
+        if keys and nodeid not in self._by_test:
+            self._by_test[nodeid] = list(keys)
+            for key in keys:
+                self.tallies[key].pending.add(nodeid)
 
     def outcome(self, nodeid: str, outcome: str, *, final: bool) -> None:
         """Record a test outcome; a failure in any phase sticks, `final` marks the test finished."""

@@ -21,9 +21,10 @@ import re
 import shlex
 import socket
 import subprocess
-import threading
+import tempfile
 import time
 import uuid
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.backends.base import BackendOptions, CommandResult, Host
@@ -41,7 +42,15 @@ LABEL_OWNER = "dmdw.owner"
 SEED_SUBNETS = {"internal": "192.168.56.0/24", "external": "192.168.0.0/24"}
 # Fallbacks when the seed's subnets clash with this machine's networks: (internal, external) pairs.
 FALLBACK_SUBNETS = [(f"10.56.{i}.0/24", f"10.57.{i}.0/24") for i in range(0, 250, 2)]
-_NET_LOCK = threading.Lock()
+SUBNET_LOCK_PATH = Path(tempfile.gettempdir()) / "dmdw-subnets.lock"
+
+
+def subnet_lock() -> contextlib.AbstractContextManager[None]:
+    """Held around "pick free subnets + create the networks": parallel runs and xdist workers on this
+    machine take turns, so two never pick the same free pair."""
+    from harness.images import file_lock
+
+    return file_lock(SUBNET_LOCK_PATH)
 
 
 # ---- ownership labels ------------------------------------------------------------------------------
@@ -84,6 +93,39 @@ def cleanup_stale(client: Any) -> list[str]:
             with contextlib.suppress(Exception):
                 n.remove()
                 removed.append(n.name)
+    return removed
+
+
+def _of_runs(client: Any, prefix: str) -> list[tuple[str, Any, str]]:
+    """(kind, object, owner label) of labelled containers, then networks, whose run id starts with prefix."""
+    out = [("container", c, c.labels.get(LABEL_OWNER, ""))
+           for c in client.containers.list(all=True, filters={"label": LABEL_RUN})
+           if c.labels.get(LABEL_RUN, "").startswith(prefix)]
+    for n in client.networks.list(filters={"label": LABEL_RUN}):
+        labels = n.attrs.get("Labels") or {}
+        if labels.get(LABEL_RUN, "").startswith(prefix):
+            out.append(("network", n, labels.get(LABEL_OWNER, "")))
+    return out
+
+
+def leftovers(prefix: str, client: Any | None = None) -> list[str]:
+    """Names of containers and networks of runs whose id starts with prefix (an xdist controller's workers)."""
+    from harness import images
+
+    return [obj.name for _kind, obj, _owner in _of_runs(client or images.docker_client(), prefix)]
+
+
+def sweep(prefix: str, *, force: bool = False, client: Any | None = None) -> list[str]:
+    """Remove the objects of runs whose id starts with prefix and whose owner process is gone (with
+    force: all of them); containers first, so their networks can go. Returns the removed names."""
+    from harness import images
+
+    removed = []
+    for _kind, obj, owner in _of_runs(client or images.docker_client(), prefix):
+        if force or not owner_alive(owner):
+            with contextlib.suppress(Exception):
+                obj.remove(force=True) if _kind == "container" else obj.remove()
+                removed.append(obj.name)
     return removed
 
 
@@ -280,7 +322,7 @@ class DockerBackend(ShellBackend):
         t = topology.copy()
         t.paths.dm_home = self.options.dm_home or t.paths.dm_home
         wanted = self._wanted_subnets(t)
-        with _NET_LOCK:
+        with subnet_lock():
             for attempt in range(5):
                 self.subnets = pick_subnets(wanted, used_networks(self.client))
                 try:

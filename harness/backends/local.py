@@ -102,8 +102,8 @@ def _is_zombie(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
 
 
-def marked_pids(prefix: str) -> list[int]:
-    """Live pids whose DMDW_LOCAL_HOST mark starts with prefix (a run id, or run-id/host)."""
+def _marked(prefix: str) -> list[tuple[int, str]]:
+    """(pid, mark) of live processes (not this one) whose DMDW_LOCAL_HOST mark starts with prefix."""
     me = os.getpid()
     out = []
     for entry in os.listdir("/proc"):
@@ -111,9 +111,14 @@ def marked_pids(prefix: str) -> list[int]:
             continue
         pid = int(entry)
         mark = _proc_env_mark(pid)
-        if mark is not None and (mark == prefix or mark.startswith(prefix + "/")) and not _is_zombie(pid):
-            out.append(pid)
+        if mark is not None and mark.startswith(prefix) and not _is_zombie(pid):
+            out.append((pid, mark))
     return out
+
+
+def marked_pids(prefix: str) -> list[int]:
+    """Live pids of one run (prefix a run id) or one host (run-id/host)."""
+    return [pid for pid, mark in _marked(prefix) if mark == prefix or mark.startswith(prefix + "/")]
 
 
 def kill_pids(pids: list[int], sig: int) -> None:
@@ -149,6 +154,26 @@ def cleanup_stale(prefix: str = "") -> list[int]:
         stale.append(pid)
     kill_pids(stale, signal.SIGKILL)
     return stale
+
+
+def leftovers(prefix: str) -> list[str]:
+    """Processes of local runs whose id starts with prefix, as "pid:mark"."""
+    return [f"{pid}:{mark}" for pid, mark in _marked(prefix)]
+
+
+def sweep(prefix: str, *, force: bool = False) -> list[int]:
+    """cleanup_stale() for run ids starting with prefix; with force, every such process (kept ones too).
+    Once none is left, their temp roots go as well (those without a KEEP file). Returns the pids killed."""
+    killed = cleanup_stale(prefix)
+    if force:
+        rest = [pid for pid, _mark in _marked(prefix)]
+        kill_pids(rest, signal.SIGKILL)
+        killed += rest
+    if not _marked(prefix):
+        for root in Path(tempfile.gettempdir()).glob(f"dmdw-{prefix}*"):
+            if root.is_dir() and not (root / "KEEP").exists():
+                shutil.rmtree(root, ignore_errors=True)
+    return killed
 
 
 class LocalProcess(Process):

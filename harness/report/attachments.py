@@ -117,8 +117,9 @@ def timeline_parts(data: Mapping) -> tuple[Any, Any, Any]:
 def _image(run: Run, nodeid: str, stem: str, title: str, png: bytes) -> tuple[str, str]:
     """Save a plot and add it to the top gallery; returns (title, its anchor in the gallery)."""
     save(run, nodeid, unique(run, nodeid, stem, "png"), png)
-    run.gallery.append((nodeid, title, base64.b64encode(png).decode("ascii")))
-    return title, plot_anchor(len(run.gallery) - 1)
+    anchor = plot_anchor(len(run.gallery), run.plot_prefix)
+    run.gallery.append((nodeid, title, base64.b64encode(png).decode("ascii"), anchor))
+    return title, anchor
 
 
 def _jsonl(records: list[dict]) -> str:

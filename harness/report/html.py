@@ -35,9 +35,10 @@ span.dw-verdict{padding:1px 8px;border-radius:3px}
 """
 
 
-def plot_anchor(index: int) -> str:
-    """The id of the index-th plot of the top gallery (tests link to it)."""
-    return f"dw-plot-{index + 1}"
+def plot_anchor(index: int, prefix: str = "") -> str:
+    """The id of the index-th plot of the top gallery (tests link to it); an xdist worker's plots carry
+    its id as prefix, so they keep their anchors in the controller's merged gallery."""
+    return f"dw-plot-{prefix}{index + 1}"
 
 
 def format_value(value: float) -> str:
@@ -89,8 +90,8 @@ def top_block(run: Run, interrupted: bool, exitstatus: int) -> str:
                      f"{measurements_html(run.measurements, with_test=True)}</section>")
     if run.gallery:
         parts.append('<section id="dw-plots"><h2>Plots</h2>')
-        for index, (nodeid, title, b64) in enumerate(run.gallery):
-            parts.append(f'<figure class="dw-plot" id="{plot_anchor(index)}"><figcaption><b>{escape(title)}</b>'
+        for nodeid, title, b64, anchor in run.gallery:
+            parts.append(f'<figure class="dw-plot" id="{anchor}"><figcaption><b>{escape(title)}</b>'
                          f" — {escape(nodeid)}</figcaption>"
                          f'<img alt="{escape(title)}" src="data:image/png;base64,{b64}"/></figure>')
         parts.append("</section>")

@@ -26,9 +26,18 @@ from harness.report.autoattach import auto_attach
 from harness.report.html import measurements_html, top_block
 from harness.report.metadata import fill_metadata
 from harness.report.redact import redact, redact_file
-from harness.report.state import CURRENT, FAILED_KEY, MEASURED_KEY, PENDING_KEY, RUN_KEY, Run, run_of
+from harness.report.state import (
+    CURRENT,
+    FAILED_KEY,
+    MEASURED_KEY,
+    PENDING_KEY,
+    RUN_KEY,
+    Measurement,
+    Run,
+    run_of,
+)
 from harness.report.terminal import terminal_sink
-from harness.signoff import MARKER_LINE
+from harness.signoff import MARKER_LINE, items_for
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -41,7 +50,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER_LINE)
     folder = runfolder.open_run_dir(config)
     run = Run(config, folder, runfolder.run_id(config))
-    if folder is not None:
+    if runfolder.is_worker(config):
+        run.plot_prefix = f"{config.workerinput['workerid']}-"  # type: ignore[attr-defined]
+    elif folder is not None:
         if config.pluginmanager.hasplugin("html") and not config.getoption("htmlpath", None):
             config.option.htmlpath = str(folder / "report.html")
             config.option.self_contained_html = True
@@ -58,6 +69,24 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if run is not None and run.config is config:
         progress.set_sink(run.outer_sink)
         CURRENT["run"], CURRENT["item"] = CURRENT["outer"].pop() if CURRENT["outer"] else (None, None)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist controller: tell each worker where the run folder is (it writes into a sub-folder)."""
+    node.workerinput.update(runfolder.worker_input(node.config))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """xdist controller: take a finished worker's measurements, plots and errors into the one report."""
+    run = run_of(node.config)
+    data = getattr(node, "workeroutput", {}).get("dmdw_report")
+    if run is None or not data:
+        return
+    run.measurements += [Measurement(**m) for m in data["measurements"]]
+    run.gallery += [tuple(g) for g in data["gallery"]]  # type: ignore[misc]
+    run.errors += [f"{node.gateway.id}: {e}" for e in data["errors"]]
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -89,6 +118,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     run = CURRENT["run"]
     if run is None:
         return
+    run.signoff.expect(report.nodeid, getattr(report, "dmdw_signoff", []))  # from an xdist worker
     if hasattr(report, "wasxfail"):
         outcome = "xfailed" if report.skipped else "xpassed"
     elif report.failed:
@@ -130,6 +160,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
     rep = outcome.get_result()
     if rep.failed:
         item.stash[FAILED_KEY] = True
+    if runfolder.is_worker(item.config):
+        rep.dmdw_signoff = items_for(item)  # type: ignore[attr-defined]  # travels to the controller
     run = run_of(item.config)
     if run is not None and run.run_dir is not None:
         auto_attach(run, item, rep)
@@ -180,10 +212,15 @@ def _finish_files(config: pytest.Config, exitstatus: int) -> None:
     run = run_of(config)
     if run is None or run.run_dir is None:
         return
+    measurements = [asdict(m) for m in run.measurements]
     (run.run_dir / "measurements.json").write_text(
-        json.dumps([asdict(m) for m in run.measurements], ensure_ascii=False, indent=1), encoding="utf-8")
+        json.dumps(measurements, ensure_ascii=False, indent=1), encoding="utf-8")
+    worker = runfolder.is_worker(config)
+    if worker:  # the controller merges these into its report (pytest_testnodedown)
+        config.workeroutput["dmdw_report"] = {  # type: ignore[attr-defined]
+            "measurements": measurements, "gallery": [list(g) for g in run.gallery], "errors": run.errors}
     html_path = Path(config.getoption("htmlpath", None) or run.run_dir / "report.html")
-    if html_path.exists():
+    if html_path.exists() and not worker:
         text = html_path.read_text(encoding="utf-8")
         interrupted = exitstatus == int(pytest.ExitCode.INTERRUPTED)
         block = top_block(run, interrupted, exitstatus)

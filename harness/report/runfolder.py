@@ -45,12 +45,13 @@ def new_run_id() -> str:
 
 def open_run_dir(config: pytest.Config) -> Path | None:
     """This run's folder, created on the first call (then the same for every caller); sets
-    `config.dmdw_run_dir`. None on xdist workers and for --help/--fixtures/--markers/--version."""
+    `config.dmdw_run_dir`. None for --help/--fixtures/--markers/--version. An xdist worker gets a
+    sub-folder of the controller's, named for the worker (gw0, gw1, ...), and the run id <controller's>-gw0."""
     if _FOLDER_KEY in config.stash:
         return config.stash[_FOLDER_KEY][0]
     folder: Path | None = None
     if hasattr(config, "workerinput"):
-        run_id = config.workerinput.get("dmdw_run_id", "worker")
+        folder, run_id = _worker_folder(config.workerinput)
     elif any(getattr(config.option, opt, False) for opt in _NO_RUN_OPTIONS):
         run_id = "no-run"
     else:
@@ -71,8 +72,29 @@ def open_run_dir(config: pytest.Config) -> Path | None:
     return folder
 
 
+def worker_input(config: pytest.Config) -> dict[str, str]:
+    """What an xdist worker needs from the controller's run folder (pytest_configure_node)."""
+    folder, rid = config.stash.get(_FOLDER_KEY, (None, ""))
+    return {"dmdw_run_id": rid, "dmdw_run_dir": str(folder) if folder else ""}
+
+
+def _worker_folder(workerinput: dict) -> tuple[Path | None, str]:
+    worker = str(workerinput.get("workerid", "worker"))
+    parent, parent_id = workerinput.get("dmdw_run_dir", ""), workerinput.get("dmdw_run_id", "")
+    if not parent:
+        return None, parent_id or worker
+    folder = Path(parent) / worker
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder, f"{parent_id}-{worker}"
+
+
+def is_worker(config: pytest.Config) -> bool:
+    """True in an xdist worker process."""
+    return hasattr(config, "workerinput")
+
+
 def run_dir(config: pytest.Config) -> Path | None:
-    """The run folder of this session (None on xdist workers or before configure)."""
+    """The run folder of this session (a worker's sub-folder on xdist workers; None before configure)."""
     return config.stash.get(_FOLDER_KEY, (None, ""))[0]
 
 

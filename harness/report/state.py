@@ -33,7 +33,8 @@ class Run:
     run_id: str
     started: float = field(default_factory=time.time)
     signoff: SignOff = field(default_factory=SignOff)
-    gallery: list[tuple[str, str, str]] = field(default_factory=list)  # (test id, title, base64 png)
+    gallery: list[tuple[str, str, str, str]] = field(default_factory=list)  # (test id, title, base64 png, anchor)
+    plot_prefix: str = ""  # an xdist worker's id, so its plot anchors stay unique once merged
     measurements: list[Measurement] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     steps_offset: int = 0  # bytes of run_dir/steps.jsonl already given to a test
