@@ -1,0 +1,143 @@
+"""`pytest -n 2` on the local backend: each worker builds its own group in a sub-folder of one run folder,
+the controller writes one report, and nothing survives a normal end, a killed worker or Ctrl-C.
+
+Two small suite folders (suites/smoke, suites/replication in a temp dir) use the real `dw_group` fixture,
+so each xdist worker brings up a whole emulator group with run id <controller's run id>-gwN.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from harness.backends.local import leftovers
+from harness.report import RUN_ID
+from harness.wait import wait_until
+
+ROOT = Path(__file__).resolve().parents[2]
+
+ALPHA = """
+    def test_alpha(dw_group, report):
+        report.measure("alpha_builds", dw_group.builds, "builds")
+        assert dw_group.dw.healthy()
+"""
+BETA = """
+    def test_beta(dw_group, report):
+        report.measure("beta_builds", dw_group.builds, "builds")
+        assert dw_group.dw.healthy()
+"""
+
+
+def _project(tmp_path: Path, alpha: str, beta: str) -> Path:
+    for area, body in (("smoke", alpha), ("replication", beta)):
+        folder = tmp_path / "suites" / area
+        folder.mkdir(parents=True)
+        (folder / f"test_{area}.py").write_text(textwrap.dedent(body))
+    return tmp_path
+
+
+def _pytest(project: Path, *args: str) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "pytest", "-p", "harness.plugin", "-p", "harness.report", "-p", "no:cacheprovider",
+           "-p", "no:randomly", "--rootdir", str(project), "-c", os.devnull, "--dw-backend", "local",
+           "--dw-report-dir", str(project / "reports"), "-n", "2", "-q", str(project / "suites"), *args]
+    return subprocess.Popen(cmd, cwd=ROOT, env=dict(os.environ, PYTHONUNBUFFERED="1"), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+
+
+def _finish(proc: subprocess.Popen, timeout: float) -> str:
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    return out
+
+
+def _run_folder(project: Path) -> Path:
+    runs = [p for p in (project / "reports").iterdir() if RUN_ID.match(p.name)]
+    assert len(runs) == 1, runs
+    return runs[0]
+
+
+def _nothing_left(run: Path) -> bool:
+    return not leftovers(run.name + "-")
+
+
+def test_two_workers_two_groups_one_report(tmp_path: Path) -> None:
+    project = _project(tmp_path, ALPHA, BETA)
+    out = _finish(_pytest(project), 300)
+    assert "2 passed" in out, out[-4000:]
+    run = _run_folder(project)
+    assert sorted(p.name for p in run.iterdir() if p.is_dir()) == ["gw0", "gw1"]
+    for worker in ("gw0", "gw1"):
+        assert (run / worker / "steps.jsonl").stat().st_size > 0, f"{worker} built its own group"
+    env = json.loads((run / "env.json").read_text())
+    assert sorted(env["workers"]) == ["gw0", "gw1"]
+    assert env["builds"] == 2 and env["dm_build"], env
+    html = (run / "report.html").read_text()
+    assert html.count('data-item="build"') == 1, "one sign-off table"
+    assert 'data-item="replication"><td>Replication' in html
+    assert html.count("dw-verdict dw-pass") >= 2, "both suites' items signed off from the workers' reports"
+    junit = (run / "junit.xml").read_text()
+    assert 'name="test_alpha"' in junit and 'name="test_beta"' in junit
+    names = sorted(m["name"] for m in json.loads((run / "measurements.json").read_text()))
+    assert names == ["alpha_builds", "beta_builds"]
+    assert _nothing_left(run)
+
+
+def test_killed_worker_leaves_nothing_and_the_report_is_written(tmp_path: Path) -> None:
+    alpha = """
+        import os, signal
+
+        def test_alpha_dies(dw_group):
+            assert dw_group.daemons_missing() == []
+            os.kill(os.getpid(), signal.SIGKILL)
+    """
+    project = _project(tmp_path, alpha, BETA)
+    out = _finish(_pytest(project), 300)
+    run = _run_folder(project)
+    assert "crashed" in out and "1 passed" in out, out[-4000:]
+    junit = (run / "junit.xml").read_text()
+    assert 'name="test_alpha_dies"' in junit and "crashed while running" in junit
+    assert 'data-item="build"' in (run / "report.html").read_text()
+    assert _nothing_left(run), leftovers(run.name + "-")
+
+
+def test_ctrl_c_to_the_controller_leaves_nothing_and_writes_the_report(tmp_path: Path) -> None:
+    block = """
+        import time
+
+        def test_{name}(dw_group):
+            time.sleep(300)
+    """
+    project = _project(tmp_path, block.format(name="alpha"), block.format(name="beta"))
+    proc = _pytest(project)
+    t0 = time.monotonic()
+    try:
+        def both_groups_up() -> bool:
+            runs = list((project / "reports").glob("2*")) if (project / "reports").exists() else []
+            marks = {m.split(":", 1)[1].split("/")[0] for m in leftovers(runs[0].name)} if runs else set()
+            return len(marks) == 2 and all(
+                len(leftovers(f"{m}/")) >= 2 for m in marks)
+        wait_until(lambda: both_groups_up() or proc.poll() is not None, 240, "both workers' groups", interval=0.5)
+        assert proc.poll() is None, proc.stdout.read()[-3000:]
+        time.sleep(3)
+        proc.send_signal(signal.SIGINT)  # the controller only, as `kill -INT`
+        out = _finish(proc, 150)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    run = _run_folder(project)
+    assert proc.returncode == pytest.ExitCode.INTERRUPTED, out[-3000:]
+    assert (run / "report.html").exists() and (run / "junit.xml").exists(), out[-3000:]
+    assert _nothing_left(run), leftovers(run.name + "-")
+    assert time.monotonic() - t0 < 400
