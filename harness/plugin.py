@@ -50,6 +50,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--bulk-rows", default="10000000", help="rows for the seed's bulk insert (default 10,000,000)")
     g.addoption("--dw-seed", default=None, help="seed for workloads and Faker (default: random, printed)")
     g.addoption("--dw-lang", default="cn", help="DM message language: cn (default) | en")
+    g.addoption("--dw-shard", default=None, metavar="I/N",
+                help="run shard I of N: a deterministic slice of the tests (merge the shards with python -m harness.merge)")
     g.addoption("--keep-topology", action="store_true", default=False,
                 help="leave the hosts running after the run (prints how to clean up)")
 
@@ -57,8 +59,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 # ---- configure -----------------------------------------------------------------------------------
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
+    from harness import shard
+
     try:
         settings = Settings.from_options(config.getoption)
+        sharding = shard.parse(config.getoption("--dw-shard"))
     except UsageError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.dmdw_settings = settings  # type: ignore[attr-defined]
@@ -68,6 +73,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
     open_run_dir(config)  # the report picks the run id and makes the folder (config.dmdw_run_dir)
     config.dmdw_env = settings.env()  # type: ignore[attr-defined]  # read by harness.report
+    if sharding:
+        config.dmdw_env["shard"] = "{}/{}".format(*sharding)  # type: ignore[attr-defined]
+        config.pluginmanager.register(shard.ShardFilter(*sharding), "dmdw-shard")
     if threading_main():
         _install_sigterm()
 
