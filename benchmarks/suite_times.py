@@ -4,6 +4,7 @@
     python benchmarks/suite_times.py failover lifecycle --dw-backend local
     python benchmarks/suite_times.py failover --budget failover=300
     python benchmarks/suite_times.py --together --dw-backend docker   # the whole set as `pytest suites`
+    python benchmarks/suite_times.py failover lifecycle --workers 2     # serial, then -n 2, back to back
 
 Each suite runs in its own pytest process (so each pays its own group build, as `pytest suites/failover`
 does). Prints one line per suite (tests, passed, failed, seconds, the budget verdict) and the slowest tests
@@ -68,6 +69,19 @@ def time_suite(names: list[str], label: str, backend: str, store: Path, extra: l
     return wall, junit_times(junit) if junit.is_file() else [], rc
 
 
+def compare_workers(names: list[str], workers: int, backend: str, store: Path, extra: list[str]) -> int:
+    """One serial run and one `-n workers` run of the same suites; prints walls, outcomes and the ratio."""
+    results = []
+    for label, args in (("serial", extra), (f"n{workers}", [*extra, "-n", str(workers)])):
+        wall, rows, rc = time_suite(names, label, backend, store, args)
+        failed = sum(1 for r in rows if r[1] in ("failed", "error"))
+        print(f"{label:8} {len(rows):4} tests {failed:3} failed {wall:8.1f} s  (pytest exit {rc})", flush=True)
+        results.append((wall, rc))
+    (serial, rc_s), (parallel, rc_p) = results
+    print(f"-n {workers} / serial = {parallel / serial:.0%}")
+    return 1 if rc_s or rc_p else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("suites", nargs="*", help="suite names under suites/ (default: every suite folder)")
@@ -80,6 +94,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--together", action="store_true",
                     help="one pytest process over all the suites (as `pytest suites` runs them: one group build); "
                          "per-suite seconds are then the sums of their tests' times")
+    ap.add_argument("--workers", type=int, default=0, metavar="N",
+                    help="time the suites together serially, then with pytest-xdist -n N (back to back), and "
+                         "print both wall times and their ratio")
     args, extra = ap.parse_known_args(argv)
     budgets = dict(BUDGETS)
     for b in args.budget:
@@ -99,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     details = []
     total_wall, total_rows = 0.0, []
     pytest_args = [*(["-m", args.marks] if args.marks else []), *extra]
+    if args.workers:
+        return compare_workers(names, args.workers, args.dw_backend, store, pytest_args)
     if args.together:
         whole_wall, whole_rows, whole_rc = time_suite(names, "together", args.dw_backend, store, pytest_args)
     for name in names:
