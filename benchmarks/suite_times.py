@@ -39,10 +39,10 @@ Row = tuple[float, str, str, str]  # seconds, outcome, test, suite
 def junit_times(path: Path) -> list[Row]:
     """(seconds, outcome, test, suite) for each testcase of a junit file."""
     out = []
+    from harness.trend import case_outcome
+
     for case in ET.parse(path).getroot().iter("testcase"):
-        tags = {c.tag for c in case}
-        outcome = "error" if "error" in tags else "failed" if "failure" in tags else \
-            "skipped" if "skipped" in tags else "passed"
+        outcome = case_outcome(case)
         parts = case.get("classname", "").split(".")
         suite = parts[1] if len(parts) > 1 and parts[0] == "suites" else ""
         out.append((float(case.get("time", 0) or 0), outcome, case.get("name", ""), suite))

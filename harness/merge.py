@@ -99,8 +99,7 @@ def merge(shards: list[Path], out: Path | None = None) -> Merged:
     junit = merge_junit([s / "junit.xml" for s in shards])
     ET.ElementTree(junit).write(folder / "junit.xml", encoding="utf-8", xml_declaration=True)
     signoff, exitstatus = merge_signoff(shards)
-    tallies = {k: {"outcomes": t.outcomes, "pending": sorted(t.pending)} for k, t in signoff.tallies.items()}
-    (folder / "signoff.json").write_text(json.dumps({"exitstatus": exitstatus, "tallies": tallies},
+    (folder / "signoff.json").write_text(json.dumps({"exitstatus": exitstatus, "tallies": signoff.to_json()},
                                                     ensure_ascii=False, indent=1), encoding="utf-8")
     rows: list[dict] = []
     (folder / "shards").mkdir()

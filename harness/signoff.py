@@ -164,6 +164,10 @@ class SignOff:
             if final:
                 tally.pending.discard(nodeid)
 
+    def to_json(self) -> dict[str, dict]:
+        """Each item's outcomes and pending tests (signoff.json, read by harness.merge and harness.trend)."""
+        return {k: {"outcomes": dict(t.outcomes), "pending": sorted(t.pending)} for k, t in self.tallies.items()}
+
     def finished(self, nodeid: str) -> None:
         """Mark a test finished without changing its recorded outcome."""
         for key in self._by_test.get(nodeid, ()):

@@ -217,9 +217,9 @@ def _finish_files(config: pytest.Config, exitstatus: int) -> None:
         json.dumps(measurements, ensure_ascii=False, indent=1), encoding="utf-8")
     worker = runfolder.is_worker(config)
     if not worker:  # the verdicts behind the sign-off table, for python -m harness.merge and harness.trend
-        tallies = {k: {"outcomes": t.outcomes, "pending": sorted(t.pending)} for k, t in run.signoff.tallies.items()}
         (run.run_dir / "signoff.json").write_text(json.dumps(
-            {"exitstatus": exitstatus, "tallies": tallies}, ensure_ascii=False, indent=1), encoding="utf-8")
+            {"exitstatus": exitstatus, "tallies": run.signoff.to_json()}, ensure_ascii=False, indent=1),
+            encoding="utf-8")
     if worker:  # the controller merges these into its report (pytest_testnodedown)
         config.workeroutput["dmdw_report"] = {  # type: ignore[attr-defined]
             "measurements": measurements, "gallery": [list(g) for g in run.gallery], "errors": run.errors}
