@@ -39,7 +39,7 @@ Row = tuple[float, str, str, str]  # seconds, outcome, test, suite
 def junit_times(path: Path) -> list[Row]:
     """(seconds, outcome, test, suite) for each testcase of a junit file."""
     out = []
-    from harness.trend import case_outcome
+    from harness.report.trend import case_outcome
 
     for case in ET.parse(path).getroot().iter("testcase"):
         outcome = case_outcome(case)

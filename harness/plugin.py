@@ -51,7 +51,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--dw-seed", default=None, help="seed for workloads and Faker (default: random, printed)")
     g.addoption("--dw-lang", default="cn", help="DM message language: cn (default) | en")
     g.addoption("--dw-shard", default=None, metavar="I/N",
-                help="run shard I of N: a deterministic slice of the tests (merge the shards with python -m harness.merge)")
+                help="run shard I of N: a deterministic slice of the tests (merge the shards with python -m harness.report.merge)")
     g.addoption("--keep-topology", action="store_true", default=False,
                 help="leave the hosts running after the run (prints how to clean up)")
 

@@ -165,7 +165,7 @@ class SignOff:
                 tally.pending.discard(nodeid)
 
     def to_json(self) -> dict[str, dict]:
-        """Each item's outcomes and pending tests (signoff.json, read by harness.merge and harness.trend)."""
+        """Each item's outcomes and pending tests (signoff.json, read by harness.report.merge and harness.report.trend)."""
         return {k: {"outcomes": dict(t.outcomes), "pending": sorted(t.pending)} for k, t in self.tallies.items()}
 
     def finished(self, nodeid: str) -> None:

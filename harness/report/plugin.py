@@ -216,7 +216,7 @@ def _finish_files(config: pytest.Config, exitstatus: int) -> None:
     (run.run_dir / "measurements.json").write_text(
         json.dumps(measurements, ensure_ascii=False, indent=1), encoding="utf-8")
     worker = runfolder.is_worker(config)
-    if not worker:  # the verdicts behind the sign-off table, for python -m harness.merge and harness.trend
+    if not worker:  # the verdicts behind the sign-off table, for python -m harness.report.merge and harness.trend
         (run.run_dir / "signoff.json").write_text(json.dumps(
             {"exitstatus": exitstatus, "tallies": run.signoff.to_json()}, ensure_ascii=False, indent=1),
             encoding="utf-8")

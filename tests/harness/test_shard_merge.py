@@ -1,4 +1,4 @@
-"""--dw-shard i/N slices (disjoint, covering, each keeping the ordering rules) and python -m harness.merge."""
+"""--dw-shard i/N slices (disjoint, covering, each keeping the ordering rules) and python -m harness.report.merge."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import merge, shard
+from harness import shard
 from harness.errors import UsageError
+from harness.report import merge
 
 ROOT = Path(__file__).resolve().parents[2]
 NODEIDS = [f"suites/area{a}/test_f{f}.py::test_{t}" for a in range(4) for f in range(3) for t in range(9)]

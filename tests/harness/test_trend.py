@@ -1,4 +1,4 @@
-"""python -m harness.trend over fake run folders: three runs of one topology (the newest made to fail), one
+"""python -m harness.report.trend over fake run folders: three runs of one topology (the newest made to fail), one
 of another topology that must not be compared."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from harness import trend
+from harness.report import trend
 
 TOPOLOGY = {"group": "GRP1", "dw_mode": "MANUAL", "timers": {"dw_error_time": 4},
             "hosts": {"host1": {"role": "primary", "port_num": 21001}, "host2": {"role": "standby"}}}
