@@ -69,6 +69,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.dmdw_settings = settings  # type: ignore[attr-defined]
     for line in MARKERS:
         config.addinivalue_line("markers", line)
+    _default_dist(config)
     from harness.report.runfolder import open_run_dir  # here: the report registers itself first
 
     open_run_dir(config)  # the report picks the run id and makes the folder (config.dmdw_run_dir)
@@ -81,10 +82,16 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 # ---- xdist: one group per worker, one run folder -------------------------------------------------
-@pytest.hookimpl(tryfirst=True)
-def pytest_cmdline_main(config: pytest.Config) -> None:
-    """`-n N` without --dist means --dist loadgroup: each suite folder runs whole on one worker."""
-    if getattr(config.option, "numprocesses", None) and getattr(config.option, "dist", "no") == "no":
+def _default_dist(config: pytest.Config) -> None:
+    """`-n N` without --dist means --dist loadgroup (xdist's own default is load): each suite folder runs
+    whole on one worker. The controller's scheduler reads it at session start; a worker parses the command
+    line again, so it learns it from its workerinput (pytest_configure_node)."""
+    if hasattr(config, "workerinput"):
+        if config.workerinput.get("dmdw_loadgroup"):
+            config.option.loadgroup = True  # xdist's worker then suffixes node ids with the group
+        return
+    given = any(a == "-d" or a.startswith("--dist") for a in config.invocation_params.args)
+    if getattr(config.option, "numprocesses", None) and config.option.dist == "load" and not given:
         config.option.dist = "loadgroup"
 
 
@@ -94,6 +101,11 @@ def pytest_itemcollected(item: pytest.Item) -> None:
     worker then keeps the suite's ordering rules (destructive first, dw_auto together) on its group."""
     if item.get_closest_marker("xdist_group") is None:
         item.add_marker(pytest.mark.xdist_group(suite_of(item.nodeid)))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    node.workerinput["dmdw_loadgroup"] = node.config.option.dist == "loadgroup"
 
 
 def suite_of(nodeid: str) -> str:

@@ -141,3 +141,33 @@ def test_ctrl_c_to_the_controller_leaves_nothing_and_writes_the_report(tmp_path:
     assert (run / "report.html").exists() and (run / "junit.xml").exists(), out[-3000:]
     assert _nothing_left(run), leftovers(run.name + "-")
     assert time.monotonic() - t0 < 400
+
+
+def test_n_without_dist_keeps_each_suite_on_one_worker_in_its_order(tmp_path: Path) -> None:
+    """`-n 2` means --dist loadgroup by suite folder: a suite's tests share one worker, destructive first."""
+    body = """
+        import os, pytest
+
+        def _log(name):
+            with open({log!r}, "a") as f:
+                f.write(f"{{os.environ['PYTEST_XDIST_WORKER']}} {{name}}\\n")
+
+        @pytest.mark.dw_auto
+        def test_auto_{area}(): _log("{area}:auto")
+
+        @pytest.mark.parametrize("i", range(4))
+        def test_plain_{area}(i): _log("{area}:plain")
+
+        @pytest.mark.destructive
+        def test_breaks_{area}(): _log("{area}:breaks")
+    """
+    log = tmp_path / "order.log"
+    project = _project(tmp_path, body.format(log=str(log), area="smoke"), body.format(log=str(log), area="replication"))
+    out = _finish(_pytest(project), 120)
+    assert "12 passed" in out, out[-3000:]
+    lines = [line.split() for line in log.read_text().splitlines()]
+    for area in ("smoke", "replication"):
+        mine = [(w, what.split(":")[1]) for w, what in lines if what.startswith(area + ":")]
+        assert len({w for w, _ in mine}) == 1, f"{area} ran on one worker: {mine}"
+        kinds = [k for _, k in mine]
+        assert kinds == ["breaks", "plain", "plain", "plain", "plain", "auto"], kinds
