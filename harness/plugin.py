@@ -35,6 +35,7 @@ MARKERS = (
 )
 _NEXT_KEY = pytest.StashKey["pytest.Item | None"]()
 _FAILED_KEY = pytest.StashKey[bool]()
+_BY_SUITE_KEY = pytest.StashKey[bool]()
 
 
 # ---- options --------------------------------------------------------------------------------------
@@ -83,29 +84,25 @@ def pytest_configure(config: pytest.Config) -> None:
 
 # ---- xdist: one group per worker, one run folder -------------------------------------------------
 def _default_dist(config: pytest.Config) -> None:
-    """`-n N` without --dist means --dist loadgroup (xdist's own default is load): each suite folder runs
-    whole on one worker. The controller's scheduler reads it at session start; a worker parses the command
-    line again, so it learns it from its workerinput (pytest_configure_node)."""
-    if hasattr(config, "workerinput"):
-        if config.workerinput.get("dmdw_loadgroup"):
-            config.option.loadgroup = True  # xdist's worker then suffixes node ids with the group
-        return
+    """`-n N` without --dist distributes by suite folder (xdist's own default, load, spreads single tests):
+    a suite runs whole on one worker and keeps its ordering (destructive first, dw_auto together)."""
     given = any(a == "-d" or a.startswith("--dist") for a in config.invocation_params.args)
-    if getattr(config.option, "numprocesses", None) and config.option.dist == "load" and not given:
-        config.option.dist = "loadgroup"
+    by_suite = bool(getattr(config.option, "numprocesses", None)) and config.option.dist == "load" and not given
+    config.stash[_BY_SUITE_KEY] = by_suite and not hasattr(config, "workerinput")
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_itemcollected(item: pytest.Item) -> None:
-    """xdist_group = the test's suite folder (suites/<area>), unless the test names its own group: a
-    worker then keeps the suite's ordering rules (destructive first, dw_auto together) on its group."""
-    if item.get_closest_marker("xdist_group") is None:
-        item.add_marker(pytest.mark.xdist_group(suite_of(item.nodeid)))
+@pytest.hookimpl(tryfirst=True, optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """xdist's scope scheduling with the suite folder as the scope (as its loadfile uses the file)."""
+    if not config.stash.get(_BY_SUITE_KEY, False):
+        return None
+    from xdist.scheduler import LoadScopeScheduling
 
+    class SuiteScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return suite_of(nodeid)
 
-@pytest.hookimpl(optionalhook=True)
-def pytest_configure_node(node: Any) -> None:
-    node.workerinput["dmdw_loadgroup"] = node.config.option.dist == "loadgroup"
+    return SuiteScheduling(config, log)
 
 
 def suite_of(nodeid: str) -> str:

@@ -144,7 +144,7 @@ def test_ctrl_c_to_the_controller_leaves_nothing_and_writes_the_report(tmp_path:
 
 
 def test_n_without_dist_keeps_each_suite_on_one_worker_in_its_order(tmp_path: Path) -> None:
-    """`-n 2` means --dist loadgroup by suite folder: a suite's tests share one worker, destructive first."""
+    """`-n 2` distributes by suite folder: a suite's tests share one worker, destructive first."""
     body = """
         import os, pytest
 
