@@ -72,6 +72,12 @@ M: dict[str, tuple[str, str]] = {
     "m_kill_group_ok": ("强制关闭守护组({group})成功", "Kill group({group}) success"),
     "m_startup_group_ok": ("启动守护组({group})成功", "Startup group({group}) success"),
     "m_cmd_ok": ("命令[{cmd}]执行成功", "Command [{cmd}] success"),
+    "m_confirm_standby": ("确认监视器确认实例{dest}故障(守护进程{name}请求)",
+                          "Confirm monitor confirms the failure of instance {dest} (asked by dmwatcher {name})"),
+    "m_confirm_not_mon": ("不是确认监视器", "not a confirm monitor"),
+    "m_confirm_busy": ("正在自动接管", "an auto takeover is running"),
+    "m_confirm_not_primary": ("监视器看到的{name}不是正常的主库", "the monitor does not see {name} as a healthy primary"),
+    "m_confirm_other_primary": ("组中已有其他主库{other}", "{other} is the group's open primary"),
 }
 lang.register(M)
 
