@@ -4,6 +4,7 @@ wording is unknown). Registered in the shared catalog (dmemu.lang)."""
 from __future__ import annotations
 
 from .. import lang
+from . import altwording
 
 M: dict[str, tuple[str, str]] = {
     "m_recv": ("收到守护进程({name})消息", "Received message from({name})"),
@@ -78,8 +79,12 @@ M: dict[str, tuple[str, str]] = {
     "m_confirm_busy": ("正在自动接管", "an auto takeover is running"),
     "m_confirm_not_primary": ("监视器看到的{name}不是正常的主库", "the monitor does not see {name} as a healthy primary"),
     "m_confirm_other_primary": ("组中已有其他主库{other}", "{other} is the group's open primary"),
+    "m_cands_head": ("", ""),
+    "m_cand": ("{name}", "{name}"),
 }
 lang.register(M)
+if altwording.active():
+    lang.register(altwording.ALT)
 
 _COMMANDS = [
     ("help", "显示帮助信息", "show help"),

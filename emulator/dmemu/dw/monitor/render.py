@@ -88,8 +88,11 @@ class Render:
         if not cands:
             self.say("m_no_cand")
             return
+        head = lang.msg("m_cands_head")
+        if head:
+            self.write(f"{head}\n")
         for v in cands:
-            self.write(f"{v.name}\n")
+            self.write(lang.msg("m_cand", name=v.name) + "\n")
 
     def _tip(self) -> None:
         problems = []
