@@ -2,8 +2,9 @@
 
 No real capture confirms them (see messages.py), so a harness must decide by state, not by these words.
 With the switch on, every such sentence is replaced by unknown text starting with `ALT:`; DM error codes
-(`code = -N`), error texts, prompts and the `show` tables stay as they are, and so does the English
-`Received message from(X)` header, which real captures confirm.
+(`code = -N`), error texts, prompts and the `show` tables stay as they are, and so does the watcher-message
+header (`收到守护进程(X)消息` / `Received message from(X)`), which real captures confirm and which marks
+where an asynchronous status block starts.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import os
 
 ALT: dict[str, tuple[str, str]] = {
-    "m_recv": ("ALT: 守护进程{name}发来新状态", "Received message from({name})"),
     "m_wswitch": ("ALT: 守护进程{name}的状态由{frm}变为{to}", "ALT: watcher {name} moved from {frm} to {to}"),
     "m_exec_start": ("ALT: {name}准备运行{sql}", "ALT: {name} about to run {sql}"),
     "m_exec_ok": ("ALT: {name}已运行{sql}", "ALT: {name} ran {sql}"),
@@ -20,7 +20,9 @@ ALT: dict[str, tuple[str, str]] = {
     "m_sw_start": ("ALT: {name}的角色互换开始", "ALT: role exchange towards {name} begins"),
     "m_arch_invalid": ("ALT: {name}的归档全部作废", "ALT: archives of {name} marked unusable"),
     "m_arch_invalid_ok": ("ALT: 归档已全部作废", "ALT: all archives marked unusable"),
-    "m_sw_ok": ("ALT: 角色互换完毕, {name}领先 ({secs}s)", "ALT: role exchange finished, {name} leads ({secs}s)"),
+    "m_clean": ("ALT: 组{group}收尾", "ALT: group {group} tidies up"),
+    "m_clean_ok": ("ALT: {name}已收尾", "ALT: {name} tidied up"),
+    "m_sw_ok": ("ALT: 角色互换完毕, {name}领先", "ALT: role exchange finished, {name} leads"),
     "m_tk_start": ("ALT: {name}准备接手", "ALT: {name} prepares to take the lead"),
     "m_tk_ok": ("ALT: {name}已接手 ({secs}s)", "ALT: {name} has taken the lead ({secs}s)"),
     "m_auto_check": ("ALT: 组{group}失去领先者, 自动处理", "ALT: group {group} lost its leader, acting alone"),

@@ -26,7 +26,6 @@ class Managing:
         p = self.primary(g)
         if t not in self.switchover_candidates(g) or p is None:
             raise CmdError(DWMON_NO_CANDIDATE, lang.msg("m_cannot_switch", name=t.name))
-        t0 = time.monotonic()
         self.lock([p, t])
         try:
             self.say("m_sw_start", name=t.name)
@@ -46,15 +45,19 @@ class Managing:
             self.exec_step(p, "ALTER DATABASE OPEN FORCE")
             self.req(t, {"op": "set_arch", "dest": p.name, "status": "VALID"})
             self.exec_step(t, "ALTER DATABASE OPEN FORCE")
+            self.exec_step(p, "SP_SET_GLOBAL_DW_STATUS(6, 0)")       # order as in real captures
             self.exec_step(t, "SP_SET_GLOBAL_DW_STATUS(6, 0)")
-            self.exec_step(p, "SP_SET_GLOBAL_DW_STATUS(6, 0)")
             self.req(t, {"op": "history_add", "kind": "SWITCHOVER", "parent": p.name})
-            self.to_wstatus(t, "OPEN")
             self.to_wstatus(p, "OPEN")
+            self.to_wstatus(t, "OPEN")
         finally:
             self.unlock([p, t])
+        self.say("m_clean", group=g.name)
+        for v in self.gviews(g):
+            if v.conn is not None and not v.conn.closed:
+                self.say("m_clean_ok", name=v.name)
         self.refresh(self.gviews(g))
-        self.say("m_sw_ok", name=t.name, secs=f"{time.monotonic() - t0:.3f}")
+        self.say("m_sw_ok", name=t.name)
 
     def do_takeover(self, g: MonGroup, t: WatcherView, force: bool) -> None:
         self.refresh(self.gviews(g), timeout=1.0)

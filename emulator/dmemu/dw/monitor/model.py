@@ -21,8 +21,10 @@ DWMON_OPEN_NEED_USER = -27
 
 LOGIN_REQ_TIMEOUT = 3.0  # seconds one watcher gets to check a `login` before the next is asked
 
-ROW_HDR = (f"    {'WTIME':<21}{'WSTATUS':<15}{'INST_OK':<10}{'INAME':<17}{'ISTATUS':<12}{'IMODE':<10}"
-           f"{'RSTAT':<9}{'N_OPEN':<9}{'FLSN':<16}CLSN")
+ROW_INDENT = " " * 18               # under the text after "[monitor]         " (real captures)
+ROW_COLS = (("WTIME", 21), ("WSTATUS", 15), ("INST_OK", 10), ("INAME", 17), ("ISTATUS", 12), ("IMODE", 10),
+            ("RSTAT", 9), ("N_OPEN", 9), ("FLSN", 16), ("CLSN", 16))
+ROW_HDR = ROW_INDENT + "".join(f"{name:<{width}}" for name, width in ROW_COLS)
 
 
 def ts(t: float | None = None) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ... import lang
-from .model import DWMON_SYS_NOT_OK, ROW_HDR, CmdError, WatcherView, ts
+from .model import DWMON_SYS_NOT_OK, ROW_COLS, ROW_HDR, ROW_INDENT, CmdError, WatcherView, ts
 
 
 class Render:
@@ -12,9 +12,9 @@ class Render:
     def _row(self, v: WatcherView) -> str:
         m = v.msg or {}
         i = v.inst()
-        return (f"    {ts(m.get('wtime')):<21}{v.wstatus():<15}{m.get('inst_ok', 'ERROR'):<10}{v.name:<17}"
-                f"{i.get('status', 'UNKNOWN'):<12}{i.get('mode', 'UNKNOWN'):<10}{self.rstat(v):<9}"
-                f"{i.get('n_open', 0):<9}{i.get('flsn', 0):<16}{i.get('clsn', 0)}")
+        vals = (ts(m.get("wtime")), v.wstatus(), m.get("inst_ok", "ERROR"), v.name, i.get("status", "UNKNOWN"),
+                i.get("mode", "UNKNOWN"), self.rstat(v), i.get("n_open", 0), i.get("flsn", 0), i.get("clsn", 0))
+        return ROW_INDENT + "".join(f"{x:<{w}}" for x, (_, w) in zip(vals, ROW_COLS, strict=True))
 
     def _row_block(self, v: WatcherView, header: bool) -> str:
         return (ROW_HDR + "\n" if header else "") + self._row(v) + "\n\n"
