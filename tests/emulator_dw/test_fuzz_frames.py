@@ -19,6 +19,7 @@ import zlib
 import pytest
 from dmemu.wire.protocol import CMD_LOGIN, CMD_STARTUP, frame
 from dwlab import Lab, count_and_sum, wait_for
+from test_bugs import _lab
 
 SEED = 20261205
 DW = struct.Struct(">II")
@@ -158,16 +159,6 @@ def check_still_serving(lab: Lab, marker: str) -> list[str]:
     except Exception as e:                                  # noqa: BLE001 - reported as the problem
         problems.append(f"well-formed peer not served: {type(e).__name__}: {str(e)[:300]}")
     return problems
-
-
-def _lab(bugs: str = "") -> Lab:
-    lab = Lab(bugs=bugs)
-    try:
-        lab.build()
-    except BaseException:
-        lab.close()
-        raise
-    return lab
 
 
 def test_hostile_frames_close_only_their_link(tmp_path):
