@@ -20,8 +20,8 @@ from harness.chaos import (
     select_streams,
 )
 from harness.errors import HarnessError
+from harness.hostside.toxiproxy import ToxiproxyServer
 from harness.topology import Topology
-from harness.toxiproxy import ToxiproxyServer
 
 
 class FakeHost:
@@ -45,7 +45,12 @@ class FakeHost:
 
 
 class FakeBackend:
-    name = "local"
+    """A backend whose hosts take link faults through the emulator's block files."""
+
+    name = "fake"
+
+    def net_mechanism(self) -> str:
+        return "blockfile"
 
 
 @pytest.fixture
@@ -283,9 +288,12 @@ class FakeVmHost(FakeHost):
         return type("R", (), {"rc": 0, "stdout": "eth0\n", "stderr": ""})()
 
 
-def test_vagrant_uses_iptables_as_root(tmp_path: Path, topo: Topology) -> None:
+def test_iptables_through_the_backends_root_shell(tmp_path: Path, topo: Topology) -> None:
     vms = {name: FakeVmHost(name, tmp_path) for name in topo.hosts}
-    backend = type("VagrantBackend", (), {"name": "vagrant"})()
+    from harness.backends.shell import RootShell
+
+    backend = type("Machines", (), {"name": "machines", "net_mechanism": lambda self: "iptables",
+                                    "net_shell": lambda self, host: RootShell(host)})()
     chaos = Chaos(backend, vms, topo, None)
     with chaos.cut("DW", mode="reset"):
         added = [c for u, c in vms["host2"].cmds if c.startswith("iptables -A DMDW_IN")]
