@@ -98,7 +98,9 @@ def make_handler(server: ToxiproxyServer) -> type[BaseHTTPRequestHandler]:
         def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
             """The stdlib's own rejections (bad request line, oversized headers) as JSON, then close."""
             self.close_connection = True
-            self._reply(code, error_body(code, message or self.responses.get(code, ("error",))[0]))
+            if self.request_version == "HTTP/0.9":  # what the stdlib assumes of an unparsable request line
+                self.request_version = "HTTP/1.0"
+            self._reply(code, error_body(code, (message or self.responses.get(code, ("error",))[0])[:200]))
 
         def _reply(self, status: int, data: bytes) -> None:
             try:

@@ -79,17 +79,17 @@ def proxy_spec(body: Any, *, partial: bool = False) -> dict[str, Any]:
 
 
 def toxic_spec(body: Any, *, partial: bool = False) -> dict[str, Any]:
-    """A checked toxic body: known type and stream (a create), toxicity in [0, 1], integer attributes
-    in 0..2^31-1 (unknown attribute names are ignored, as Toxiproxy does)."""
+    """A checked toxic body: a known type (required unless `partial`, an update), stream and name when
+    given, toxicity in [0, 1], integer attributes in 0..2^31-1 (unknown attribute names are ignored by
+    the toxic, as Toxiproxy does)."""
     body = obj(body)
     _typed(body, TOXIC_FIELDS)
-    if not partial:
-        if body.get("type") not in TOXIC_DEFAULTS:
-            raise ApiError(400, f"invalid toxic type: {body.get('type')!r}")
-        if body.get("stream") not in (None, "", *STREAMS):
-            raise ApiError(400, "stream was invalid, can be either upstream or downstream")
-        if body.get("name") is not None:
-            name(body["name"], "toxic name")
+    if (not partial or body.get("type") is not None) and body.get("type") not in TOXIC_DEFAULTS:
+        raise ApiError(400, f"invalid toxic type: {body.get('type')!r}")
+    if body.get("stream") not in (None, "", *STREAMS):
+        raise ApiError(400, "stream was invalid, can be either upstream or downstream")
+    if body.get("name") is not None:
+        name(body["name"], "toxic name")
     tox = body.get("toxicity")
     if tox is not None:
         if isinstance(tox, bool) or not isinstance(tox, int | float) or not math.isfinite(tox):

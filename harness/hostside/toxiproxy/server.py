@@ -26,6 +26,14 @@ from .model import VERSION, ApiError, claim, find
 from .proxy import Proxy
 
 
+class ApiHttpServer(ThreadingHTTPServer):
+    """The API's listener: one daemon thread per connection and a backlog deep enough that a burst of
+    connections (a client pool, or a flood) does not push a well-formed client into SYN retries."""
+
+    daemon_threads = True
+    request_queue_size = 128
+
+
 class ToxiproxyServer:
     """The proxy registry plus the HTTP API; usable in-process (tests) or as the `toxiproxy-server` command."""
 
@@ -35,7 +43,7 @@ class ToxiproxyServer:
         self.rng = random.Random(seed)
         self.proxies: dict[str, Proxy] = {}
         self._lock = threading.RLock()
-        self._httpd: ThreadingHTTPServer | None = None
+        self._httpd: ApiHttpServer | None = None
         self._thread: threading.Thread | None = None
 
     # registry operations (the API's semantics) ----------------------------------------------------
@@ -108,8 +116,7 @@ class ToxiproxyServer:
 
     def start(self) -> ToxiproxyServer:
         """Bind the API (port 0 picks a free one, then `self.port` holds it) and serve in a thread."""
-        httpd = ThreadingHTTPServer((self.host, self.port), make_handler(self))
-        httpd.daemon_threads = True
+        httpd = ApiHttpServer((self.host, self.port), make_handler(self))
         self.port = httpd.server_address[1]
         self._httpd = httpd
         self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.1},
