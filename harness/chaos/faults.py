@@ -133,7 +133,10 @@ class Chaos:
         self._owned.insert(0, base)
         if not proxy:
             return base, base
-        log = str(self.run_dir / "toxiproxy.log") if self.run_dir else None
+        log = None
+        if self.run_dir:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            log = str(self.run_dir / "toxiproxy.log")
         site = self.backend.proxy_site(binary=binary, image=image, log_path=log)
         self._owned.append(site)
         toxi = ToxiproxyNet(site.api, self.topology, self.hosts, listen_host=site.listen_host, ports=site.ports,
