@@ -18,9 +18,9 @@ from harness.errors import HarnessError
 class ToxiproxyNet(NetBackend):
     """Link faults on a Toxiproxy server (official or harness/hostside/toxiproxy) driven by toxiproxy-python.
 
-    prepare() creates one proxy per flow and steers the dialer's traffic into it: on the local backend by
-    adding DMEMU_DIAL_MAP to the host's env (emulator-only); on docker by iptables DNAT in the dialer's
-    namespace (nat OUTPUT, from its NetShell). It must run before the DM processes start, so every link
+    prepare() creates one proxy per flow and steers the dialer's traffic into it, as the backend's
+    ProxySite says: DMEMU_DIAL_MAP in the dialer's Host.env (emulator only; helpers=None) or iptables DNAT
+    in the dialer's namespace (nat OUTPUT, through its NetShell). It must run before the DM processes start, so every link
     goes through its proxy. Modes: blackhole = timeout toxic 0, reset = reset_peer toxic, refuse = the
     proxy disabled. toxiproxy-python keeps one API address per process (class-level), so one server."""
 
