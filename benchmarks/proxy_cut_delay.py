@@ -15,8 +15,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from harness.chaos import ToxiproxyNet, select_streams  # noqa: E402
+from harness.hostside.toxiproxy import ToxiproxyServer  # noqa: E402
 from harness.topology import Topology  # noqa: E402
-from harness.toxiproxy import ToxiproxyServer  # noqa: E402
 
 
 class Receiver:

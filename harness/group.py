@@ -27,6 +27,9 @@ from harness.topology import Topology
 _LIVE: list[Group] = []  # groups to tear down at exit if their owner could not
 
 
+EMULATOR_SWITCHES = ("DMEMU_BUGS", "DMEMU_WORDING")
+
+
 class Group:
     """Backend + hosts + procedure + SQL + DataWatch for one run (or one benchmark)."""
 
@@ -59,9 +62,12 @@ class Group:
                               dm8_installer=s.dm8_installer, lang=s.lang, run_id=self.run_id,
                               run_dir=str(self.run_dir), keep=self.keep)
         self.backend = make_backend(s.backend, opts)
-        if s.target == "emulator" and os.environ.get("DMEMU_BUGS"):
-            # emulator-only: seeded defects reach every host's DM processes (the kill matrix uses it)
-            self.backend.extra_env["DMEMU_BUGS"] = os.environ["DMEMU_BUGS"]
+        if s.target == "emulator":
+            # emulator-only switches reach every host's DM processes: seeded defects (the kill matrix) and
+            # the alternative wording that proves verdicts rest on state, not sentences
+            for key in EMULATOR_SWITCHES:
+                if os.environ.get(key):
+                    self.backend.extra_env[key] = os.environ[key]
         _LIVE.append(self)
         self.env["backend"] = self.backend.name
         self.topology = self.backend.adapt(s.topology)

@@ -7,7 +7,7 @@
                           emulator installed offline (vagrant/provision/emulator.sh).
     dmdw/dm8:<hash>       base + 三 + a user-supplied DMInstall.bin installed silently, or a user's
                           image that already has DM8 + 三.
-    dmdw/toxiproxy:<hash> base + the harness's offline Toxiproxy server (harness/toxiproxy/server.py).
+    dmdw/toxiproxy:<hash> base + the harness's offline Toxiproxy server (harness/hostside/toxiproxy/).
 
 Every tag is a content hash of what went into the image (recipe files, emulator source, installer),
 so a rerun with nothing changed finds its images at once and a changed emulator gets a new image.
@@ -357,10 +357,12 @@ class Images:
 
     # ---- toxiproxy ---------------------------------------------------------------------------
     def toxiproxy(self) -> str:
-        """dmdw/toxiproxy:<hash>: the offline Toxiproxy server (harness/toxiproxy/server.py) as an image."""
+        """dmdw/toxiproxy:<hash>: the offline Toxiproxy server (harness/hostside/toxiproxy/) as an image."""
+        from harness import hostside
+
         base = self.base()
-        server = REPO / "harness" / "toxiproxy" / "server.py"
-        tag = f"{self.prefix}/toxiproxy:" + content_hash([CONTAINERS / "toxiproxy", server], [base])
+        tag = f"{self.prefix}/toxiproxy:" + content_hash([CONTAINERS / "toxiproxy", *hostside.toxiproxy_sources()],
+                                                         [base])
         if self.exists(tag):
             return tag
         with _build_lock():
@@ -368,7 +370,7 @@ class Images:
                 buf = io.BytesIO()
                 with tarfile.open(fileobj=buf, mode="w") as tar:
                     tar.add(str(CONTAINERS / "toxiproxy" / "Dockerfile"), arcname="Dockerfile")
-                    tar.add(str(server), arcname="server.py")
+                    _add_bytes(tar, "toxiproxy-server.pyz", hostside.toxiproxy_zipapp())
                 self._build(buf.getvalue(), tag, {"BASE": base}, "toxiproxy")
                 self.prune(f"{self.prefix}/toxiproxy", keep=tag)
         return tag

@@ -1,7 +1,7 @@
 """Runbook: the operator's hands on the running group, step by step as the seed's 十二 reads.
 
 Stop and start in the seed's order (十二.3), DW_MODE changes, the online rebuild of a split standby
-(十二.2.4), dmwatcher.ini edits, N_OPEN, whether the confirm monitor announced an automatic takeover.
+(十二.2.4), dmwatcher.ini edits, N_OPEN.
 Everything goes through DM8's interfaces only (host commands, dmwatcher.ini, disql, dmrman, dmmonitor),
 with the Procedure doing the mechanics. The plugin hands it to suites as the `runbook` fixture.
 """
@@ -20,7 +20,6 @@ if TYPE_CHECKING:
     from harness.dw import DataWatch, Node
     from harness.topology import HostSpec
 
-AUTO_TAKEOVER = re.compile(r"start to auto takeover|开始自动接管", re.I)
 
 
 class Runbook:
@@ -58,12 +57,6 @@ class Runbook:
     def wait_no_process(self, node: str | Node, process: str = "dmserver", timeout: float | None = None) -> None:
         """Wait until no `process` runs on the node's host."""
         self.proc.wait_no_process(self.spec(node), process, timeout)
-
-    def auto_takeover_announced(self) -> bool:
-        """The monitor printed "start to auto takeover" by itself (reference 3.3: the confirm monitor)."""
-        monitor = self.dw.monitor
-        monitor.messages()
-        return bool(AUTO_TAKEOVER.search(monitor.buffer))
 
     # ---- processes -----------------------------------------------------------------------------
     def exit_monitor(self) -> None:

@@ -1,7 +1,7 @@
 """Every exchange with a DM tool, kept for replay: `<run_dir>/transcripts/<host>-<tool>.jsonl`.
 
 One JSON line per exchange: {time, host, tool, command, output, duration, note}. Passwords are masked
-with the report's redaction (imported when first needed) before anything reaches the disk, so a run
+with harness.redact (the masking the report uses too) before anything reaches the disk, so a run
 folder can be sent back as it is. `python -m harness.replay RUN_DIR` re-reads these files with today's
 readers; the first run against a real DM8 build thus becomes a corpus and a bug report at once.
 """
@@ -14,6 +14,8 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+from harness.redact import redact
 
 _LOCK = threading.Lock()
 Redact = Callable[[str], str]
@@ -31,9 +33,7 @@ def unconfirmed(reader: str, wording: str, decision: str) -> None:
 
 
 def _default_redact(text: str) -> str:
-    from harness import report
-
-    return report.redact(text)
+    return redact(text)
 
 
 def _safe(name: str) -> str:

@@ -10,11 +10,14 @@ datetime.date / datetime.time / datetime.datetime, None.
 
 from __future__ import annotations
 
-import pickle
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
+
+from . import plaincodec
+
+MAX_REDO_BYTES = 1 << 30               # a decoded package larger than this is refused (zlib bomb)
 
 # DM type names used in Column.type (the wire layer maps them to DM type codes).
 TYPES = ("CHAR", "VARCHAR", "BIT", "TINYINT", "SMALLINT", "INT", "BIGINT", "DECIMAL", "REAL", "DOUBLE",
@@ -88,8 +91,25 @@ class RedoRecord:
     last: bool = True                      # False for a chunk of a transaction still being shipped
 
     def encode(self) -> bytes:
-        return zlib.compress(pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL), 1)
+        """zlib-compressed JSON (plaincodec): the form shipped over MAL and kept in logs and archives."""
+        return zlib.compress(plaincodec.dumps([self.lsn_lo, self.lsn_hi, self.ops, self.db_magic,
+                                               self.permanent_magic, self.oguid, self.seq, self.ts,
+                                               self.last]), 1)
 
     @staticmethod
     def decode(blob: bytes) -> RedoRecord:
-        return pickle.loads(zlib.decompress(blob))
+        """The record `encode` produced; plaincodec.CodecError for anything else."""
+        try:
+            z = zlib.decompressobj()
+            raw = z.decompress(blob, MAX_REDO_BYTES)
+        except zlib.error as e:
+            raise plaincodec.CodecError(f"redo package: {e}") from None
+        if z.unconsumed_tail or not z.eof:
+            raise plaincodec.CodecError("redo package truncated or too large")
+        v = plaincodec.loads(raw)
+        if not (isinstance(v, list) and len(v) == 9 and isinstance(v[2], list)
+                and all(isinstance(x, int) and not isinstance(x, bool) for x in (v[0], v[1], *v[3:7]))
+                and isinstance(v[7], (int, float)) and isinstance(v[8], bool)
+                and all(isinstance(op, list) and op for op in v[2])):
+            raise plaincodec.CodecError("malformed redo package")
+        return RedoRecord(v[0], v[1], [tuple(op) for op in v[2]], v[3], v[4], v[5], v[6], v[7], v[8])

@@ -21,6 +21,7 @@ CATALOG: dict[str, str] = {
     "takeover-while-healthy": "takeover is allowed while the primary is healthy",
     "switchover-drops-keepbuf": "switchover does not apply the KEEP_BUF package (the last commit is lost)",
     "watcher-ignores-oguid": "dmwatcher does not check the instance's OGUID",
+    "frame-kills-link-owner": "a malformed Data Watch frame kills the process that receives it",
 }
 
 

@@ -641,7 +641,7 @@ class Instance:
             self._encoded = None
 
     def encoded(self, rec: RedoRecord) -> bytes:
-        """rec.encode(), reusing the encoding of the record being committed (one pickle+zlib per commit)."""
+        """rec.encode(), reusing the encoding of the record being committed (one encoding per commit)."""
         cur = self._encoded
         return cur[1] if cur is not None and cur[0] is rec else rec.encode()
 

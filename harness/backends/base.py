@@ -11,9 +11,10 @@ from __future__ import annotations
 import abc
 import dataclasses
 import signal as _signal
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, Protocol
 
-from harness.errors import CommandError
+from harness.errors import CommandError, HarnessError
 
 if TYPE_CHECKING:
     import pexpect
@@ -150,6 +151,32 @@ class Host(abc.ABC):
         return f"<{type(self).__name__} {self.name} ({self.role}) {self.internal_ip}>"
 
 
+class NetShell(Protocol):
+    """A root shell in one host's network namespace (iptables, tc, the NFQUEUE delayer run there)."""
+
+    def sh(self, cmd: str, check: bool = True) -> str:
+        """Run a shell command line; its stdout. Raises HarnessError on failure when check."""
+
+    def close(self) -> None:
+        """Remove whatever the shell needed (a helper container); the host itself stays."""
+
+
+@dataclasses.dataclass
+class ProxySite:
+    """A Toxiproxy server placed by Backend.proxy_site() where the hosts' dials can reach it.
+
+    steer: how a host's dial to ip:port is sent into its proxy: "dial_map" (the emulator's
+    DMEMU_DIAL_MAP in Host.env, before the processes start) or "dnat" (iptables DNAT to dnat_ip in the
+    dialer's namespace, through Backend.net_shell())."""
+
+    api: tuple[str, int]  # the server's HTTP API as the pytest process dials it
+    listen_host: str  # the address its proxies listen on
+    steer: str  # "dial_map" | "dnat"
+    close: Callable[[], None]
+    dnat_ip: str | None = None
+    ports: Iterator[int] | None = None  # listen ports for the proxies (None: free loopback ports)
+
+
 class Backend(abc.ABC):
     """Where the hosts live. up() makes them, down() removes everything it made."""
 
@@ -180,6 +207,22 @@ class Backend(abc.ABC):
     def cleanup_hint(self) -> str:
         """How to remove a topology kept with --keep-topology (printed and put in the report)."""
         return ""
+
+    # ---- what chaos needs (harness.chaos never asks which backend it runs on) ----------------------
+    def net_mechanism(self) -> str:
+        """How link faults reach these hosts: "iptables" (rules and tc through net_shell()), "blockfile"
+        (the emulator's DMEMU_NET_BLOCK_FILE in Host.env; no root) or "" (none)."""
+        return ""
+
+    def net_shell(self, host: Host) -> NetShell:
+        """A root shell in host's network namespace (for the "iptables" mechanism)."""
+        raise HarnessError(f"the {self.name} backend gives no shell in a host's network namespace")
+
+    def proxy_site(self, *, binary: str | None = None, image: str | None = None,
+                   log_path: str | None = None) -> ProxySite:
+        """Start a Toxiproxy server for link faults (the official binary or image when given, else the
+        harness's own) where the hosts reach it."""
+        raise HarnessError(f"the {self.name} backend cannot host a Toxiproxy server; use Chaos(..., proxy=False)")
 
 
 @dataclasses.dataclass

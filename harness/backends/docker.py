@@ -27,7 +27,7 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.backends.base import BackendOptions, CommandResult, Host
+from harness.backends.base import BackendOptions, CommandResult, Host, NetShell, ProxySite
 from harness.backends.shell import LOG_DIR, ShellBackend, ShellHost, ShellProcess, host_env
 from harness.errors import HarnessError, UsageError
 from harness.wait import wait_until
@@ -418,6 +418,32 @@ class DockerBackend(ShellBackend):
             with contextlib.suppress(Exception):
                 net.remove()
             self.networks.pop(role, None)
+
+    # ---- what chaos needs ------------------------------------------------------------------------
+    def net_mechanism(self) -> str:
+        return "iptables"
+
+    def _helper_image(self) -> str:
+        image = self.helper_image or self.image
+        if not image:
+            raise HarnessError("the docker backend has no image for the network helper (dmdw/base); call up() first")
+        return image
+
+    def net_shell(self, host: Host) -> NetShell:
+        """A helper container in the host container's network namespace (NET_ADMIN; iptables, tc, python3)."""
+        from harness.backends.docker_net import NetnsHelper
+
+        return NetnsHelper(host.container, self._helper_image(), dict(self.labels))  # type: ignore[attr-defined]
+
+    def proxy_site(self, *, binary: str | None = None, image: str | None = None,
+                   log_path: str | None = None) -> ProxySite:
+        """A Toxiproxy container on the internal network; dials are DNATed into it."""
+        from harness.backends.docker_net import ToxiproxyContainer
+
+        server = ToxiproxyContainer(self.networks["internal"].name, self._helper_image(), dict(self.labels),
+                                    f"dmdw-{self.run_id}-toxiproxy", image=image)
+        return ProxySite(server.api, "0.0.0.0", "dnat", server.close, dnat_ip=server.ip,
+                         ports=iter(range(21000, 22000)))
 
     # ---- access from the pytest process ------------------------------------------------------------
     def cleanup_hint(self) -> str:

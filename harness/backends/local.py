@@ -12,6 +12,7 @@ run by scanning /proc, whatever process group or session it ended up in.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import re
@@ -22,10 +23,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from harness.backends.base import Backend, BackendOptions, CommandResult, Host, Process
+from harness.backends.base import Backend, BackendOptions, CommandResult, Host, Process, ProxySite
 from harness.errors import HarnessError
 
 if TYPE_CHECKING:
@@ -72,12 +74,15 @@ def free_ports(n: int, *, avoid: set[int] | None = None, rng: random.Random | No
     raise HarnessError(f"could not find {n} free TCP ports in {_PORT_RANGE}; free some ports and retry")
 
 
-def _proc_env(pid: int, key: str) -> str | None:
+def _proc_bytes(pid: int, name: str) -> bytes | None:
     try:
-        data = Path(f"/proc/{pid}/environ").read_bytes()
+        return Path(f"/proc/{pid}/{name}").read_bytes()
     except OSError:
         return None
-    for item in data.split(b"\0"):
+
+
+def _proc_env(pid: int, key: str) -> str | None:
+    for item in (_proc_bytes(pid, "environ") or b"").split(b"\0"):
         if item.startswith(key.encode() + b"="):
             return item.split(b"=", 1)[1].decode(errors="replace")
     return None
@@ -88,37 +93,58 @@ def _proc_env_mark(pid: int) -> str | None:
 
 
 def _proc_cmdline(pid: int) -> str:
+    return (_proc_bytes(pid, "cmdline") or b"").replace(b"\0", b" ").decode(errors="replace").strip()
+
+
+def _stat_fields(pid: int) -> list[str]:
+    """Fields of /proc/<pid>/stat after the command name (state first); [] if the process is gone."""
     try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
-    except OSError:
-        return ""
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return []
 
 
 def _is_zombie(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    fields = _stat_fields(pid)
+    return not fields or fields[0] in ("Z", "X")
 
 
-def _marked(prefix: str) -> list[tuple[int, str]]:
-    """(pid, mark) of live processes (not this one) whose DMDW_LOCAL_HOST mark starts with prefix."""
+def _in_exec(pid: int) -> bool:
+    """True while a process is inside execve: between mapping the new program and laying out its
+    arguments its environ and cmdline read empty, so its mark cannot be seen for that moment (a loaded
+    machine stretches it). Kernel threads (PF_KTHREAD) read empty always and do not count."""
+    fields = _stat_fields(pid)
+    if not fields or fields[0] in ("Z", "X") or int(fields[6]) & 0x00200000:
+        return False
+    return _proc_bytes(pid, "environ") == b"" and _proc_bytes(pid, "cmdline") == b""
+
+
+def marked_pids(prefix: str, exec_wait: float = 1.0) -> list[int]:
+    """Live pids whose DMDW_LOCAL_HOST mark starts with prefix (a run id, or run-id/host).
+
+    A process caught inside execve is read again until its mark shows (up to exec_wait seconds), so a
+    scan never misses a process that merely changed program at the wrong moment."""
     me = os.getpid()
-    out = []
+
+    def matches(pid: int) -> bool:
+        mark = _proc_env_mark(pid)
+        return mark is not None and (mark == prefix or mark.startswith(prefix + "/")) and not _is_zombie(pid)
+
+    out, pending = [], []
     for entry in os.listdir("/proc"):
         if not entry.isdigit() or int(entry) == me:
             continue
         pid = int(entry)
-        mark = _proc_env_mark(pid)
-        if mark is not None and mark.startswith(prefix) and not _is_zombie(pid):
-            out.append((pid, mark))
+        if matches(pid):
+            out.append(pid)
+        elif _in_exec(pid):
+            pending.append(pid)
+    deadline = time.monotonic() + exec_wait
+    while pending and time.monotonic() < deadline:
+        time.sleep(0.005)
+        out += [pid for pid in pending if matches(pid)]
+        pending = [pid for pid in pending if pid not in out and _in_exec(pid)]
     return out
-
-
-def marked_pids(prefix: str) -> list[int]:
-    """Live pids of one run (prefix a run id) or one host (run-id/host)."""
-    return [pid for pid, mark in _marked(prefix) if mark == prefix or mark.startswith(prefix + "/")]
 
 
 def kill_pids(pids: list[int], sig: int) -> None:
@@ -128,6 +154,36 @@ def kill_pids(pids: list[int], sig: int) -> None:
             os.kill(pid, sig)
         except (ProcessLookupError, PermissionError):
             pass
+
+
+def reap_marked(prefix: str, *, grace: float, deadline: float,
+                reap: Callable[[], None] = lambda: None, pause: float = 0.05) -> list[int]:
+    """Signal the processes marked with prefix until two scans in a row find none, and return the pids
+    still alive at `deadline` (empty when all are gone). Within `grace` seconds each process gets
+    SIGTERM once, and again a second later if it still runs (a shell may swallow one just before exec);
+    after it, SIGKILL every round. `reap` collects our own children between rounds."""
+    start = time.monotonic()
+    termed: dict[int, float] = {}
+    empty = 0
+    while True:
+        reap()
+        left = marked_pids(prefix)
+        now = time.monotonic()
+        if not left:
+            empty += 1
+            if empty == 2:
+                return []
+        elif now - start >= deadline:
+            return left
+        elif now - start >= grace:
+            empty = 0
+            kill_pids(left, signal.SIGKILL)
+        else:
+            empty = 0
+            due = [pid for pid in left if now - termed.get(pid, -1e9) >= 1.0]
+            kill_pids(due, signal.SIGTERM)
+            termed.update(dict.fromkeys(due, now))
+        time.sleep(pause)
 
 
 def _owner_alive(run_id: str) -> bool:
@@ -156,8 +212,20 @@ def cleanup_stale(prefix: str = "") -> list[int]:
     return stale
 
 
+def _marked(prefix: str) -> list[tuple[int, str]]:
+    """(pid, mark) of live processes (not this one) whose DMDW_LOCAL_HOST mark starts with prefix."""
+    me = os.getpid()
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) != me:
+            mark = _proc_env_mark(int(entry))
+            if mark is not None and mark.startswith(prefix) and not _is_zombie(int(entry)):
+                out.append((int(entry), mark))
+    return out
+
+
 def leftovers(prefix: str) -> list[str]:
-    """Processes of local runs whose id starts with prefix, as "pid:mark"."""
+    """Processes of local runs whose id starts with prefix (an xdist controller's workers), as "pid:mark"."""
     return [f"{pid}:{mark}" for pid, mark in _marked(prefix)]
 
 
@@ -314,6 +382,43 @@ class LocalHost(Host):
             kill_pids(self.pids(pattern_or_pid), sig)
 
 
+class LoopbackToxiproxy:
+    """A Toxiproxy server as its own process on 127.0.0.1: the official binary when given, else ours."""
+
+    def __init__(self, binary: str | None = None, log_path: str | None = None) -> None:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        cmd = [binary] if binary else [sys.executable, "-m", "harness.hostside.toxiproxy"]
+        self._log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
+        self.proc = subprocess.Popen([*cmd, "-host", "127.0.0.1", "-port", str(self.port)],
+                                     stdout=self._log, stderr=self._log)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise HarnessError(f"toxiproxy-server exited with status {self.proc.returncode}; see {log_path}")
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), 0.2):
+                return
+            time.sleep(0.05)
+        self.close()
+        raise HarnessError("toxiproxy-server did not answer on 127.0.0.1 within 15 s")
+
+    @property
+    def api(self) -> tuple[str, int]:
+        return ("127.0.0.1", self.port)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self._log is not subprocess.DEVNULL:
+            self._log.close()
+
+
 class LocalBackend(Backend):
     """Three hosts as directories + marked process groups on loopback addresses."""
 
@@ -327,6 +432,7 @@ class LocalBackend(Backend):
         self.root: Path | None = None
         self.hosts: dict[str, Host] = {}
         self.extra_env: dict[str, str] = {}  # added to every host command (e.g. DMEMU_BUGS for defect runs)
+        self.stop_grace = 10.0  # seconds down() waits after SIGTERM before SIGKILL
 
     def adapt(self, topology: Topology) -> Topology:
         t = topology.copy()
@@ -360,25 +466,34 @@ class LocalBackend(Backend):
         return marked_pids(self.run_id)
 
     def down(self) -> None:
-        """SIGTERM every process of the run, SIGKILL what remains after a grace period, remove the root."""
-        pids = self.live_pids()
-        if pids:
-            kill_pids(pids, signal.SIGTERM)
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline and self.live_pids():
-                time.sleep(0.1)
-        for _ in range(3):
-            left = self.live_pids()
-            if not left:
-                break
-            kill_pids(left, signal.SIGKILL)
-            time.sleep(0.2)
-        for h in self.hosts.values():
-            for p in getattr(h, "processes", []):
-                if p.popen.poll() is None:
-                    p.popen.wait(5)
+        """Stop every process of the run, then remove the root; returns only once none is left.
+
+        Each round re-reads /proc and signals what it finds: a process forked after an earlier scan
+        (a daemon still starting its children) is found by the next one, and a SIGTERM that a shell
+        swallowed just before exec is sent again. SIGTERM for the grace period, SIGKILL after it; our
+        own children are reaped so none lingers as a zombie. Done means two scans in a row found no
+        live marked process; past the deadline a HarnessError names what is left."""
+        left = reap_marked(self.run_id, grace=self.stop_grace, deadline=self.stop_grace + 20, reap=self._reap)
+        if left:
+            raise HarnessError(f"local run {self.run_id}: processes {left} still alive 20 s after SIGKILL; "
+                               f"kill them and remove {self.root}")
         if self.root and not self.options.keep:
             shutil.rmtree(self.root, ignore_errors=True)
+
+    def _reap(self) -> None:
+        """Collect the exit status of the daemons this process started (they are its children)."""
+        for h in self.hosts.values():
+            for p in getattr(h, "processes", []):
+                p.popen.poll()
+
+    def net_mechanism(self) -> str:
+        return "blockfile"
+
+    def proxy_site(self, *, binary: str | None = None, image: str | None = None,
+                   log_path: str | None = None) -> ProxySite:
+        """A toxiproxy-server process on loopback; the emulator's dials reach it through DMEMU_DIAL_MAP."""
+        server = LoopbackToxiproxy(binary, log_path)
+        return ProxySite(server.api, "127.0.0.1", "dial_map", server.close)
 
     def reachable(self, host: Host, port: int) -> tuple[str, int]:
         return (host.external_ip or host.internal_ip, port)

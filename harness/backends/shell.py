@@ -84,6 +84,22 @@ class ShellHost(Host):
             self.run(f"kill -{int(sig)} {' '.join(map(str, pids))}", user="root", check=False)
 
 
+class RootShell:
+    """A NetShell over Host.run as root, for hosts that are real machines (their namespace is theirs)."""
+
+    def __init__(self, host: Host) -> None:
+        self.host = host
+
+    def sh(self, cmd: str, check: bool = True) -> str:
+        res = self.host.run(cmd, user="root", check=False)
+        if check and res.rc != 0:
+            raise HarnessError(f"{self.host.name}: `{cmd}` failed: {(res.stderr or res.stdout).strip()}")
+        return res.stdout
+
+    def close(self) -> None:
+        """Nothing to remove: the machine is the host."""
+
+
 class ShellBackend(Backend):
     """A backend of ShellHosts: subclasses set `run_id`, `options`, `hosts`, `_down` and write _remove()."""
 

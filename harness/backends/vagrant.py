@@ -24,9 +24,9 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.backends.base import BackendOptions, CommandResult, Host
+from harness.backends.base import BackendOptions, CommandResult, Host, NetShell
 from harness.backends.docker import LABEL_OWNER, LABEL_RUN, move_ip, owner_label, pick_subnets, used_networks
-from harness.backends.shell import LOG_DIR, ShellBackend, ShellHost, ShellProcess, host_env
+from harness.backends.shell import LOG_DIR, RootShell, ShellBackend, ShellHost, ShellProcess, host_env
 from harness.errors import HarnessError, UsageError
 
 if TYPE_CHECKING:
@@ -227,6 +227,13 @@ class VagrantBackend(ShellBackend):
             with contextlib.suppress(Exception):
                 self._vagrant.destroy()
         shutil.rmtree(self.work, ignore_errors=True)
+
+    def net_mechanism(self) -> str:
+        return "iptables"
+
+    def net_shell(self, host: Host) -> NetShell:
+        """The VM itself, as root: iptables and tc act on its own network stack."""
+        return RootShell(host)
 
     def cleanup_hint(self) -> str:
         return (f"VAGRANT_CWD={VAGRANT_DIR} VAGRANT_DOTFILE_PATH={self.work / 'state'} "

@@ -14,10 +14,10 @@ Recorder), plugin (the hooks and the `report` fixture). Public API (harness/ARCH
 """
 
 from harness.progress import Meter, progress
+from harness.redact import MASK, SEED_PASSWORD, add_secret, redact
 from harness.report.api import Recorder, attach, measure, test_failed
 from harness.report.attachments import KINDS
 from harness.report.html import steps_html
-from harness.report.redact import MASK, SEED_PASSWORD, add_secret, redact
 from harness.report.runfolder import RUN_ID, open_run_dir, run_dir
 from harness.report.state import Measurement
 

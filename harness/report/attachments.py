@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from harness import plots
+from harness.redact import redact
 from harness.report.html import plot_anchor, steps_html
-from harness.report.redact import redact
 from harness.report.state import Run
 
 KINDS = ("steps", "show", "log", "timeline", "apply_lag")

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from html import escape
 from pathlib import Path
 
-from harness.report.redact import redact
+from harness.redact import redact
 from harness.report.state import Measurement, Run
 
 CSS = """

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from harness.report.redact import MASK, SECRET_KEY, redact, redact_value
+from harness.redact import MASK, SECRET_KEY, redact, redact_value
 from harness.report.state import run_of
 
 _ENV_LABELS = {

@@ -19,13 +19,13 @@ from typing import Any
 import pytest
 
 from harness import progress
+from harness.redact import redact, redact_file
 from harness.report import runfolder
 from harness.report.api import Recorder
 from harness.report.attachments import render
 from harness.report.autoattach import auto_attach
 from harness.report.html import measurements_html, top_block
 from harness.report.metadata import fill_metadata
-from harness.report.redact import redact, redact_file
 from harness.report.state import (
     CURRENT,
     FAILED_KEY,

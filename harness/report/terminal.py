@@ -7,7 +7,7 @@ import sys
 import time
 from contextlib import nullcontext
 
-from harness.report.redact import redact
+from harness.redact import redact
 from harness.report.state import CURRENT
 
 

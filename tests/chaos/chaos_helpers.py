@@ -77,7 +77,7 @@ class EchoServer:
 
 def start_server_process(*args: str) -> subprocess.Popen:
     """Start `toxiproxy-server` (the module form, so no reinstall is needed) with the official flags."""
-    return subprocess.Popen([sys.executable, "-m", "harness.toxiproxy", *args],
+    return subprocess.Popen([sys.executable, "-m", "harness.hostside.toxiproxy", *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
 

@@ -20,8 +20,8 @@ from harness.chaos import (
     select_streams,
 )
 from harness.errors import HarnessError
+from harness.hostside.toxiproxy import ToxiproxyServer
 from harness.topology import Topology
-from harness.toxiproxy import ToxiproxyServer
 
 
 class FakeHost:
@@ -45,7 +45,12 @@ class FakeHost:
 
 
 class FakeBackend:
-    name = "local"
+    """A backend whose hosts take link faults through the emulator's block files."""
+
+    name = "fake"
+
+    def net_mechanism(self) -> str:
+        return "blockfile"
 
 
 @pytest.fixture
@@ -283,9 +288,12 @@ class FakeVmHost(FakeHost):
         return type("R", (), {"rc": 0, "stdout": "eth0\n", "stderr": ""})()
 
 
-def test_vagrant_uses_iptables_as_root(tmp_path: Path, topo: Topology) -> None:
+def test_iptables_through_the_backends_root_shell(tmp_path: Path, topo: Topology) -> None:
     vms = {name: FakeVmHost(name, tmp_path) for name in topo.hosts}
-    backend = type("VagrantBackend", (), {"name": "vagrant"})()
+    from harness.backends.shell import RootShell
+
+    backend = type("Machines", (), {"name": "machines", "net_mechanism": lambda self: "iptables",
+                                    "net_shell": lambda self, host: RootShell(host)})()
     chaos = Chaos(backend, vms, topo, None)
     with chaos.cut("DW", mode="reset"):
         added = [c for u, c in vms["host2"].cmds if c.startswith("iptables -A DMDW_IN")]
@@ -293,3 +301,36 @@ def test_vagrant_uses_iptables_as_root(tmp_path: Path, topo: Topology) -> None:
     assert any(c.startswith("iptables -D DMDW_IN") for _, c in vms["host2"].cmds)
     with pytest.raises(HarnessError, match="no network backend"):
         Chaos(type("B", (), {"name": "k8s"})(), vms, topo, None)
+
+
+def test_mechanism_comes_from_the_backend_not_its_name(topo: Topology, hosts: dict[str, FakeHost]) -> None:
+    """Chaos asks the backend what it offers: a backend called "docker" that names block files gets them."""
+    backend = type("B", (), {"name": "docker", "net_mechanism": lambda self: "blockfile"})()
+    chaos = Chaos(backend, hosts, topo, None)
+    assert isinstance(chaos.net, BlockFileNet) and chaos.isolator is chaos.net
+    with chaos.cut("MAL"):
+        assert blocks(hosts, "host1") == ["127.0.56.202:5238"]
+
+
+def test_local_backend_places_a_loopback_proxy(tmp_path: Path, topo: Topology, hosts: dict[str, FakeHost]) -> None:
+    """proxy=True: the local backend starts toxiproxy-server on loopback (Backend.proxy_site()), prepare()
+    steers each dialer by DMEMU_DIAL_MAP, and close() stops the server."""
+    from harness.backends.base import BackendOptions, ProxySite
+    from harness.backends.local import LocalBackend
+
+    chaos = Chaos(LocalBackend(BackendOptions(run_id="unit")), hosts, topo, tmp_path / "run", proxy=True)
+    site = next(o for o in chaos._owned if isinstance(o, ProxySite))
+    try:
+        assert isinstance(chaos.net, ToxiproxyNet) and isinstance(chaos.isolator, BlockFileNet)
+        chaos.prepare()
+        mal = f"{topo.hosts['host2'].internal_ip}:{topo.hosts['host2'].mal_port}"
+        assert f"{mal}=127.0.0.1:" in hosts["host1"].env["DMEMU_DIAL_MAP"]
+        with chaos.latency("MAL", ms=50):
+            toxics = chaos.net.client.get_proxy("MAL_host1_host2").toxics()
+            assert [t.type for t in toxics.values()] == ["latency", "latency"]
+        with chaos.cut("CLIENT"):  # CLIENT flows start in the test process: the block files take them
+            assert blocks(hosts, "host1") == [f"127.0.0.201:{topo.hosts['host1'].port_num}"]
+    finally:
+        chaos.close()
+    with pytest.raises(OSError):
+        socket.create_connection(site.api, timeout=1).close()

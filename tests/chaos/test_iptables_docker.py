@@ -165,7 +165,7 @@ def test_bandwidth_and_latency(pair) -> None:
         assert rtt() < 0.2
         heal = net.latency(one_way, 300, 0)
         try:
-            # netem, or without it (this kernel) an NFQUEUE in mangle OUTPUT served by harness/nfqdelay.py
+            # netem, or without it (this kernel) an NFQUEUE in mangle OUTPUT served by harness/hostside/nfqdelay.py
             assert ("NFQUEUE" in helpers["host1"].sh("iptables -t mangle -S DMDW_DELAY 2>&1", check=False)) != netem
             assert rtt() >= 0.29  # an established connection is slowed too (MAL links are long-lived)
             word, secs = probe(names, "host1", topo, "host2")

@@ -1,4 +1,4 @@
-"""harness/nfqdelay.py offline: nfnetlink message encoding and decoding against the kernel UAPI layout,
+"""harness/hostside/nfqdelay.py offline: nfnetlink message encoding and decoding against the kernel UAPI layout,
 the delayer's hold/release order, and IptablesNet's NFQUEUE latency path with fake helpers."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ import struct
 
 import pytest
 
-from harness import nfqdelay as nfq
 from harness.chaos import IptablesNet, resolve_flows, select_streams
 from harness.errors import HarnessError
+from harness.hostside import nfqdelay as nfq
 from harness.topology import Topology
 
 QUEUE_TYPE = 3 << 8  # NFNL_SUBSYS_QUEUE in the high byte of nlmsg_type

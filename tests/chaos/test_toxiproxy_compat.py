@@ -271,10 +271,10 @@ def test_console_script_declared_with_official_flags() -> None:
     except ImportError:  # Python 3.10
         import tomli as tomllib
 
-    from harness.toxiproxy.server import main
+    from harness.hostside.toxiproxy.server import main
 
     root = Path(__file__).resolve().parents[2]
     meta = tomllib.loads((root / "pyproject.toml").read_text())
-    assert meta["project"]["scripts"]["toxiproxy-server"] == "harness.toxiproxy.server:main"
-    assert "harness.toxiproxy" in meta["tool"]["setuptools"]["packages"]
+    assert meta["project"]["scripts"]["toxiproxy-server"] == "harness.hostside.toxiproxy.server:main"
+    assert "harness.hostside.toxiproxy" in meta["tool"]["setuptools"]["packages"]
     assert main(["-version"]) == 0

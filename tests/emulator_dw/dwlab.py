@@ -295,7 +295,8 @@ class Lab:
                 p.wait(5)
             except subprocess.TimeoutExpired:
                 pass
-        shutil.rmtree(self.root, ignore_errors=True)
+        if not os.environ.get("DWLAB_KEEP"):
+            shutil.rmtree(self.root, ignore_errors=True)
 
     # ---- network faults ----------------------------------------------------------------------
     def isolate(self, node: Node) -> None:

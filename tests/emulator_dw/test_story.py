@@ -89,7 +89,7 @@ def test_monitor_show_tip_and_login_gate(lab):
     wait_for(lambda: len(set(n_open())) == 1 and len(n_open()) == 2, 10, "equal N_OPEN", n_open)
     assert "守护系统运行正常" in m.cmd("tip")
     out = m.cmd("choose switchover")
-    assert "请先登录监视器, code = -5" in out
+    assert "未登录监视器或服务器公钥发生变化，请重新登录!, code = -5" in out
     assert "code = -5" in m.cmd("switchover mema2")
     out = m.login("SYSDBA", "wrong_pwd")
     assert "登录监视器失败" in out and "-2501" in out
@@ -109,7 +109,7 @@ def test_switchover_to_mema2_and_back(lab):
                  "实例mema1开始执行SP_SET_GLOBAL_DW_STATUS(0, 6)语句", "实例mema1执行ALTER DATABASE MOUNT语句成功",
                  "实例mema2开始执行SP_APPLY_KEEP_PKG()语句", "实例mema1开始执行ALTER DATABASE STANDBY语句",
                  "实例mema2开始执行ALTER DATABASE PRIMARY语句", "通知实例mema2修改所有归档状态无效",
-                 "切换实例mema2成功"):
+                 "实例mema2切换成功", "通知组(GRP1)的守护进程执行清理操作"):
         assert line in out, line
     assert took <= 5, f"switchover took {took:.2f}s"
     n1, n2 = lab.n1, lab.n2

@@ -26,11 +26,11 @@ def test_request_reply_and_dial_map(monkeypatch):
     lst, port = _echo_listener()
     try:
         c = protocol.dial("127.0.0.1", port).start()
-        assert c.request({"op": "x", "x": 42})["echo"] == 42
+        assert c.request({"op": "ping", "x": 42})["echo"] == 42
         c.close()
         monkeypatch.setenv("DMEMU_DIAL_MAP", f"127.9.9.9:1={'127.0.0.1'}:{port}")
         c = protocol.dial("127.9.9.9", 1).start()
-        assert c.request({"op": "x", "x": "mapped"})["echo"] == "mapped"
+        assert c.request({"op": "ping", "x": "mapped"})["echo"] == "mapped"
         c.close()
     finally:
         lst.stop()
@@ -42,7 +42,7 @@ def test_net_block_file_refuses_dials_and_drops_links(tmp_path, monkeypatch):
     lst, port = _echo_listener("127.0.56.201")
     try:
         c = protocol.dial("127.0.56.201", port, src="127.0.56.202").start()
-        assert c.request({"op": "x", "x": 1})["ok"]
+        assert c.request({"op": "ping", "x": 1})["ok"]
         block.write_text(f"127.0.56.201:{port}\n")
         wait_for(lambda: c.closed, 2, "established link dropped within 200 ms")
         with pytest.raises(protocol.LinkError):
@@ -50,13 +50,13 @@ def test_net_block_file_refuses_dials_and_drops_links(tmp_path, monkeypatch):
         block.write_text("127.0.56.201\n")          # host isolation: links inside the host survive
         time.sleep(0.3)
         inner = protocol.dial("127.0.56.201", port, src="127.0.56.201").start()
-        assert inner.request({"op": "x", "x": 2})["ok"]
+        assert inner.request({"op": "ping", "x": 2})["ok"]
         with pytest.raises(protocol.LinkError):
             protocol.dial("127.0.56.201", port, src="127.0.56.202")
         block.unlink()
         time.sleep(0.3)
         c = protocol.dial("127.0.56.201", port, src="127.0.56.202").start()
-        assert c.request({"op": "x", "x": 3})["ok"]
+        assert c.request({"op": "ping", "x": 3})["ok"]
     finally:
         lst.stop()
 

@@ -95,6 +95,22 @@ def test_down_kills_escaped_descendants() -> None:
     assert root is not None and not root.exists()
 
 
+def test_down_outlasts_late_children_and_ignored_sigterm() -> None:
+    """The race a loaded machine exposed: a process forked after down()'s first scan, or one that does
+    not die of SIGTERM, must not outlive down(). Here a daemon keeps forking new-session children while
+    down() runs and another ignores SIGTERM, so down() has to rescan and escalate, whatever the load."""
+    b = LocalBackend(BackendOptions(run_id="unit"))
+    b.up(b.adapt(Topology()))
+    b.stop_grace = 0.5
+    h = b.hosts["monitor"]
+    forker = h.spawn("bash -c 'while :; do setsid sleep 302 & sleep 0.01; done'", name="forker")
+    stubborn = h.spawn("bash -c \"trap '' TERM; sleep 303 & wait\"", name="stubborn")
+    wait_until(lambda: len(b.live_pids()) >= 6, 10, "the forker's children and the stubborn daemon")
+    b.down()
+    assert marked_pids(b.run_id) == []
+    assert forker.popen.returncode is not None and stubborn.popen.returncode == -signal.SIGKILL  # reaped
+
+
 def test_interactive_session(local: tuple[LocalBackend, Topology]) -> None:
     b, _ = local
     child = b.hosts["monitor"].interactive("python3 -c 'x=input(\"name:\"); print(\"hello\", x)'")

@@ -1,9 +1,12 @@
-"""dmmonitor's console texts, Chinese and English (behaviour reference §4, §7; (≈) where DM8's exact
-wording is unknown). Registered in the shared catalog (dmemu.lang)."""
+"""dmmonitor's console texts, Chinese and English (behaviour reference §4, §7). Registered in the shared
+catalog (dmemu.lang). CONFIRMED lists the sentences real captures show (tests/corpus/dm8/dmmonitor/, file
+names below); every other text here is unverified: the emulator's own wording, which DM8 may word
+differently, so a harness must not decide on it (DMEMU_WORDING=alt rewords it, see altwording.py)."""
 
 from __future__ import annotations
 
 from .. import lang
+from . import altwording
 
 M: dict[str, tuple[str, str]] = {
     "m_recv": ("收到守护进程({name})消息", "Received message from({name})"),
@@ -14,7 +17,7 @@ M: dict[str, tuple[str, str]] = {
     "m_need_db": ("请指定实例名", "Give the instance name"),
     "m_bad_db": ("无效的实例名[{name}]", "Invalid instance name [{name}]"),
     "m_no_link": ("与守护进程{name}的连接已断开", "No link to dmwatcher {name}"),
-    "m_not_login": ("请先登录监视器", "Please login the monitor first"),
+    "m_not_login": ("未登录监视器或服务器公钥发生变化，请重新登录!", "Please login the monitor first"),
     "m_exec_start": ("实例{name}开始执行{sql}语句", "Instance {name} start to execute sql {sql}"),
     "m_exec_ok": ("实例{name}执行{sql}语句成功", "Instance {name} execute sql {sql} success"),
     "m_notify_w": ("通知守护进程{name}切换{to}状态", "Notify dmwatcher({name}) switch to {to} status"),
@@ -25,7 +28,9 @@ M: dict[str, tuple[str, str]] = {
     "m_sw_start": ("开始切换实例{name}", "Start to switchover instance {name}"),
     "m_arch_invalid": ("通知实例{name}修改所有归档状态无效", "Notify instance {name} to set all archives INVALID"),
     "m_arch_invalid_ok": ("修改所有实例归档为无效状态成功", "Set all instances' archives INVALID success"),
-    "m_sw_ok": ("切换实例{name}成功 (用时{secs}秒)", "Switchover instance {name} success ({secs}s)"),
+    "m_clean": ("通知组({group})的守护进程执行清理操作", "Notify group({group})'s dmwatchers to clean up"),
+    "m_clean_ok": ("清理守护进程({name})请求成功", "Clean up request of dmwatcher({name}) success"),
+    "m_sw_ok": ("实例{name}切换成功", "Instance {name} switchover success"),
     "m_cannot_takeover": ("实例{name}不满足TAKEOVER条件", "Instance {name} does not qualify for takeover"),
     "m_tk_start": ("开始使用实例{name}接管", "Start to takeover use instance {name}"),
     "m_tk_ok": ("实例{name}接管成功 (用时{secs}秒)", "Takeover use instance {name} success ({secs}s)"),
@@ -72,8 +77,40 @@ M: dict[str, tuple[str, str]] = {
     "m_kill_group_ok": ("强制关闭守护组({group})成功", "Kill group({group}) success"),
     "m_startup_group_ok": ("启动守护组({group})成功", "Startup group({group}) success"),
     "m_cmd_ok": ("命令[{cmd}]执行成功", "Command [{cmd}] success"),
+    "m_confirm_standby": ("确认监视器确认实例{dest}故障(守护进程{name}请求)",
+                          "Confirm monitor confirms the failure of instance {dest} (asked by dmwatcher {name})"),
+    "m_confirm_not_mon": ("不是确认监视器", "not a confirm monitor"),
+    "m_confirm_busy": ("正在自动接管", "an auto takeover is running"),
+    "m_confirm_not_primary": ("监视器看到的{name}不是正常的主库", "the monitor does not see {name} as a healthy primary"),
+    "m_confirm_other_primary": ("组中已有其他主库{other}", "{other} is the group's open primary"),
+    "m_cands_head": ("", ""),
+    "m_cand": ("{name}", "{name}"),
 }
 lang.register(M)
+
+_C7 = "dmmonitor/switchover-ok-cn-dmshell-c7-manual.txt"
+CONFIRMED: dict[str, tuple[str, str]] = {
+    "m_recv": ("cn,en", "cn: dmmonitor/startup-messages-cn-dmshell-c7-manual.txt; en: public capture cited in issue 12"),
+    "m_wswitch": ("cn", _C7),
+    "m_sw_start": ("cn", _C7),
+    "m_notify_w": ("cn", _C7),
+    "m_notify_w_ok": ("cn", _C7),
+    "m_exec_start": ("cn", _C7),
+    "m_exec_ok": ("cn", _C7),
+    "m_arch_invalid": ("cn", _C7),
+    "m_arch_invalid_ok": ("cn", _C7),
+    "m_clean": ("cn", _C7),
+    "m_clean_ok": ("cn", _C7),
+    "m_sw_ok": ("cn", _C7),
+    "m_confirm": ("cn", "dmmonitor/switchover-confirm-prompt-cn-eco-20251010.txt"),
+    "m_login_ok": ("cn", "dmmonitor/login-ok-cn-dmshell-c7-manual.txt"),
+    "m_user": ("cn", "dmmonitor/login-ok-cn-dmshell-c7-manual.txt"),
+    "m_pwd": ("cn", "dmmonitor/login-ok-cn-dmshell-c7-manual.txt"),
+    "m_not_login": ("cn", "dmmonitor/switchover-not-logged-in-cn-dmshell-c7.txt (printed there without a code)"),
+}
+lang.confirm(CONFIRMED)
+if altwording.active():
+    lang.register(altwording.ALT)
 
 _COMMANDS = [
     ("help", "显示帮助信息", "show help"),

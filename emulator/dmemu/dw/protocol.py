@@ -1,7 +1,10 @@
 """Wire protocol between the Data Watch processes (MAL, instance<->watcher, watcher<->watcher/monitor).
 
-Frames are a 4-byte big-endian length followed by a pickled dict (all peers are the emulator's own
-processes on trusted loopback links). Every frame has an "op". A request carries "rid"; its answer
+A frame is an 8-byte header (big-endian JSON length, binary length), a JSON object (dmemu.plaincodec)
+and a binary section holding the message's bytes values (redo packages) back to back, each referenced
+from the JSON by offset and length. Nothing in a frame is executable. A frame that is oversized,
+truncated, not valid JSON or not a valid message (unknown op, wrong field types, see `validate`) closes
+that link with one logged line; the process goes on serving its other links. Every frame has an "op". A request carries "rid"; its answer
 carries the same "rid" and "op": "reply". Frames without "rid" are one-way pushes.
 
 Emulator-only network controls (documented in emulator/README.md):
@@ -21,7 +24,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import pickle
 import select
 import socket
 import struct
@@ -31,8 +33,40 @@ import time
 import weakref
 from collections.abc import Callable
 
-_LEN = struct.Struct(">I")
-MAX_FRAME = 512 * 1024 * 1024
+from .. import bugs, plaincodec
+
+_HDR = struct.Struct(">II")
+MAX_JSON = 16 * 1024 * 1024            # JSON part of one frame
+MAX_BINARY = 512 * 1024 * 1024         # binary section (redo packages, a recovery batch)
+MAX_OP = 32
+
+OPS = frozenset({
+    "reply", "hello", "mon_hello", "status", "wstatus", "wmsg", "winfo", "watch", "login", "exec",
+    "set_arch", "set_para", "set_mid", "recover", "recovered", "history_add", "shutdown", "start_inst",
+    "stop_inst", "kill_inst", "kill", "lock", "unlock", "send_failed", "rlog", "lsn", "n_open", "ping",
+    "flush", "confirm",
+})
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "rlog": ("hdr", "blob"), "flush": ("lsn",), "exec": ("sql",),
+    "login": ("user", "pwd"), "reply": ("rid",),
+}
+
+
+def _int(v: object) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+FIELDS: dict[str, Callable[[object], bool]] = {
+    "rid": _int,
+    "lsn": _int,
+    "blob": lambda v: isinstance(v, bytes),
+    "blobs": lambda v: isinstance(v, list) and all(isinstance(b, bytes) for b in v),
+    "hdr": lambda v: isinstance(v, list) and len(v) == 5 and all(_int(x) for x in v),
+    "sql": lambda v: isinstance(v, str),
+    "user": lambda v: isinstance(v, str),
+    "pwd": lambda v: isinstance(v, str),
+    "name": lambda v: v is None or isinstance(v, str),
+}
 
 
 def _send_stall() -> float:
@@ -161,16 +195,64 @@ def _recv_exact(sock: socket.socket, n: int) -> bytes:
     return bytes(buf)
 
 
+class FrameError(LinkError):
+    """A frame that is not a valid message: the link it came on is closed."""
+
+
 def encode(msg: dict) -> bytes:
-    body = pickle.dumps(msg, protocol=pickle.HIGHEST_PROTOCOL)
-    return _LEN.pack(len(body)) + body
+    """One frame for `msg` (see the module docstring)."""
+    parts: list[bytes] = []
+    pos = 0
+
+    def attach(b: bytes) -> list[int]:
+        nonlocal pos
+        parts.append(b)
+        pos += len(b)
+        return [pos - len(b), len(b)]
+
+    body = plaincodec.dumps(msg, on_bytes=attach)
+    return b"".join([_HDR.pack(len(body), pos), body, *parts])
+
+
+def validate(msg: object) -> dict:
+    """`msg` if it is a valid message: an object with a known op, required fields, known field types."""
+    if not isinstance(msg, dict):
+        raise FrameError(f"frame is a {type(msg).__name__}, not an object")
+    op = msg.get("op")
+    if not isinstance(op, str) or len(op) > MAX_OP or op not in OPS:
+        raise FrameError(f"unknown op {str(op)[:MAX_OP]!r}")
+    missing = [f for f in REQUIRED.get(op, ()) if f not in msg]
+    if missing:
+        raise FrameError(f"{op}: missing {', '.join(missing)}")
+    for f, ok in FIELDS.items():
+        if f in msg and not ok(msg[f]):
+            raise FrameError(f"{op}: bad field {f}")
+    return msg
+
+
+def decode(body: bytes, binary: bytes) -> dict:
+    """The message of one frame's JSON part and binary section (FrameError when it is not valid)."""
+    view = memoryview(binary)
+
+    def ref(v: object) -> bytes:
+        if not (isinstance(v, list) and len(v) == 2 and _int(v[0]) and _int(v[1])
+                and 0 <= v[0] and 0 <= v[1] and v[0] + v[1] <= len(binary)):
+            raise plaincodec.CodecError("bad binary reference")
+        return bytes(view[v[0]:v[0] + v[1]])
+
+    try:
+        return validate(plaincodec.loads(body, on_ref=ref))
+    except plaincodec.CodecError as e:
+        raise FrameError(f"bad frame: {e}") from None
 
 
 def read_frame(sock: socket.socket) -> dict:
-    (n,) = _LEN.unpack(_recv_exact(sock, 4))
-    if n > MAX_FRAME:
-        raise LinkError(f"frame too large ({n})")
-    return pickle.loads(_recv_exact(sock, n))
+    """The next message on `sock`; LinkError when the link closes, FrameError for an invalid frame."""
+    n_json, n_bin = _HDR.unpack(_recv_exact(sock, _HDR.size))
+    if n_json > MAX_JSON or n_bin > MAX_BINARY:
+        raise FrameError(f"frame too large ({n_json}+{n_bin} bytes)")
+    body = _recv_exact(sock, n_json)
+    return decode(body, _recv_exact(sock, n_bin) if n_bin else b"")
 
 
 class Conn:
@@ -300,7 +382,13 @@ class Conn:
                         self.on_push(self, msg)
                     except Exception as e:              # noqa: BLE001 - a bad push must not kill the link
                         sys.stderr.write(f"dw link {self.name}: {type(e).__name__}: {e}\n")
-        except (OSError, EOFError, pickle.UnpicklingError, struct.error):
+        except FrameError as e:
+            peer = f"{self.src}" if self.src else f"{self.dest}"
+            sys.stderr.write(f"dw link {self.name}: closed, {e} (peer {peer})\n")
+            sys.stderr.flush()
+            if bugs.active("frame-kills-link-owner"):
+                os._exit(70)
+        except OSError:
             pass
         finally:
             self.close()

@@ -1,6 +1,6 @@
 """Redo capture (row images of a transaction) and redo apply.
 
-Op format (plain tuples, picklable):
+Op format (plain tuples of plain values, see dmemu.plaincodec):
   ("X", [(sql, params), ...])            DDL: the exact SQLite statements run, incl. DM$ catalog rows
   ("C", phys)                            all rows of table `phys` deleted (TRUNCATE / DELETE without WHERE)
   ("D", phys, [rowid, ...])              rows that existed before the transaction and were updated/deleted

@@ -82,6 +82,9 @@ ERR_NO_LOGIN = -2501
 LISTEN_BACKLOG = 1024              # bursts of connects (pools, parallel tests) must not overflow the queue
 
 
+BODY_PIECE = 1 << 20                 # bodies above this are read piece by piece
+
+
 class ClientGone(Exception):
     """The client's socket failed while sending: end this connection (other OSErrors are server errors)."""
 
@@ -197,8 +200,8 @@ class ClientConnection:
                 if len(h) < HDR_LEN:
                     return
                 stmt, cmd, length, _ = parse_header(h)
-                body = self.rfile.read(length) if length else b""
-                if len(body) < length:
+                body = self.read_body(length)
+                if body is None:
                     return
                 self.stall_while_blocked()
                 self.dispatch(stmt, cmd, h, body)
@@ -208,6 +211,20 @@ class ClientConnection:
             pass
         finally:
             self.cleanup()
+
+    def read_body(self, length: int) -> bytes | None:
+        """The body of `length` bytes, read in pieces (a header claiming a huge body costs only what the
+        peer really sends); None when the connection ends first."""
+        if length <= BODY_PIECE:
+            body = self.rfile.read(length) if length else b""
+            return body if len(body) == length else None
+        buf = bytearray()
+        while len(buf) < length:
+            piece = self.rfile.read(min(BODY_PIECE, length - len(buf)))
+            if not piece:
+                return None
+            buf += piece
+        return bytes(buf)
 
     def dispatch(self, stmt: int, cmd: int, h: bytes, body: bytes) -> None:
         handler = self.handlers.get(cmd)

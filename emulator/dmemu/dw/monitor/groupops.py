@@ -1,0 +1,81 @@
+"""Whole-group and per-instance commands: stop/startup/kill group or database, set ... parameters."""
+
+from __future__ import annotations
+
+from ... import lang
+from ..config import MonGroup
+from .model import DWMON_CHECK_OPEN_LATER, DWMON_INVALID_ARG, DWMON_NO_CANDIDATE, CmdError, WatcherView
+
+
+class GroupCommands:
+    """Commands acting on every watcher of a group or on one instance (mixin of Monitor)."""
+
+    def _stop_group(self, g: MonGroup) -> None:
+        vs = [v for v in self.gviews(g) if v.conn and not v.conn.closed]
+        p = self.primary(g, fresh_only=False)
+        self.lock(vs)
+        try:
+            for v in vs:
+                self.to_wstatus(v, "SHUTDOWN")
+            order = ([p] if p in vs else []) + [v for v in vs if v is not p]
+            for v in order:
+                self.say("m_stop_inst", name=v.name)
+                self.req(v, {"op": "stop_inst"})
+                self._wait(lambda v=v: v.msg.get("inst_ok") != "OK", 30)
+                self.say("m_stop_inst_ok", name=v.name)
+        finally:
+            self.unlock(vs)
+        self.say("m_stop_group_ok", group=g.name)
+
+    def _kill_group(self, g: MonGroup) -> None:
+        for v in self.gviews(g):
+            if v.conn and not v.conn.closed:
+                self.req(v, {"op": "kill_inst"})
+        self.say("m_kill_group_ok", group=g.name)
+
+    def _startup_group(self, g: MonGroup) -> None:
+        p = self.primary(g, fresh_only=False)
+        vs = [v for v in self.gviews(g) if v.conn and not v.conn.closed]
+        for v in ([p] if p in vs else []) + [v for v in vs if v is not p]:
+            self.req(v, {"op": "start_inst"})
+        ok = self._wait(lambda: all(v.wstatus() == "OPEN" and v.inst().get("status") == "OPEN" for v in vs), 60)
+        if not ok:
+            raise CmdError(DWMON_CHECK_OPEN_LATER, lang.msg("m_check_later", name=g.name))
+        self.say("m_startup_group_ok", group=g.name)
+
+    def _one_db(self, what: str, v: WatcherView) -> None:
+        op = {"stop": "stop_inst", "kill": "kill_inst", "startup": "start_inst"}[what]
+        self.req(v, {"op": op})
+        self.say("m_cmd_ok", cmd=f"{what} database {v.name}")
+
+    def _set(self, w: list[str], low: list[str]) -> None:
+        # set group [g] auto restart on|off ; set group [g] recover time n ; set database [g.]db recover time n
+        # set database [g.]db arch invalid ; set group [g] arch invalid
+        rest = low[2:]
+        target = None
+        if rest and rest[0] not in ("auto", "recover", "arch"):
+            target = w[2]
+            rest = rest[1:]
+        if low[1] == "group":
+            vs = self.gviews(self.group(target))
+        else:
+            vs = [self.db(target)[1]]
+        if rest[:2] == ["auto", "restart"] and rest[2:] in (["on"], ["off"]):
+            for v in vs:
+                self.req(v, {"op": "set_para", "name": "INST_AUTO_RESTART", "value": "1" if rest[2] == "on" else "0"})
+        elif rest[:2] == ["recover", "time"] and len(rest) == 3 and rest[2].isdigit():
+            for v in vs:
+                self.req(v, {"op": "set_para", "name": "INST_RECOVER_TIME", "value": rest[2]})
+        elif rest == ["arch", "invalid"]:
+            for v in vs:
+                g = v.group
+                p = self.primary(g)
+                if p is None:
+                    raise CmdError(DWMON_NO_CANDIDATE, lang.msg("m_tip_no_primary", group=g.name))
+                if v is p:
+                    self.req(p, {"op": "set_arch", "dest": "*", "status": "INVALID"})
+                else:
+                    self.req(p, {"op": "set_arch", "dest": v.name, "status": "INVALID"})
+        else:
+            raise CmdError(DWMON_INVALID_ARG, lang.msg("m_bad_cmd", cmd=" ".join(w)))
+        self.say("m_cmd_ok", cmd=" ".join(w))
