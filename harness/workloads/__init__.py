@@ -28,12 +28,25 @@ class Workloads:
 
     def __init__(self, sql: Any, topology: Any, run_dir: str | Path | None, seed: int, chaos: Any = None) -> None:
         self.sql, self.topology, self.run_dir, self.seed, self.chaos = sql, topology, run_dir, int(seed), chaos
+        self.made: list[TxnWorkload] = []
+
+    @property
+    def instances(self) -> list[str]:
+        """The instances every workload made here reads in its final phase (runbook.leave_group narrows it)."""
+        return [h.instance for h in self.topology.db_hosts]
+
+    @instances.setter
+    def instances(self, names: list[str]) -> None:
+        for wl in self.made:
+            wl.instances = list(names)
 
     def _table(self, stem: str) -> str:
         return f"DMDW_{stem}{self.seed % 100000}_{next(_names)}"
 
     def _make(self, model: Any, **kw: Any) -> TxnWorkload:
-        return TxnWorkload(model, self.sql, self.topology, self.run_dir, self.seed, chaos=self.chaos, **kw)
+        wl = TxnWorkload(model, self.sql, self.topology, self.run_dir, self.seed, chaos=self.chaos, **kw)
+        self.made.append(wl)
+        return wl
 
     def bank(self, accounts: int = 8, total: int | None = None, **kw: Any) -> TxnWorkload:
         """Transfers between `accounts` accounts (total fixed) and reads of every balance, also on the standby."""

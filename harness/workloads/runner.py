@@ -72,9 +72,9 @@ class Run:
         hist = self.history
         ops, forgiven = list(hist.ops), 0
         if cut_off:
-            ops = []
+            ops, cut = [], {k.upper(): t for k, t in cut_off.items()}
             for op in hist.ops:
-                since = cut_off.get(op.node or "")
+                since = cut.get((op.node or "").upper())
                 if op.type == "ok" and since is not None and op.time >= since and not self.wl.model.readonly(
                         op.f, op.value):
                     op = dataclasses.replace(op, type="info")
@@ -128,6 +128,7 @@ class TxnWorkload:
         self.writers, self.readers, self.connector = writers, readers, connector
         self.targets = targets  # connect arguments by instance ("" = service name) instead of dmPython's
         self.crash_after = crash_after  # test hook: the first writer aborts after this many operations
+        self._names = {i.upper(): i for i in self.base.instances}  # the server's spelling -> the topology's
         self.crashes = 0
         self.slots: list[Slot] = []
         self.history: History | None = None
@@ -191,6 +192,7 @@ class TxnWorkload:
 
     def _take(self, slot: Slot, event: tuple) -> None:
         process, type_, f, value, at, node, error = event
+        node = self._names.get(str(node).upper(), node) if node else node
         slot.open = (f, value) if type_ == "invoke" else None
         assert self.history is not None
         self.history.record(process, type_, f, value, error=error, node=node, at=at)
