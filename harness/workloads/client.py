@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.sql import dm_error_code as error_code
 from harness.workload import DEFINITE_FAIL, StatementTimeout, _Runner
 
 NODE_SQL = "SELECT NAME FROM V$INSTANCE"
@@ -80,15 +81,6 @@ class Tx:
     def rollback(self) -> None:
         with contextlib.suppress(Exception):
             self.conn.rollback()
-
-
-def error_code(exc: BaseException) -> int | None:
-    """The DM error code carried by a driver exception, if any."""
-    for a in getattr(exc, "args", ()):
-        code = getattr(a, "code", None)
-        if isinstance(code, int):
-            return code
-    return None
 
 
 def outcome(exc: BaseException, committing: bool, readonly: bool) -> str:
