@@ -103,7 +103,7 @@ class Run:
         from harness.report.api import measure
 
         kind = self.wl.model.kind
-        with contextlib.suppress(TypeError, ValueError):  # outside a test: nothing to attach to
+        with contextlib.suppress(RuntimeError, TypeError):  # outside a test: nothing to attach to
             measure(None, f"{kind} ops ok", res.stats["ok"], "ops",
                     note=f"fail {res.stats['fail']}, info {res.stats['info']}, "
                          f"crashed clients {res.stats['crashed_clients']}")
