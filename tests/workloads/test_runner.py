@@ -69,3 +69,19 @@ def test_cut_off_turns_late_acks_of_that_instance_into_info(tmp_path: Path) -> N
     writes = sum(1 for op in history.ops if op.type == "ok" and op.f in ("write", "cas") and op.process != "final")
     assert forgiving.stats["acked_after_cut_off"] == writes > 0
     assert strict.stats["ok"] == forgiving.stats["ok"]
+
+
+def test_leaving_the_group_narrows_every_workload_made(tmp_path: Path) -> None:
+    ws = _workloads(tmp_path)
+    a, b = ws.bank(**_fake()), ws.list_append(**_fake())
+    ws.instances = [i for i in ws.instances if i != INST]  # what runbook.leave_group does
+    assert a.instances == b.instances == []
+    assert [s.process for s in a.specs()] == ["bank-w0", "bank-w1", "bank-w2"]
+
+
+def test_list_append_keys_move_on_with_time() -> None:
+    from harness.workloads import ListAppend
+
+    m = ListAppend("L", keys=6, rotate=10.0, start=0.0)
+    assert m.window(5.0) == range(0, 6) and m.window(25.0) == range(6, 12)
+    assert m.final_ops() and all(mop[0] == "r" for mop in m.final_ops()[0][1])
