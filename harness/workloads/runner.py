@@ -82,7 +82,7 @@ class Run:
                 ops.append(op)
         view = History(seed=hist.seed, ops=ops, roles=list(hist.roles), notes=list(hist.notes))
         rec = Recorded(str(hist.path or self.wl.model.kind), self.wl.model.kind, view, self.wl.model.params())
-        res = judge(rec, hist.faults)
+        res = allow(judge(rec, hist.faults), getattr(self.wl.model, "allowed", ()))
         res.stats.update(self.counts())
         if cut_off:
             res.stats["acked_after_cut_off"] = forgiven
@@ -111,6 +111,19 @@ class Run:
             if "acked_after_cut_off" in res.stats:
                 measure(None, f"{kind} writes acknowledged after the cut-off", res.stats["acked_after_cut_off"],
                         "ops", note="judged as info: may be lost by design after a takeover")
+
+
+def allow(res: Result, kinds: tuple[str, ...]) -> Result:
+    """The verdict without the anomaly classes the isolation level in use allows (counted in the stats as
+    `allowed`); a verdict left with no anomaly becomes valid, an `unknown` stays unknown."""
+    allowed = [a for a in res.anomalies if a.kind in kinds]
+    if not allowed:
+        return res
+    res.anomalies = [a for a in res.anomalies if a.kind not in kinds]
+    res.stats["allowed"] = ", ".join(sorted({a.kind for a in allowed})) + f" x{len(allowed)}"
+    if res.verdict == "invalid" and not res.anomalies:
+        res.verdict = "valid"
+    return res
 
 
 class TxnWorkload:

@@ -85,3 +85,26 @@ def test_list_append_keys_move_on_with_time() -> None:
     m = ListAppend("L", keys=6, rotate=10.0, start=0.0)
     assert m.window(5.0) == range(0, 6) and m.window(25.0) == range(6, 12)
     assert m.final_ops() and all(mop[0] == "r" for mop in m.final_ops()[0][1])
+
+
+def test_allowed_classes_are_counted_not_judged() -> None:
+    from harness.checkers import Anomaly, Result
+    from harness.workloads.runner import allow
+
+    res = Result("list-append")
+    res.add(Anomaly("G-single", "read skew"))
+    assert allow(res, ("G-single", "G2")).valid and res.stats["allowed"] == "G-single x1"
+    res.add(Anomaly("G1c", "circular information flow"))
+    assert not allow(res, ("G-single",)).valid
+
+
+def test_an_op_inside_a_role_change_is_not_held_to_real_time() -> None:
+    from harness.checkers.model import Operation
+    from harness.checkers.roles import held_to_real_time
+    from harness.history import RoleSample
+
+    roles = [RoleSample(1.0, "a", "PRIMARY", "OPEN"), RoleSample(2.0, "b", "PRIMARY", "OPEN")]
+    held = held_to_real_time(roles)
+    assert held(Operation(0, "p", "ok", "txn", [], 0.5, 0.9, "a"))
+    assert not held(Operation(1, "p", "ok", "txn", [], 1.5, 1.6, "a"))  # b was primary at the next poll
+    assert held(Operation(2, "p", "ok", "txn", [], 2.5, 2.6, "b"))
