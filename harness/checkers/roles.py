@@ -48,9 +48,18 @@ class PrimaryAt:
         k = bisect.bisect_right(self.times, t)
         return self.names[k - 1] if k else None
 
+    def after(self, t: float) -> str | None:
+        """The instance first seen as writable primary at or after t (None: no later sample)."""
+        k = bisect.bisect_left(self.times, t)
+        return self.names[k] if k < len(self.times) else None
+
 
 def held_to_real_time(roles: list[RoleSample] | None) -> Callable[[Operation], bool]:
     """Whether an op must see all that completed before it: yes when no role samples are known, else
-    when it was served by the primary of its time (or by an instance not named)."""
+    when it was served by the primary of its time (or by an instance not named). Samples are polls: an op
+    is of the primary's time only when the samples on both sides of it (last before its invoke, first
+    after its completion) name its instance; in a role change between two polls it is held like a
+    standby's."""
     primary = PrimaryAt(roles or [])
-    return lambda op: not primary or op.instance is None or primary(op.invoke) in (None, op.instance)
+    return lambda op: (not primary or op.instance is None or (
+        primary(op.invoke) in (None, op.instance) and primary.after(op.complete) in (None, op.instance)))
