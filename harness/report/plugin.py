@@ -3,7 +3,8 @@
 Configure opens the run folder, points pytest-html (self-contained) and junitxml at it unless the user
 gave --html / --junitxml, and connects harness.progress to the terminal. Each phase's attachments and
 measurements become extras of the test's entry. Session end (failed and interrupted runs too) inserts the
-top block, writes measurements.json and redacts every file of the run folder.
+top block, writes measurements.json and unconfirmed-wording.json (decisions that rested on emulator-only
+wording, harness.transcript) and redacts every file of the run folder.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from harness.report.metadata import fill_metadata
 from harness.report.state import CURRENT, FAILED_KEY, MEASURED_KEY, PENDING_KEY, RUN_KEY, Run, run_of
 from harness.report.terminal import terminal_sink
 from harness.signoff import MARKER_LINE
+from harness.transcript import UNCONFIRMED_WORDING
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -182,6 +184,8 @@ def _finish_files(config: pytest.Config, exitstatus: int) -> None:
         return
     (run.run_dir / "measurements.json").write_text(
         json.dumps([asdict(m) for m in run.measurements], ensure_ascii=False, indent=1), encoding="utf-8")
+    (run.run_dir / "unconfirmed-wording.json").write_text(
+        json.dumps(UNCONFIRMED_WORDING, ensure_ascii=False, indent=1), encoding="utf-8")
     html_path = Path(config.getoption("htmlpath", None) or run.run_dir / "report.html")
     if html_path.exists():
         text = html_path.read_text(encoding="utf-8")
