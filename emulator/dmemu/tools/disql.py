@@ -57,9 +57,7 @@ def dial(host: str, port: int, user: str, password: str):
     try:
         return connect(host, port, user, password, autocommit=False)
     except DmError as e:
-        if e.code == -70028:                        # printed as the capture shows, without the OS detail
-            raise _no_socket() from None
-        raise ClientError(e.code, e.message.strip().rstrip(".")) from None
+        raise (_no_socket() if e.code == -70028 else ClientError(e.code, e.message.strip().rstrip("."))) from None
 
 
 def _no_socket() -> ClientError:
@@ -600,9 +598,8 @@ def main(argv: list[str] | None = None) -> int:
     asks = login is None or login.upper() != "/NOLOG" and not parse_login(login)[0]
     if asks and not d.silent:                       # real disql names itself before asking (corpus disql/login-*)
         d.p("disql V8")
-    if login is None or login.upper() != "/NOLOG":
-        if not d.login(login or ""):
-            return 1
+    if (login is None or login.upper() != "/NOLOG") and not d.login(login or ""):
+        return 1
     if not d.silent and not asks:
         d.p("disql V8")
     if stmts:
