@@ -103,3 +103,16 @@ def test_the_older_emulator_ep_info_layout_still_reads_n_open() -> None:
            "7           39382           39390")
     m2 = parse_show(_with_ep(_EP_OLD, row)).db("mema2")
     assert (m2.n_open, m2.flsn, m2.clsn, m2.imode) == (7, 39382, 39390, "STANDBY")
+
+
+def test_the_real_not_logged_in_refusal_is_recognised_without_a_code() -> None:
+    """tests/corpus/dm8/dmmonitor/switchover-not-logged-in-cn-dmshell-c7.txt prints no `code = -5`."""
+    from pathlib import Path
+
+    from harness.show import NOT_LOGGED_IN, error_code, refused
+
+    capture = Path(__file__).parents[1] / "corpus/dm8/dmmonitor/switchover-not-logged-in-cn-dmshell-c7.txt"
+    answer = capture.read_text(encoding="utf-8").split("#@ ---\n", 1)[1]
+    assert NOT_LOGGED_IN.search(answer) and error_code(answer) is None
+    assert refused(answer) is not None
+    assert NOT_LOGGED_IN.search("[monitor]         2026-12-05 00:00:01: Please login the monitor first\n")
