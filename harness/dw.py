@@ -143,6 +143,15 @@ class DataWatch:
         db = self.sql.scalar(name, "select DB_MAGIC from v$rlog", retries=READ_RETRIES)
         return int(perm), int(db)
 
+    def open_count(self, node: str | Node) -> int | None:
+        """v$database OPEN_COUNT of one instance (N_OPEN, reference 4.3: the primary counts its opens and ships
+        the count as redo), None when the instance cannot be read."""
+        try:
+            v = self.sql.scalar(self.node(node).name, "select OPEN_COUNT from v$database", retries=READ_RETRIES)
+        except Exception:  # noqa: BLE001 - unreachable is a state
+            return None
+        return int(v) if v is not None else None
+
     def oguid(self, node: str | Node) -> int:
         return int(self.sql.scalar(self.node(node).name, "select OGUID from v$instance", retries=READ_RETRIES))
 

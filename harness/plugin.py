@@ -409,7 +409,9 @@ def workload(sql: Any, dw_group: Group, run_dir: Path, dw_seed: int, request: py
 def workloads(sql: Any, dw_group: Group, run_dir: Path, dw_seed: int, request: pytest.FixtureRequest) -> Any:
     """harness.workloads.Workloads: bank, list-append, register and unique-ids workloads run by client
     processes through the seed's service name (and, for reads, on each instance); with the test's chaos."""
+    from harness.report import measure
     from harness.workloads import Workloads
 
     chaos = request.getfixturevalue("chaos") if "chaos" in request.fixturenames else None
-    return Workloads(sql, dw_group.topology, run_dir, dw_seed, chaos)
+    return Workloads(sql, dw_group.topology, run_dir, dw_seed, chaos,
+                     measure=lambda name, value, unit, note="": measure(request, name, value, unit, note=note))

@@ -39,11 +39,12 @@ class Runbook:
         return self.proc.hosts[self.spec(node).name]
 
     def n_open(self) -> dict[str, int | None]:
-        """{INAME: N_OPEN} as `show` reports it (reference 4.3: the primary increments it on every open)."""
-        return {name: db.n_open for name, db in self.dw.monitor.show().databases.items()}
+        """{instance: N_OPEN} read as v$database OPEN_COUNT on each instance (reference 4.3: the primary
+        increments it on every open); None for an instance that cannot be read. Real `show` has no N_OPEN."""
+        return {name: self.dw.open_count(name) for name in self.dw.nodes}
 
     def wait_equal_n_open(self, want: int | None = None, timeout: float = 30.0) -> int:
-        """Wait until `show` reports the same N_OPEN on every node (and `want`, when given); return it.
+        """Wait until every node reports the same N_OPEN (and `want`, when given); return it.
         Equal N_OPEN means the standby applied its primary's redo (reference 4.3), which may lag the roles."""
         seen = wait_until(self.n_open, timeout, f"equal N_OPEN{'' if want is None else f' = {want}'} on every node",
                           ok=lambda v: len(v) > 1 and None not in v.values() and len(set(v.values())) == 1

@@ -22,7 +22,8 @@ _STAMP = re.compile(r"^\s*(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})\s*$")
 HEADER_WORDS = frozenset({
     "GROUP", "OGUID", "MON_CONFIRM", "MODE", "MPP_FLAG", "DW_IP", "MAL_DW_PORT", "WTIME", "WTYPE", "WCTLSTAT",
     "WSTATUS", "INAME", "INST_OK", "N_EP", "N_OK", "ISTATUS", "IMODE", "DSC_STATUS", "RTYPE", "RSTAT", "INST_IP",
-    "INST_PORT", "DSC_SEQNO", "DSC_CTRL", "N_OPEN", "FLSN", "CLSN", "MAL_HOST", "MAL_PORT", "WIP", "WPORT"})
+    "INST_PORT", "DSC_SEQNO", "DSC_CTRL", "N_OPEN", "FLSN", "CLSN", "MAL_HOST", "MAL_PORT", "WIP", "WPORT",
+    "DSC_CTL_NODE", "FSEQ", "CSEQ", "DW_STAT_FLAG"})
 # A line that starts an asynchronous message block: the monitor's `[monitor]` prefix (or an indented
 # continuation) naming a watcher in parentheses, or either known header wording without the prefix.
 MSG_HEAD = re.compile(r"^\s*\[monitor\][^\n]*?\((?P<name>[A-Za-z_][\w$#]*)\)"

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from harness.redact import redact
 from harness.report.state import Measurement, Run
+from harness.transcript import UNCONFIRMED_WORDING
 
 CSS = """
 #dw-top{font-family:Helvetica,Arial,sans-serif;margin:12px 0 24px}
@@ -81,7 +82,7 @@ def measurements_html(measurements: Iterable[Measurement], *, with_test: bool) -
 def top_block(run: Run, interrupted: bool, exitstatus: int) -> str:
     """Sign-off, measurements, plots, procedure step log and run folder, right under the report title."""
     parts = [f"<style>{CSS}</style>", '<div id="dw-top">',
-             run.signoff.html(interrupted=interrupted, exitstatus=exitstatus)]
+             run.signoff.html(interrupted=interrupted, exitstatus=exitstatus), unconfirmed_html(UNCONFIRMED_WORDING)]
     if run.errors:
         parts.append("<h3>Report problems</h3><ul>" + "".join(
             f'<li class="dw-error">{escape(redact(e))}</li>' for e in run.errors) + "</ul>")
@@ -100,6 +101,18 @@ def top_block(run: Run, interrupted: bool, exitstatus: int) -> str:
     parts.append(_files_html(run.run_dir))
     parts.append("</div>")
     return "".join(parts)
+
+
+def unconfirmed_html(entries: list[dict[str, str]]) -> str:
+    """The sign-off line naming every decision that rested on wording no real DM8 capture confirms (issue 12:
+    there should be none; readers record them with harness.transcript.unconfirmed)."""
+    if not entries:
+        return '<p id="dw-unconfirmed" class="dw-sign">Verdicts resting on unconfirmed wording: none</p>'
+    items = "".join(f"<li>{escape(redact(e.get('decision', '')))} — {escape(e.get('reader', ''))} read "
+                    f"<code>{escape(redact(e.get('wording', '')))}</code> at {escape(e.get('time', ''))}</li>"
+                    for e in entries)
+    return (f'<div id="dw-unconfirmed" class="dw-sign dw-error">Verdicts resting on unconfirmed wording: '
+            f"{len(entries)}<ul>{items}</ul></div>")
 
 
 def _procedure_html(steps_file: Path) -> str:

@@ -3,7 +3,8 @@
 Configure opens the run folder, points pytest-html (self-contained) and junitxml at it unless the user
 gave --html / --junitxml, and connects harness.progress to the terminal. Each phase's attachments and
 measurements become extras of the test's entry. Session end (failed and interrupted runs too) inserts the
-top block, writes measurements.json and redacts every file of the run folder.
+top block, writes measurements.json and unconfirmed-wording.json (decisions that rested on emulator-only
+wording, harness.transcript) and redacts every file of the run folder.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from harness.report.state import (
 )
 from harness.report.terminal import terminal_sink
 from harness.signoff import MARKER_LINE, items_for
+from harness.transcript import UNCONFIRMED_WORDING
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -215,6 +217,8 @@ def _finish_files(config: pytest.Config, exitstatus: int) -> None:
     measurements = [asdict(m) for m in run.measurements]
     (run.run_dir / "measurements.json").write_text(
         json.dumps(measurements, ensure_ascii=False, indent=1), encoding="utf-8")
+    (run.run_dir / "unconfirmed-wording.json").write_text(
+        json.dumps(UNCONFIRMED_WORDING, ensure_ascii=False, indent=1), encoding="utf-8")
     worker = runfolder.is_worker(config)
     if not worker:  # the verdicts behind the sign-off table, for python -m harness.report.merge and harness.trend
         (run.run_dir / "signoff.json").write_text(json.dumps(

@@ -16,7 +16,7 @@ from typing import Any
 from harness.workloads.bank import Bank
 from harness.workloads.listappend import ListAppend
 from harness.workloads.register import Register
-from harness.workloads.runner import Run, TxnWorkload
+from harness.workloads.runner import Measure, Run, TxnWorkload
 from harness.workloads.uniqueids import UniqueIds
 
 __all__ = ["Bank", "ListAppend", "Register", "Run", "TxnWorkload", "UniqueIds", "Workloads"]
@@ -26,8 +26,10 @@ _names = itertools.count(1)
 class Workloads:
     """Makes each workload over a fresh table of the group, with the run's seed, SQL and chaos."""
 
-    def __init__(self, sql: Any, topology: Any, run_dir: str | Path | None, seed: int, chaos: Any = None) -> None:
+    def __init__(self, sql: Any, topology: Any, run_dir: str | Path | None, seed: int, chaos: Any = None,
+                 measure: Measure | None = None) -> None:
         self.sql, self.topology, self.run_dir, self.seed, self.chaos = sql, topology, run_dir, int(seed), chaos
+        self.measure = measure
         self.made: list[TxnWorkload] = []
 
     @property
@@ -44,6 +46,7 @@ class Workloads:
         return f"DMDW_{stem}{self.seed % 100000}_{next(_names)}"
 
     def _make(self, model: Any, **kw: Any) -> TxnWorkload:
+        kw.setdefault("measure", self.measure)
         wl = TxnWorkload(model, self.sql, self.topology, self.run_dir, self.seed, chaos=self.chaos, **kw)
         self.made.append(wl)
         return wl

@@ -16,7 +16,7 @@ import itertools
 import multiprocessing
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from multiprocessing.connection import wait as wait_pipes
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,8 @@ from harness.history import History
 from harness.wait import wait_until
 from harness.workload import JOIN_MARGIN, WRITE_LOGIN_TIMEOUT, Workload
 from harness.workloads.client import ClientSpec, Tx, main
+
+Measure = Callable[..., Any]  # (name, value, unit, note=...) -> records a figure for the running test
 
 _CTX = multiprocessing.get_context("spawn")
 _tables = itertools.count(1)
@@ -100,17 +102,17 @@ class Run:
         return out
 
     def _report(self, res: Result) -> None:
-        from harness.report.api import measure
-
+        measure = self.wl.measure
+        if measure is None:  # outside a test: nothing to attach to
+            return
         kind = self.wl.model.kind
-        with contextlib.suppress(RuntimeError, TypeError):  # outside a test: nothing to attach to
-            measure(None, f"{kind} ops ok", res.stats["ok"], "ops",
-                    note=f"fail {res.stats['fail']}, info {res.stats['info']}, "
-                         f"crashed clients {res.stats['crashed_clients']}")
-            measure(None, f"{kind} anomalies", len(res.anomalies), "anomalies", note=res.summary()[:300])
-            if "acked_after_cut_off" in res.stats:
-                measure(None, f"{kind} writes acknowledged after the cut-off", res.stats["acked_after_cut_off"],
-                        "ops", note="judged as info: may be lost by design after a takeover")
+        measure(f"{kind} ops ok", res.stats["ok"], "ops",
+                note=f"fail {res.stats['fail']}, info {res.stats['info']}, "
+                     f"crashed clients {res.stats['crashed_clients']}")
+        measure(f"{kind} anomalies", len(res.anomalies), "anomalies", note=res.summary()[:300])
+        if "acked_after_cut_off" in res.stats:
+            measure(f"{kind} writes acknowledged after the cut-off", res.stats["acked_after_cut_off"],
+                    "ops", note="judged as info: may be lost by design after a takeover")
 
 
 def allow(res: Result, kinds: tuple[str, ...]) -> Result:
@@ -132,7 +134,8 @@ class TxnWorkload:
     def __init__(self, model: Any, sql: Any, topology: Any, run_dir: str | Path | None, seed: int, *,
                  writers: int = 3, readers: bool = True, chaos: Any = None, timeout: float | None = None,
                  connector: str = "dmPython:connect", targets: dict[str, dict[str, Any]] | None = None,
-                 crash_after: int | None = None) -> None:
+                 crash_after: int | None = None, measure: Measure | None = None) -> None:
+        self.measure = measure  # report.measure of the running test, given by the plugin
         self.model, self.sql, self.topology, self.seed = model, sql, topology, int(seed)
         self.run_dir = Path(run_dir) if run_dir else None
         self.base = Workload(sql, topology, None, seed, table=getattr(model, "table", None),

@@ -31,7 +31,7 @@ def test_offline_backup_restore_recover_update_magic(running_db, tmp_path):
     assert r.returncode == 1 and "正在运行" in r.stdout and not bak.exists()     # refused while running
     host1.stop_all()
     r = run(host1.root, "dmrman", input=f"backup database '{host1.ini}' full backupset '{bak}';\nexit\n")
-    assert r.returncode == 0 and "backup successfully." in r.stdout, r.stdout
+    assert r.returncode == 0 and "backup successfully!" in r.stdout, r.stdout
     assert (bak / "memadb_bak01.bak").exists() and (bak / "memadb_bak01.meta").exists()
 
     root2 = tmp_path / "host2"

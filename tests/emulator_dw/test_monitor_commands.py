@@ -42,8 +42,8 @@ def test_banner_help_version_and_show_variants(lab, mon):
 
 
 def test_bad_arguments_and_login_gate(lab, mon):
-    assert "Please login the monitor first, code = -5" in mon.cmd("stop group")
-    assert "Please login the monitor first, code = -5" in mon.cmd("open database mema1")
+    for cmd in ("stop group", "open database mema1"):                 # no code, as the real refusal
+        assert mon.cmd(cmd).rstrip().endswith("Please login the monitor first")
     out = mon.login("SYSDBA", "nope")
     assert "Login monitor failed" in out and "code = -2501" in out
     out = mon.login()
@@ -134,7 +134,7 @@ def test_check_open_and_open_database_after_partial_start(lab, mon):
     wait_for(lambda: count_and_sum(lab.n2, "t_mc") == (3, 6), 15, "mema2 caught up")
     assert "DW system is running normally" in mon.cmd("tip")
     assert "success" in mon.cmd("logout")
-    assert "code = -5" in mon.cmd("choose switchover")
+    assert "Please login the monitor first" in mon.cmd("choose switchover")
 
 
 def test_monitor_log_files(lab, mon):

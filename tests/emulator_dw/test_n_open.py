@@ -109,10 +109,8 @@ def test_primary_crash_recovery_keeps_its_n_open(pair, tmp_path):
 
 
 def _show_n_open(lab, m) -> dict[str, int]:
-    """{INAME: N_OPEN} from the EP INFO rows of `show` (INST_IP ... INAME at 3, N_OPEN at 8)."""
-    hosts = (lab.n1.ext, lab.n2.ext)
-    return {cells[3]: int(cells[8]) for cells in (line.split() for line in m.cmd("show").splitlines())
-            if cells and cells[0] in hosts and len(cells) > 8}
+    """{INAME: N_OPEN} as DM8 exposes it: v$database OPEN_COUNT on each instance (real `show` has no N_OPEN)."""
+    return {name: int(n.sql("select OPEN_COUNT from v$database")[0][0]) for name, n in lab.nodes.items()}
 
 
 def test_show_reports_equal_n_open_before_and_after_switchover(lab):

@@ -72,3 +72,47 @@ def test_a_message_block_with_an_unknown_header_wording_is_skipped_and_read() ->
     assert parse_show(text).db("mema1").wstatus == "OPEN"
     assert message_sources(block) == ["mema1"]
     assert choose_candidates(f"choose takeover GRP1\n{block}\nmema2\n", ["mema1", "mema2"]) == ["mema2"]
+
+
+_EP_REAL = ("INST_IP             INST_PORT  INST_OK   INAME            ISTATUS     IMODE     DSC_SEQNO  DSC_CTL_NODE "
+            "RTYPE     RSTAT    FSEQ            FLSN            CSEQ            CLSN            DW_STAT_FLAG          ")
+_EP_OLD = ("INST_IP             INST_PORT  INST_OK   INAME            ISTATUS     IMODE     DSC_SEQNO  DSC_CTRL    "
+           "N_OPEN      FLSN            CLSN")
+
+
+def _with_ep(head: str, row: str) -> str:
+    """HEALTHY's `show` with one EP INFO grid (header, mema2's row) under mema2's GLOBAL INFO row."""
+    text = show_text(HEALTHY)
+    cut = text.index("\n", text.index("mema2")) + 1
+    return f"{text[:cut]}\nEP INFO:\n{head}\n{row}\n{text[cut:]}"
+
+
+def test_the_real_ep_info_layout_is_read_without_n_open() -> None:
+    """Real DM8 (captures in tests/corpus/dm8/dmmonitor/show-*) prints FSEQ/CSEQ and no N_OPEN."""
+    row = ("10.0.0.2            5236       OK        mema2            OPEN        STANDBY   0          0            "
+           "REALTIME  VALID    4823            39382           4824            39390           NONE                  ")
+    st = parse_show(_with_ep(_EP_REAL, row))
+    m2 = st.db("mema2")
+    assert (m2.flsn, m2.clsn, m2.n_open) == (39382, 39390, None)
+    assert m2.ep[0]["FSEQ"] == "4823" and m2.ep[0]["DW_STAT_FLAG"] == "NONE"
+    assert st.healthy(["mema1", "mema2"]), st.summary()
+
+
+def test_the_older_emulator_ep_info_layout_still_reads_n_open() -> None:
+    row = ("10.0.0.2            5236       OK        mema2            OPEN        STANDBY   0          ACTIVE      "
+           "7           39382           39390")
+    m2 = parse_show(_with_ep(_EP_OLD, row)).db("mema2")
+    assert (m2.n_open, m2.flsn, m2.clsn, m2.imode) == (7, 39382, 39390, "STANDBY")
+
+
+def test_the_real_not_logged_in_refusal_is_recognised_without_a_code() -> None:
+    """tests/corpus/dm8/dmmonitor/switchover-not-logged-in-cn-dmshell-c7.txt prints no `code = -5`."""
+    from pathlib import Path
+
+    from harness.show import NOT_LOGGED_IN, error_code, refused
+
+    capture = Path(__file__).parents[1] / "corpus/dm8/dmmonitor/switchover-not-logged-in-cn-dmshell-c7.txt"
+    answer = capture.read_text(encoding="utf-8").split("#@ ---\n", 1)[1]
+    assert NOT_LOGGED_IN.search(answer) and error_code(answer) is None
+    assert refused(answer) is not None
+    assert NOT_LOGGED_IN.search("[monitor]         2026-12-05 00:00:01: Please login the monitor first\n")

@@ -57,7 +57,12 @@ def dial(host: str, port: int, user: str, password: str):
     try:
         return connect(host, port, user, password, autocommit=False)
     except DmError as e:
-        raise ClientError(e.code, e.message.strip().rstrip(".")) from None
+        raise (_no_socket() if e.code == -70028 else ClientError(e.code, e.message.strip().rstrip("."))) from None
+
+
+def _no_socket() -> ClientError:
+    """-70028 as real disql words it (corpus disql/login-fail-70028-cn-dameng-faq)."""
+    return ClientError(-70028, "Create SOCKET connection failure" if is_en() else "创建SOCKET连接失败")
 
 
 @dataclass
@@ -250,7 +255,7 @@ class Disql:
                 self.p(f"login used time : {ms:.3f}(ms)")
             else:
                 self.p(f"服务器[{self.server}]:处于{BANNER_CN.get((mode, status), status)}")
-                self.p(f"登录使用时间 : {ms:.3f}(毫秒)")
+                self.p(f"登录使用时间 : {ms:.3f}(ms)")
         return True
 
     def _ask(self, prompt: str, prompt_in, secret: bool) -> str:
@@ -296,7 +301,7 @@ class Disql:
                 return best
             if attempt + 1 < tgt.switch_times:
                 time.sleep(tgt.switch_interval)
-        raise last or ClientError(-70028, "创建SOCKET连接失败" if not is_en() else "Create SOCKET connection failure")
+        raise last or _no_socket()
 
     @staticmethod
     def _state(conn) -> tuple[str, str]:
@@ -590,10 +595,12 @@ def main(argv: list[str] | None = None) -> int:
             d.p(f"invalid argument: {a}" if is_en() else f"无效的参数[{a}]")
             return 1
         i += 1
-    if login is None or login.upper() != "/NOLOG":
-        if not d.login(login or ""):
-            return 1
-    if not d.silent:
+    asks = login is None or login.upper() != "/NOLOG" and not parse_login(login)[0]
+    if asks and not d.silent:                       # real disql names itself before asking (corpus disql/login-*)
+        d.p("disql V8")
+    if (login is None or login.upper() != "/NOLOG") and not d.login(login or ""):
+        return 1
+    if not d.silent and not asks:
         d.p("disql V8")
     if stmts:
         rc: bool | int = False

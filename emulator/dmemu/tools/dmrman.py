@@ -22,6 +22,8 @@ STATEMENTS = [
     ("update_magic", re.compile(rf"RECOVER\s+DATABASE\s+{_Q}\s+UPDATE\s+DB_MAGIC$", re.I)),
     ("repair", re.compile(rf"REPAIR\s+ARCHIVELOG\s+DATABASE\s+{_Q}$", re.I)),
 ]
+# the progress line as real dmrman leaves it (padded to 100 columns; tests/corpus/dm8/dmrman/backup-full-*)
+PERCENT_DONE = f"{'[Percent:100.00%][Speed:0.00M/s][Cost:00:00:00][Remaining:00:00:00]':<100}"
 
 
 def run_statement(stmt: str, out=sys.stdout) -> bool:
@@ -37,12 +39,10 @@ def run_statement(stmt: str, out=sys.stdout) -> bool:
             _print_db_header(ini, out)
             if kind == "backup":
                 backup.backup_offline(ini, m.group(2))
-                out.write("[Percent:100.00%][Speed:0.00M/s][Cost:00:00:00][Remaining:00:00:00]\n")
-                out.write("backup successfully.\n")
+                out.write(f"Processing backupset {m.group(2)}\n{PERCENT_DONE}\nbackup successfully!\n")
             elif kind == "restore":
                 backup.restore(ini, m.group(2))
-                out.write("[Percent:100.00%][Speed:0.00M/s][Cost:00:00:00][Remaining:00:00:00]\n")
-                out.write("restore successfully.\n")
+                out.write(f"{PERCENT_DONE}\nrestore successfully.\n")
             elif kind == "recover":
                 backup.recover_from_backupset(ini, m.group(2))
                 out.write("recover successfully!\n")

@@ -25,6 +25,20 @@ ROW_INDENT = " " * 18               # under the text after "[monitor]         " 
 ROW_COLS = (("WTIME", 21), ("WSTATUS", 15), ("INST_OK", 10), ("INAME", 17), ("ISTATUS", 12), ("IMODE", 10),
             ("RSTAT", 9), ("N_OPEN", 9), ("FLSN", 16), ("CLSN", 16))
 ROW_HDR = ROW_INDENT + "".join(f"{name:<{width}}" for name, width in ROW_COLS)
+# `show`'s grids: column names and widths as real captures print them (each cell padded, the last too)
+GROUP_COLS = (("GROUP", 17), ("OGUID", 12), ("MON_CONFIRM", 16), ("MODE", 16), ("MPP_FLAG", 10))
+GLOBAL_COLS = (("DW_IP", 20), ("MAL_DW_PORT", 13), ("WTIME", 21), ("WTYPE", 10), ("WCTLSTAT", 10), ("WSTATUS", 15),
+               ("INAME", 17), ("INST_OK", 10), ("N_EP", 6), ("N_OK", 6), ("ISTATUS", 12), ("IMODE", 10),
+               ("DSC_STATUS", 15), ("RTYPE", 10), ("RSTAT", 9))
+EP_COLS = (("INST_IP", 20), ("INST_PORT", 11), ("INST_OK", 10), ("INAME", 17), ("ISTATUS", 12), ("IMODE", 10),
+           ("DSC_SEQNO", 11), ("DSC_CTL_NODE", 13), ("RTYPE", 10), ("RSTAT", 9), ("FSEQ", 16), ("FLSN", 16),
+           ("CSEQ", 16), ("CLSN", 16), ("DW_STAT_FLAG", 22))
+
+
+def grid(cols: tuple[tuple[str, int], ...], values: tuple | None = None) -> str:
+    """A header line (values None) or a row of one of `show`'s grids, every cell padded to its width."""
+    cells = [name for name, _ in cols] if values is None else values
+    return "".join(f"{x!s:<{w}}" for x, (_, w) in zip(cells, cols, strict=True))
 
 
 def ts(t: float | None = None) -> str:

@@ -3,7 +3,19 @@
 from __future__ import annotations
 
 from ... import lang
-from .model import DWMON_SYS_NOT_OK, ROW_COLS, ROW_HDR, ROW_INDENT, CmdError, WatcherView, ts
+from .model import (
+    DWMON_SYS_NOT_OK,
+    EP_COLS,
+    GLOBAL_COLS,
+    GROUP_COLS,
+    ROW_COLS,
+    ROW_HDR,
+    ROW_INDENT,
+    CmdError,
+    WatcherView,
+    grid,
+    ts,
+)
 
 
 class Render:
@@ -20,68 +32,63 @@ class Render:
         return (ROW_HDR + "\n" if header else "") + self._row(v) + "\n\n"
 
     def render_show(self, gname: str | None, only: str | None = None) -> str:
-        out = [ts(), "#" + "=" * 80 + "#"]
+        """`show` as real DM8 prints it (captures in tests/corpus/dm8/dmmonitor/show-*): per database a
+        GLOBAL INFO grid, its EP INFO grid and, for a standby, where it applies redo from."""
+        out = [ts() + " ", "#" + "=" * 80 + "#"]
         groups = [self.group(gname)] if gname else self.cfg.groups
         for g in groups:
             vs = self.gviews(g)
             mode = next((v.msg.get("dw_mode") for v in vs if v.msg), "UNKNOWN")
-            out.append(f"{'GROUP':<17}{'OGUID':<12}{'MON_CONFIRM':<16}{'MODE':<16}MPP_FLAG")
-            out.append(f"{g.name:<17}{g.oguid:<12}{'TRUE' if self.cfg.confirm else 'FALSE':<16}{mode:<16}FALSE")
-            out.append("")
-            if only in (None, "global"):
-                out.append("<<DATABASE GLOBAL INFO:>>")
-                out.append(f"{'DW_IP':<20}{'MAL_DW_PORT':<13}{'WTIME':<21}{'WTYPE':<10}{'WCTLSTAT':<10}"
-                           f"{'WSTATUS':<15}{'INAME':<17}{'INST_OK':<10}{'N_EP':<6}{'N_OK':<6}{'ISTATUS':<12}"
-                           f"{'IMODE':<10}{'DSC_STATUS':<15}{'RTYPE':<10}RSTAT")
-                for v in vs:
-                    m = v.msg or {}
-                    i = v.inst()
-                    rtype = "REALTIME" if any(a["type"] == "REALTIME" for a in i.get("arch", [])) else "NONE"
-                    n_ok = 1 if m.get("inst_ok") == "OK" and v.fresh() else 0
-                    out.append(f"{v.host:<20}{v.port:<13}{ts(m.get('wtime')) if m else '':<21}"
-                               f"{m.get('wtype', 'UNKNOWN'):<10}{m.get('wctlstat', 'UNKNOWN'):<10}"
-                               f"{v.wstatus():<15}{v.name:<17}{m.get('inst_ok', 'ERROR'):<10}{1:<6}{n_ok:<6}"
-                               f"{i.get('status', 'UNKNOWN'):<12}{i.get('mode', 'UNKNOWN'):<10}"
-                               f"{'DSC_OPEN':<15}{rtype:<10}{self.rstat(v)}")
-                out.append("")
-            if only in (None, "database"):
-                for v in vs:
-                    if only == "database" and self._only_db and v is not self._only_db:
-                        continue
-                    out.extend(self._db_block(v))
+            out.append(grid(GROUP_COLS))
+            out.append(grid(GROUP_COLS, (g.name, g.oguid, "TRUE" if self.cfg.confirm else "FALSE", mode, "FALSE")))
+            out += ["", ""]
+            for v in vs:
+                if only == "global":
+                    out += ["<<DATABASE GLOBAL INFO:>>", grid(GLOBAL_COLS), self._global_row(v), ""]
+                elif only is None or self._only_db in (None, v):
+                    out.extend(self._db_block(v, titled=only == "database"))
         out.append("#" + "=" * 80 + "#")
         return "\n".join(out) + "\n"
 
     _only_db: WatcherView | None = None
 
-    def _db_block(self, v: WatcherView) -> list[str]:
+    @staticmethod
+    def _rtype(v: WatcherView) -> str:
+        """REALTIME for a primary with a real-time archive and for every standby (it receives one)."""
+        i = v.inst()
+        realtime = i.get("mode") == "STANDBY" or any(a["type"] == "REALTIME" for a in i.get("arch", []))
+        return "REALTIME" if realtime else "NONE"
+
+    def _global_row(self, v: WatcherView) -> str:
         m = v.msg or {}
         i = v.inst()
-        out = [f"<<DATABASE({v.name}) INFO:>>",
-               f"{'DW_IP':<20}{'MAL_DW_PORT':<13}{'WTIME':<21}{'WTYPE':<10}{'WCTLSTAT':<10}{'WSTATUS':<15}"
-               f"{'INAME':<17}{'INST_OK':<10}{'N_EP':<6}{'N_OK':<6}{'ISTATUS':<12}{'IMODE':<10}{'DSC_STATUS':<15}"
-               f"{'RTYPE':<10}RSTAT",
-               f"{v.host:<20}{v.port:<13}{ts(m.get('wtime')) if m else '':<21}{m.get('wtype', 'UNKNOWN'):<10}"
-               f"{m.get('wctlstat', 'UNKNOWN'):<10}{v.wstatus():<15}{v.name:<17}{m.get('inst_ok', 'ERROR'):<10}"
-               f"{1:<6}{1 if m.get('inst_ok') == 'OK' else 0:<6}{i.get('status', 'UNKNOWN'):<12}"
-               f"{i.get('mode', 'UNKNOWN'):<10}{'DSC_OPEN':<15}{'REALTIME':<10}{self.rstat(v)}",
-               "",
-               "EP INFO:",
-               f"{'INST_IP':<20}{'INST_PORT':<11}{'INST_OK':<10}{'INAME':<17}{'ISTATUS':<12}{'IMODE':<10}"
-               f"{'DSC_SEQNO':<11}{'DSC_CTRL':<12}{'N_OPEN':<12}{'FLSN':<16}CLSN",
-               f"{m.get('inst_host', ''):<20}{m.get('inst_port', ''):<11}{m.get('inst_ok', 'ERROR'):<10}"
-               f"{v.name:<17}{i.get('status', 'UNKNOWN'):<12}{i.get('mode', 'UNKNOWN'):<10}{0:<11}{'ACTIVE':<12}"
-               f"{i.get('n_open', 0):<12}{i.get('flsn', 0):<16}{i.get('clsn', 0)}", ""]
-        if i.get("mode") == "PRIMARY":
-            out.append("DATABASE ARCH INFO:")
-            out.append(f"{'ARCH_TYPE':<12}{'ARCH_DEST':<20}ARCH_STATUS")
-            for a in i.get("arch", []):
-                out.append(f"{a['type']:<12}{a['dest']:<19} {a['status']}")
-            out.append("")
+        n_ok = 1 if m.get("inst_ok") == "OK" and v.fresh() else 0
+        return grid(GLOBAL_COLS, (v.host, v.port, ts(m.get("wtime")) if m else "", m.get("wtype", "UNKNOWN"),
+                                  m.get("wctlstat", "UNKNOWN"), v.wstatus(), v.name, m.get("inst_ok", "ERROR"), 1,
+                                  n_ok, i.get("status", "UNKNOWN"), i.get("mode", "UNKNOWN"), "DSC_OPEN", self._rtype(v),
+                                  self.rstat(v)))
+
+    def _db_block(self, v: WatcherView, titled: bool = False) -> list[str]:
+        """One database's part of `show`; FSEQ/CSEQ are the emulator's LSNs (it numbers redo by LSN only)."""
+        m = v.msg or {}
+        i = v.inst()
+        flsn, clsn = i.get("flsn", 0), i.get("clsn", 0)
+        out = [f"<<DATABASE({v.name}) INFO:>>" if titled else "<<DATABASE GLOBAL INFO:>>", grid(GLOBAL_COLS),
+               self._global_row(v), "", "EP INFO:", grid(EP_COLS),
+               grid(EP_COLS, (m.get("inst_host", ""), m.get("inst_port", ""), m.get("inst_ok", "ERROR"), v.name,
+                              i.get("status", "UNKNOWN"), i.get("mode", "UNKNOWN"), 0, 0, self._rtype(v), self.rstat(v),
+                              flsn, flsn, clsn, clsn, "NONE")), ""]
+        p = self.primary(v.group, fresh_only=False)
+        if i.get("mode") == "STANDBY":
+            klsn = max(clsn, int(i.get("keep_lsn") or 0))
+            out += [f"DATABASE({v.name}) APPLY INFO FROM ({p.name if p else ''}), REDOS_PARALLEL_NUM (1), "
+                    f"WAIT_APPLY[FALSE]:",
+                    f"DSC_SEQNO[0], (RSEQ, SSEQ, KSEQ)[{clsn}, {clsn}, {klsn}], (RLSN, SLSN, KLSN)[{clsn}, {clsn}, "
+                    f"{klsn}], N_TSK[0], TSK_MEM_USE[0] ",
+                    f"REDO_LSN_ARR: ({clsn})", "", ""]
         if m.get("wctlstat") == "SPLIT" and m.get("split_by"):
             e = m["split_by"]
-            out.append(lang.msg("m_split_info", name=v.name, by=e.get("db_name"), kind=e.get("kind")))
-            out.append("")
+            out += [lang.msg("m_split_info", name=v.name, by=e.get("db_name"), kind=e.get("kind")), ""]
         return out
 
     def _print_cands(self, cands: list[WatcherView]) -> None:

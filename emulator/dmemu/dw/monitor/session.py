@@ -30,7 +30,7 @@ from .auto import AutoTakeover
 from .groupops import GroupCommands
 from .groupview import GroupView
 from .managing import Managing
-from .model import DWMON_MULTI_CONFIRM_MON, LOGIN_REQ_TIMEOUT, CmdError, WatcherView, ts
+from .model import DWMON_MULTI_CONFIRM_MON, DWMON_NOT_LOGIN, LOGIN_REQ_TIMEOUT, CmdError, WatcherView, ts
 from .render import Render
 from .steps import Steps
 
@@ -100,7 +100,7 @@ class Monitor(GroupView, Render, Steps, Managing, AutoTakeover, GroupCommands):
         self.write(f"[monitor]         {ts()}: {text}\n")
 
     def fail(self, code: int, text: str) -> None:
-        self.say(f"{text}, code = {code}" if code else text)
+        self.say(f"{text}, code = {code}" if code and code != DWMON_NOT_LOGIN else text)  # as the capture prints
 
     def start(self) -> None:
         self.write(f"[monitor]         {ts()}: DMMONITOR[4.0] V8\n")
