@@ -136,6 +136,8 @@ TABLE: tuple[Command, ...] = (
     Command(("stop|startup|kill", "group"), 1, True, _group_cmd),
     Command(("stop|startup|kill", "database"), 1, True, _database_cmd),
     Command(("stop|startup", "dmwatcher"), 1, True, _dmwatcher_cmd),
+    Command(("detach", "database"), 1, True, lambda m, a, w: m._detach(m.db(_arg(a), default_filter=_standby)[1])),
+    Command(("attach", "database"), 1, True, lambda m, a, w: m._attach(m.db(_arg(a))[1])),
     Command(("set", "group|database"), ANY, True, lambda m, a, w: m._set(w, [x.lower() for x in w])),
 )
 

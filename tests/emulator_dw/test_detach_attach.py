@@ -1,0 +1,41 @@
+"""`detach database` / `attach database` on a live group (reference 4.2), in English, and their refusals."""
+
+from __future__ import annotations
+
+import pytest
+from dwlab import count_and_sum, wait_for
+
+
+@pytest.fixture(scope="module")
+def mon(lab):
+    m = lab.monitor(lang="en", name="mon_detach")
+    yield m
+    m.close()
+
+
+def _arch(lab) -> str:
+    return lab.n1.one("select arch_status from v$arch_status where arch_type='REALTIME'")
+
+
+def test_detach_refusals_change_nothing(lab, mon):
+    assert "code = -5" in mon.cmd("detach database mema2")
+    mon.login()
+    assert "Cannot detach the primary instance mema1, code = -2" in mon.cmd("detach database mema1")
+    assert "Instance mema2 is not detached, code = -2" in mon.cmd("attach database mema2")
+    assert lab.n1.state() == ("PRIMARY", "OPEN") and lab.n2.state() == ("STANDBY", "OPEN")
+    assert _arch(lab) == "VALID"
+
+
+def test_detach_then_attach_rejoins_with_every_write(lab, mon):
+    mon.login()
+    lab.n1.sql("create table t_det(id int)")
+    assert "Detach instance mema2 success" in mon.cmd("detach database mema2")
+    wait_for(lambda: not lab.n2.server_alive(), 20, "mema2 left")
+    assert mon.show()["mema2"]["WSTATUS"] == "SHUTDOWN"
+    lab.n1.sql("insert into t_det values(1)")
+    assert _arch(lab) == "INVALID"
+    assert "code = -2" in mon.cmd("detach database mema2")
+    assert "attach success" in mon.cmd("attach database mema2")
+    lab.wait_open("mema1", timeout=60)
+    wait_for(lambda: count_and_sum(lab.n2, "t_det") == (1, 1), 20, "mema2 recovered")
+    assert _arch(lab) == "VALID"
