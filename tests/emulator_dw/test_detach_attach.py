@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from dwlab import count_and_sum, wait_for
 
@@ -39,3 +41,36 @@ def test_detach_then_attach_rejoins_with_every_write(lab, mon):
     lab.wait_open("mema1", timeout=60)
     wait_for(lambda: count_and_sum(lab.n2, "t_det") == (1, 1), 20, "mema2 recovered")
     assert _arch(lab) == "VALID"
+
+
+@pytest.mark.parametrize("fresh_lab", [{"bugs": "detach-primary-allowed"}, {"bugs": "attach-when-not-detached"},
+                                       {"bugs": "detach-leaves-instance"}, {"bugs": "attach-skips-recovery"},
+                                       {"bugs": "arch-invalid-ignored"}, {"bugs": "kill-group-restarts"}],
+                         indirect=True, ids=lambda p: p["bugs"])
+def test_each_seeded_defect_breaks_its_property(fresh_lab):
+    lab, bug = fresh_lab, fresh_lab.env["DMEMU_BUGS"]
+    m = lab.monitor(lang="en", name="mon_bug")
+    try:
+        m.login()
+        if bug == "detach-primary-allowed":
+            assert "code = -" not in m.cmd("detach database mema1")
+        elif bug == "attach-when-not-detached":
+            assert "code = -" not in m.cmd("attach database mema2")
+        elif bug == "detach-leaves-instance":
+            m.cmd("detach database mema2")
+            assert m.show()["mema2"]["WSTATUS"] == "SHUTDOWN" and lab.n2.server_alive()
+        elif bug == "attach-skips-recovery":
+            m.cmd("detach database mema2")
+            wait_for(lambda: not lab.n2.server_alive(), 20, "mema2 left")
+            m.cmd("attach database mema2")
+            wait_for(lambda: lab.n2.server_alive(), 20, "mema2 started")
+            time.sleep(5)
+            assert _arch(lab) == "INVALID" and m.show()["mema2"]["WSTATUS"] != "OPEN"
+        elif bug == "arch-invalid-ignored":
+            assert "success" in m.cmd("set database mema2 arch invalid")
+            assert _arch(lab) == "VALID"
+        else:
+            m.cmd("kill group")
+            wait_for(lambda: lab.n1.server_alive() and lab.n2.server_alive(), 30, "instances restarted")
+    finally:
+        m.close()
