@@ -28,6 +28,8 @@ CATALOG: dict[str, str] = {
     "attach-skips-recovery": "`attach database` starts the instance but never lets its watcher rejoin it",
     "attach-when-not-detached": "`attach database` of a database that is not detached is accepted",
     "kill-group-restarts": "`kill group` lets the watchers restart the killed instances",
+    "show-monitor-self-only": "`show monitor` lists only the monitor itself, not the others connected",
+    "second-confirm-monitor-accepted": "a watcher accepts a second confirm monitor instead of -14",
     "arch-invalid-ignored": "`set database ... arch invalid` answers success but leaves the archive VALID",
 }
 
