@@ -30,6 +30,7 @@ CATALOG: dict[str, str] = {
     "kill-group-restarts": "`kill group` lets the watchers restart the killed instances",
     "show-monitor-self-only": "`show monitor` lists only the monitor itself, not the others connected",
     "second-confirm-monitor-accepted": "a watcher accepts a second confirm monitor instead of -14",
+    "open-database-ignored": "`open database` answers success but leaves the instance in MOUNT",
     "arch-invalid-ignored": "`set database ... arch invalid` answers success but leaves the archive VALID",
 }
 

@@ -3,9 +3,13 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
+
+from harness.monitor import Monitor, MonitorError
+from harness.show import connect_info, error_code
 
 pytestmark = [pytest.mark.lifecycle]
 
@@ -94,3 +98,75 @@ def test_set_arch_invalid_then_recovery(dw, monitor) -> None:
     monitor.wait_for(standby.name, timeout=monitor.t.timers.recovery(), rstat="VALID")
     monitor.show_arch_send_info(dw.primary.name)
     dw.wait_healthy()
+
+
+def _monitor_ini(monitor, confirm: int, name: str) -> str:
+    """A copy of the seed's dmmonitor.ini (十一.1) on the monitor host with MON_DW_CONFIRM set."""
+    text = monitor.host.read_file(monitor.t.dmmonitor_ini)
+    path = f"{monitor.t.db_dir}/dmmonitor_{name}.ini"
+    monitor.host.write_file(path, re.sub(r"(?m)^(\s*MON_DW_CONFIRM\s*=\s*)\d+", rf"\g<1>{confirm}", text))
+    return path
+
+
+def _confirm_flags(monitor) -> list[str]:
+    return [row.get("MON_CONFIRM", "") for row in connect_info(monitor.show_monitor())]
+
+
+def test_show_monitor_with_a_second_monitor_and_a_refused_second_confirm(dw, monitor) -> None:
+    """Reference 4.2/4.4: `show monitor` lists every monitor connected to each watcher (DM8's connect-info
+    block, tests/corpus/dm8/dmmonitor/startup-messages-confirm-monitor-cn-dmshell-c7-auto.txt); a second,
+    non-confirm monitor appears in it under every watcher; a second confirm monitor is refused (at most one
+    per system), so the list never holds two confirm monitors."""
+    run_dir = monitor.transcript_path.parent if monitor.transcript_path else None
+    n_watchers = len(dw.nodes)
+    started: list[Monitor] = []
+    try:
+        confirm = monitor
+        if monitor.t.monitor.mon_dw_confirm != 1:
+            confirm = Monitor(monitor.host, monitor.t, run_dir, name="confirm1",
+                              ini=_monitor_ini(monitor, 1, "confirm1")).start()
+            started.append(confirm)
+        before = _confirm_flags(confirm)
+        assert before.count("TRUE") == n_watchers, before
+        second = Monitor(monitor.host, monitor.t, run_dir, name="second", ini=_monitor_ini(monitor, 0, "second"))
+        started.append(second.start())
+        with_second = _confirm_flags(confirm)
+        assert len(with_second) == len(before) + n_watchers, with_second
+        assert with_second.count("TRUE") == n_watchers, with_second
+        extra = Monitor(monitor.host, monitor.t, run_dir, name="confirm2", ini=_monitor_ini(monitor, 1, "confirm2"))
+        try:
+            started.append(extra.start(timeout=15))
+        except MonitorError:
+            pass  # refused at start-up (the emulator exits with DWMON_MULTI_CONFIRM_MON, -14)
+        time.sleep(2)
+        after = _confirm_flags(confirm)
+        assert after.count("TRUE") == n_watchers, f"a second confirm monitor was accepted: {after}"
+    finally:
+        for m in started:
+            if m is not monitor:
+                m.close()
+
+
+def test_open_database_when_only_the_primary_returns(dw, runbook, sql) -> None:
+    """Reference 7.3 (G2 `dwmon_open_database`, `check open` codes -22..-27): after the whole group was
+    stopped (seed 十二.3.1) only the primary's node comes back. Its watcher leaves the instance in MOUNT (it
+    cannot prove it is the latest), `check open` answers with one of DM8's documented codes, and
+    `open database` forces it OPEN and writable; the standby then returns and is recovered."""
+    primary, standby = dw.primary, dw.standby
+    sql.execute(primary.name, "create table t_open_alone(id int)")
+    dw.wait_replicated()
+    runbook.stop_in_seed_order()
+    runbook.start_watcher(primary)
+    mon = runbook.start_monitor()
+    mon.wait_for(primary.name, istatus="MOUNT")
+    time.sleep(mon.t.timers.failure_detect())
+    assert mon.show().db(primary.name).istatus == "MOUNT", "the lone primary opened by itself"
+    code = error_code(mon.check_open(primary.name))
+    assert code in range(-27, -21), f"`check open` gave no documented reason (code {code})"
+    mon.open_database(primary.name)
+    assert dw.role(primary).writable_primary
+    sql.execute(primary.name, "insert into t_open_alone values(1)")
+    runbook.start_watcher(standby)
+    dw.wait_roles(primary=primary, standby=standby)
+    dw.wait_healthy(mon.t.timers.recovery())
+    assert sql.scalar(standby.name, "select count(*) from t_open_alone") == 1

@@ -45,7 +45,8 @@ def test_detach_then_attach_rejoins_with_every_write(lab, mon):
 
 @pytest.mark.parametrize("fresh_lab", [{"bugs": "detach-primary-allowed"}, {"bugs": "attach-when-not-detached"},
                                        {"bugs": "detach-leaves-instance"}, {"bugs": "attach-skips-recovery"},
-                                       {"bugs": "arch-invalid-ignored"}, {"bugs": "kill-group-restarts"}],
+                                       {"bugs": "arch-invalid-ignored"}, {"bugs": "kill-group-restarts"},
+                                       {"bugs": "open-database-ignored"}],
                          indirect=True, ids=lambda p: p["bugs"])
 def test_each_seeded_defect_breaks_its_property(fresh_lab):
     lab, bug = fresh_lab, fresh_lab.env["DMEMU_BUGS"]
@@ -69,6 +70,12 @@ def test_each_seeded_defect_breaks_its_property(fresh_lab):
         elif bug == "arch-invalid-ignored":
             assert "success" in m.cmd("set database mema2 arch invalid")
             assert _arch(lab) == "VALID"
+        elif bug == "open-database-ignored":
+            m.cmd("stop database mema2")
+            wait_for(lambda: not lab.n2.server_alive(), 20, "mema2 stopped")
+            lab.n1.sql("alter database mount")
+            assert "Open database mema1 success" in m.cmd("open database mema1")
+            assert lab.n1.state() == ("PRIMARY", "MOUNT")
         else:
             m.cmd("kill group")
             wait_for(lambda: lab.n1.server_alive() and lab.n2.server_alive(), 30, "instances restarted")
