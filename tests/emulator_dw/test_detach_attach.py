@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import time
 
 import pytest
@@ -71,9 +72,13 @@ def test_each_seeded_defect_breaks_its_property(fresh_lab):
             assert "success" in m.cmd("set database mema2 arch invalid")
             assert _arch(lab) == "VALID"
         elif bug == "open-database-ignored":
-            m.cmd("stop database mema2")
-            wait_for(lambda: not lab.n2.server_alive(), 20, "mema2 stopped")
-            lab.n1.sql("alter database mount")
+            m.cmd("stop group", timeout=90)
+            lab.n2.watcher.send_signal(signal.SIGKILL)
+            lab.n2.watcher.wait(10)
+            wait_for(lambda: m.show()["mema2"]["WSTATUS"] == "ERROR", 15, "mema2's watcher timed out")
+            m.cmd("startup database mema1")
+            wait_for(lambda: lab.n1.server_alive() and lab.n1.state() == ("PRIMARY", "MOUNT"), 30, "mema1 MOUNT")
+            wait_for(lambda: m.show()["mema1"]["ISTATUS"] == "MOUNT", 15, "the monitor sees mema1 MOUNT")
             assert "Open database mema1 success" in m.cmd("open database mema1")
             assert lab.n1.state() == ("PRIMARY", "MOUNT")
         else:
