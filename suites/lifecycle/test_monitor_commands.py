@@ -39,7 +39,7 @@ def test_detach_and_attach_the_standby(dw, monitor, runbook, workload, chaos, sq
         monitor.attach_database(standby.name)
     dw.wait_roles(primary=primary, standby=standby)
     dw.wait_healthy()
-    _acked_everywhere(history, sql, workload, (primary, standby))
+    _acked_everywhere(history, sql, workload, (primary.name, standby.name))
 
 
 def test_stop_startup_and_kill_one_instance(dw, monitor, runbook) -> None:
