@@ -14,7 +14,7 @@ def _state(dw, monitor) -> tuple:
     """Roles from v$instance and, per database, what `show` reports."""
     show = monitor.show()
     dbs = {n: (d.wstatus, d.istatus, d.imode, d.rstat) for n, d in sorted(show.databases.items())}
-    return {n.name: (r.mode, r.status) for n, r in ((n, dw.role(n)) for n in dw.nodes)}, dbs
+    return {str(n): (r.mode, r.status) for n, r in ((n, dw.role(n)) for n in dw.nodes)}, dbs
 
 
 def _refused(dw, monitor, cmd: str) -> str:
