@@ -395,10 +395,23 @@ class Monitor:
         return self._action(f"kill database {self._db(inst)}", self._one(inst, _down), what=f"{_name(inst)} down")
 
     def detach_database(self, inst: str) -> str:
-        return self._action(f"detach database {self._db(inst)}", None)
+        """The standby leaves: its watcher SHUTDOWN and its instance down (reference 4.2)."""
+        return self._action(f"detach database {self._db(inst)}",
+                            self._one(inst, lambda d: d.wstatus == "SHUTDOWN" and _down(d)),
+                            what=f"{_name(inst)}'s watcher SHUTDOWN, instance down")
 
     def attach_database(self, inst: str) -> str:
-        return self._action(f"attach database {self._db(inst)}", None)
+        """The detached standby rejoins: OPEN again with its archive VALID once the primary recovered it."""
+        return self._action(f"attach database {self._db(inst)}",
+                            self._one(inst, lambda d: d.wstatus == "OPEN" and d.istatus == "OPEN"
+                                      and d.rstat == "VALID"), timeout=max(self.t.timers.group_open(),
+                                                                           self.t.timers.recovery()),
+                            what=f"{_name(inst)} OPEN with RSTAT VALID")
+
+    def refusal(self, cmd: str) -> str | None:
+        """Send a command DM8 must refuse (logging in first when asked, answering YES to a confirmation)
+        and return its explicit refusal line, or None when the monitor accepted it."""
+        return refused(self._needs_login(cmd, until=ANY_LINE, timeout=30, idle=1.0, answer="YES"))
 
     def startup_dmwatcher(self) -> str:
         return self._action(f"startup dmwatcher {self.t.group}", None)

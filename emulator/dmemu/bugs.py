@@ -22,6 +22,16 @@ CATALOG: dict[str, str] = {
     "switchover-drops-keepbuf": "switchover does not apply the KEEP_BUF package (the last commit is lost)",
     "watcher-ignores-oguid": "dmwatcher does not check the instance's OGUID",
     "frame-kills-link-owner": "a malformed Data Watch frame kills the process that receives it",
+    # dmmonitor commands (reference 4.2)
+    "detach-primary-allowed": "`detach database` of the primary is carried out instead of refused",
+    "detach-leaves-instance": "`detach database` puts the watcher in SHUTDOWN but leaves the instance running",
+    "attach-skips-recovery": "`attach database` starts the instance but never lets its watcher rejoin it",
+    "attach-when-not-detached": "`attach database` of a database that is not detached is accepted",
+    "kill-group-restarts": "`kill group` lets the watchers restart the killed instances",
+    "show-monitor-self-only": "`show monitor` lists only the monitor itself, not the others connected",
+    "second-confirm-monitor-accepted": "a watcher accepts a second confirm monitor instead of -14",
+    "open-database-ignored": "`open database` answers success but leaves the instance in MOUNT",
+    "arch-invalid-ignored": "`set database ... arch invalid` answers success but leaves the archive VALID",
 }
 
 

@@ -31,7 +31,7 @@ def test_banner_help_version_and_show_variants(lab, mon):
     o = mon.cmd("show open info mema1")
     assert "OPEN" in o and "PRIMARY" in o
     sm = mon.cmd("show monitor")
-    assert "MON_ID" in sm and "FALSE" in sm and "monitors=1" in sm
+    assert "GET MONITOR CONNECT INFO FROM DMWATCHER(mema1), THE FIRST LINE IS SELF INFO." in sm and "FALSE" in sm
     lst = mon.cmd("list GRP1.mema1")
     for key in ("DW_TYPE", "DW_MODE", "DW_ERROR_TIME", "INST_RECOVER_TIME", "INST_ERROR_TIME", "INST_OGUID",
                 "INST_INI", "INST_AUTO_RESTART", "INST_STARTUP_CMD", "RLOG_SEND_THRESHOLD", "RLOG_APPLY_THRESHOLD"):

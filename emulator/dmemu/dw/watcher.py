@@ -172,7 +172,8 @@ class Watcher:
                 "watching": self.watching, "split_by": self.split_by, "mid": self.mid,
                 "config": {k: v for k, v in c.items.items()}, "inst_ini": c.inst_ini,
                 "inst_host": self.me.inst_host, "inst_port": self.me.inst_port,
-                "n_monitors": len(self.monitors), "peer_links": self.peer_links()}
+                "n_monitors": len(self.monitors), "peer_links": self.peer_links(),
+                "monitors": [dict(m) for m in list(self.monitors.values())]}
 
     def peer_links(self) -> dict[str, dict]:
         """This watcher's view of each peer, for the confirm monitor (reference §3.3, §4.4): `dw_age` is
@@ -709,7 +710,8 @@ class Watcher:
             for old in [c for c, m in self.monitors.items() if m["id"] == msg.get("id")]:
                 self.monitors.pop(old, None)          # the same monitor dialling again: its old link is dead
                 old.close()
-            if msg.get("confirm") and any(m["confirm"] for m in self.monitors.values()):
+            if msg.get("confirm") and any(m["confirm"] for m in self.monitors.values()) \
+                    and not bugs.active("second-confirm-monitor-accepted"):
                 return {"ok": False, "code": DWMON_MULTI_CONFIRM_MON, "error": lang.msg("w_multi_confirm")}
             if len(self.monitors) >= MAX_MONITORS:
                 return {"ok": False, "code": DWMON_REACH_TO_MAX_CONN, "error": lang.msg("w_max_mon")}

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from ... import lang
 from ..messages import HELP_CN, HELP_EN
+from . import monlist
 from .model import DWMON_INVALID_ARG, CmdError
 
 if TYPE_CHECKING:
@@ -116,7 +117,7 @@ TABLE: tuple[Command, ...] = (
             lambda m, a, w: m.write(m.render_show(_arg(a), only="global"))),
     Command(("show", "arch", "send", "info"), ANY, False, lambda m, a, w: m._show_arch_send(_arg(a))),
     Command(("show", "open", "info"), ANY, False, lambda m, a, w: m._show_open_info(_arg(a))),
-    Command(("show", "monitor"), ANY, False, lambda m, a, w: m._show_monitor()),
+    Command(("show", "monitor"), ANY, False, lambda m, a, w: monlist.show_monitor(m, _arg(a))),
     Command(("show", "database"), ANY, False, _show_database),
     Command(("show",), 1, False, lambda m, a, w: m.write(m.render_show(_arg(a)))),
     Command(("list",), ANY, False, lambda m, a, w: m._list(_arg(a))),
@@ -136,6 +137,8 @@ TABLE: tuple[Command, ...] = (
     Command(("stop|startup|kill", "group"), 1, True, _group_cmd),
     Command(("stop|startup|kill", "database"), 1, True, _database_cmd),
     Command(("stop|startup", "dmwatcher"), 1, True, _dmwatcher_cmd),
+    Command(("detach", "database"), 1, True, lambda m, a, w: m._detach(m.db(_arg(a), default_filter=_standby)[1])),
+    Command(("attach", "database"), 1, True, lambda m, a, w: m._attach(m.db(_arg(a))[1])),
     Command(("set", "group|database"), ANY, True, lambda m, a, w: m._set(w, [x.lower() for x in w])),
 )
 

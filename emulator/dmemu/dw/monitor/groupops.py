@@ -1,9 +1,13 @@
-"""Whole-group and per-instance commands: stop/startup/kill group or database, set ... parameters."""
+"""Whole-group and per-instance commands: stop/startup/kill group or database, detach/attach database,
+set ... parameters."""
 
 from __future__ import annotations
 
-from ... import lang
+import threading
+
+from ... import bugs, lang
 from ..config import MonGroup
+from . import cmdmsg  # noqa: F401 - registers the detach/attach messages
 from .model import DWMON_CHECK_OPEN_LATER, DWMON_INVALID_ARG, DWMON_NO_CANDIDATE, CmdError, WatcherView
 
 
@@ -31,6 +35,8 @@ class GroupCommands:
         for v in self.gviews(g):
             if v.conn and not v.conn.closed:
                 self.req(v, {"op": "kill_inst"})
+                if bugs.active("kill-group-restarts"):
+                    threading.Timer(2.0, self._quiet_req, (v, {"op": "start_inst"})).start()
         self.say("m_kill_group_ok", group=g.name)
 
     def _startup_group(self, g: MonGroup) -> None:
@@ -47,6 +53,44 @@ class GroupCommands:
         op = {"stop": "stop_inst", "kill": "kill_inst", "startup": "start_inst"}[what]
         self.req(v, {"op": op})
         self.say("m_cmd_ok", cmd=f"{what} database {v.name}")
+
+    def _quiet_req(self, v: WatcherView, msg: dict) -> None:
+        try:
+            self.req(v, msg)
+        except CmdError:
+            pass
+
+    def _detach(self, v: WatcherView) -> None:
+        """The standby leaves the group: its watcher goes SHUTDOWN, its instance exits, the primary stops
+        sending to it (archive INVALID). The primary cannot be detached (reference 4.2)."""
+        self.refresh(self.gviews(v.group), timeout=1.0)
+        mode = v.inst().get("mode")
+        if mode == "PRIMARY" and not bugs.active("detach-primary-allowed"):
+            raise CmdError(DWMON_INVALID_ARG, lang.msg("m_detach_primary", name=v.name))
+        if mode not in ("STANDBY", "PRIMARY") or v.wstatus() in ("SHUTDOWN", "ERROR"):
+            raise CmdError(DWMON_INVALID_ARG, lang.msg("m_detach_not_standby", name=v.name))
+        p = self.primary(v.group)
+        self.lock([v])
+        try:
+            self.to_wstatus(v, "SHUTDOWN")
+            if not bugs.active("detach-leaves-instance"):
+                self.req(v, {"op": "stop_inst"})
+            if p is not None and p is not v:
+                self.req(p, {"op": "set_arch", "dest": v.name, "status": "INVALID"})
+        finally:
+            self.unlock([v])
+        self.say("m_detach_ok", name=v.name)
+
+    def _attach(self, v: WatcherView) -> None:
+        """A detached database rejoins: its watcher starts the instance and watches it again, and the
+        primary recovers it. Only a detached (SHUTDOWN) database can be attached."""
+        self.refresh([v], timeout=1.0)
+        if v.wstatus() != "SHUTDOWN" and not bugs.active("attach-when-not-detached"):
+            raise CmdError(DWMON_INVALID_ARG, lang.msg("m_not_detached", name=v.name))
+        self.req(v, {"op": "start_inst"})
+        if bugs.active("attach-skips-recovery"):
+            self.req(v, {"op": "watch", "on": False})
+        self.say("m_attach_ok", name=v.name)
 
     def _set(self, w: list[str], low: list[str]) -> None:
         # set group [g] auto restart on|off ; set group [g] recover time n ; set database [g.]db recover time n
@@ -72,6 +116,8 @@ class GroupCommands:
                 p = self.primary(g)
                 if p is None:
                     raise CmdError(DWMON_NO_CANDIDATE, lang.msg("m_tip_no_primary", group=g.name))
+                if bugs.active("arch-invalid-ignored"):
+                    continue
                 if v is p:
                     self.req(p, {"op": "set_arch", "dest": "*", "status": "INVALID"})
                 else:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from ... import lang
+from ... import bugs, lang
 from ..config import MonGroup
 from .model import (
     DWMON_CANNOT_OPEN,
@@ -92,6 +92,9 @@ class Managing:
             return
         if i.get("status") != "MOUNT":
             raise CmdError(DWMON_CANNOT_OPEN, lang.msg("m_cannot_open", name=v.name, st=i.get("status")))
+        if bugs.active("open-database-ignored"):
+            self.say("m_open_ok", name=v.name)
+            return
         self.lock([v])
         try:
             self.to_wstatus(v, "OPENFORCE")
