@@ -415,6 +415,17 @@ class Workload:
         return primary
 
     # ---- the API suites use ----------------------------------------------------------------------
+    def finish(self, hist: History, final: bool, judge: Any = None) -> None:
+        """End a history: attach the faults injected meanwhile, run the final read phase (`judge`, default
+        this workload's own), and close the file whatever happens."""
+        if self.chaos is not None:
+            hist.faults = list(self.chaos.log)
+        try:
+            if final:
+                (judge or self.final)(hist)
+        finally:
+            hist.close()
+
     def _join(self, threads: list[threading.Thread], timeout: float, hist: History) -> None:
         """Join within one shared deadline; threads still running are reported and left (daemons)."""
         deadline = time.monotonic() + timeout
@@ -468,10 +479,4 @@ class Workload:
             if self.abandoned:
                 hist.note(f"{self.abandoned} SQL connection(s) abandoned after a call overran its deadline "
                           f"({self.statement_timeout:.0f}s for writes, {self.poll_timeout:.0f}s for role reads)")
-            if self.chaos is not None:
-                hist.faults = list(self.chaos.log)
-            try:
-                if final:
-                    self.final(hist)
-            finally:
-                hist.close()
+            self.finish(hist, final)

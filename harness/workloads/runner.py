@@ -332,10 +332,4 @@ class TxnWorkload:
             self._stop_clients(hist)
             poll_stop.set()
             self.base._join(pollers, self.base.poll_timeout + JOIN_MARGIN, hist)
-            if self.chaos is not None:
-                hist.faults = list(self.chaos.log)
-            try:
-                if final:
-                    self.final(hist)
-            finally:
-                hist.close()
+            self.base.finish(hist, final, self.final)
