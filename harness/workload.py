@@ -62,10 +62,7 @@ class InstanceDown(ConnectionError):
 
 
 class _Runner:
-    """A daemon thread running one worker's blocking calls one at a time, each waited on with a deadline.
-
-    dmPython can block forever on a SIGSTOPped or black-holed server; the worker then stops waiting,
-    leaves this thread (and the connection it is blocked on) behind and takes a new runner."""
+    """A daemon thread running one worker's blocking calls one at a time, each waited on with a deadline."""
 
     def __init__(self, name: str) -> None:
         self._jobs: queue.SimpleQueue[tuple[Callable[[], Any], Future] | None] = queue.SimpleQueue()
@@ -92,6 +89,34 @@ class _Runner:
         self._jobs.put(None)
 
 
+class GuardedCalls:
+    """Blocking driver calls made with a deadline, on a runner thread that is abandoned when one overruns.
+
+    dmPython can block forever on a SIGSTOPped or black-holed server; the caller then stops waiting,
+    leaves that thread (and the connection it is blocked on) behind, and the next call takes a new runner.
+    Used by the in-process sessions and by the workload client processes alike."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._runner: _Runner | None = None
+
+    def call(self, fn: Callable[[], T], timeout: float, what: str) -> T:
+        """fn() within timeout seconds; StatementTimeout (runner abandoned) when it overruns."""
+        if self._runner is None:
+            self._runner = _Runner(self.name)
+        try:
+            return self._runner.call(fn, timeout, what)
+        except StatementTimeout:
+            self.retire()
+            raise
+
+    def retire(self) -> None:
+        """Let the current runner end; a later call starts a new one."""
+        if self._runner is not None:
+            self._runner.retire()
+            self._runner = None
+
+
 class _Session:
     """One worker's connection to one target, every call on a _Runner with a deadline.
 
@@ -104,16 +129,13 @@ class _Session:
         self.wl, self.target, self.name, self.timeout = wl, target, name, timeout
         self.login_timeout, self.track = login_timeout, track
         self.conn: Any = None
-        self.runner: _Runner | None = None
+        self.calls = GuardedCalls(f"{name}-sql")
 
     def _call(self, fn: Callable[[], T], what: str) -> T:
-        if self.runner is None:
-            self.runner = _Runner(f"{self.name}-sql")
         try:
-            return self.runner.call(fn, self.timeout, f"{what} on {self.target or 'the service name'}")
+            return self.calls.call(fn, self.timeout, f"{what} on {self.target or 'the service name'}")
         except StatementTimeout:
-            self.runner.retire()
-            self.runner, self.conn = None, None
+            self.conn = None
             self.wl.count_abandoned()
             raise
 
@@ -144,9 +166,7 @@ class _Session:
 
     def close(self) -> None:
         self.reset()
-        if self.runner is not None:
-            self.runner.retire()
-            self.runner = None
+        self.calls.retire()
 
 
 class Workload:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.sql import dm_error_code as error_code
-from harness.workload import DEFINITE_FAIL, StatementTimeout, _Runner
+from harness.workload import DEFINITE_FAIL, GuardedCalls, StatementTimeout
 
 NODE_SQL = "SELECT NAME FROM V$INSTANCE"
 
@@ -100,20 +100,17 @@ class Client:
         self.rng = random.Random(spec.seed)
         self.conn: Any = None
         self.node: str | None = None
-        self.runner: _Runner | None = None
+        self.calls = GuardedCalls(f"{spec.process}-sql")
         self.done = 0
 
     def emit(self, type_: str, f: str, value: Any, error: str | None = None) -> None:
         self.send((self.spec.process, type_, f, value, time.monotonic(), self.node, error))
 
     def _call(self, fn: Any, what: str) -> Any:
-        if self.runner is None:
-            self.runner = _Runner(f"{self.spec.process}-sql")
         try:
-            return self.runner.call(fn, self.spec.timeout, what)
+            return self.calls.call(fn, self.spec.timeout, what)
         except StatementTimeout:
-            self.runner.retire()
-            self.runner, self.conn = None, None  # abandoned: a blocked connection is never closed
+            self.conn = None  # abandoned: a blocked connection is never closed
             raise
 
     def _connect(self) -> None:
@@ -170,9 +167,8 @@ class Client:
             self.step()
             if self.spec.pause:
                 self.stopped.wait(self.spec.pause)
-        if self.runner is not None:
-            self._drop()
-            self.runner.retire()
+        self._drop()
+        self.calls.retire()
 
 
 def main(spec: ClientSpec, pipe: Any, stopped: Any) -> None:
