@@ -10,10 +10,12 @@ after every committed DDL or applied redo.
 
 from __future__ import annotations
 
+import datetime as _dt
 import hashlib
 import json
 import sqlite3
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..api import Column
 from .types import DmType, type_from_decl
@@ -148,3 +150,19 @@ def init_schema(conn: sqlite3.Connection, created: str) -> None:
         conn.execute("INSERT INTO DM$USERS VALUES (?, ?, ?, ?, ?, 0)",
                      (u, hash_password(DEFAULT_PASSWORDS[u]), "SYSTEM" if u != "SYSDBA" else "MAIN",
                       50331648 + i, created))
+
+
+# ---- rows written by DDL (inside the session's recorded DDL transaction) --------------------------
+def now() -> str:
+    """Creation time as DM stores it (seconds)."""
+    return _dt.datetime.now().replace(microsecond=0).isoformat(sep=" ")
+
+
+def insert_obj(s: Any, oid: int, schema: str, name: str, typ: str, parent: int | None, info: dict) -> None:
+    s.x("INSERT INTO DM$OBJ (ID, SCH, NAME, TYPE, PARENT, INFO, CREATED) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (oid, schema, name, typ, parent, json.dumps(info), now()))
+
+
+def next_id(s: Any) -> int:
+    row = s.conn.execute("SELECT MAX(ID) FROM DM$OBJ").fetchone()
+    return max(int(row[0] or 0), 1000) + 1

@@ -6,15 +6,16 @@ creation times and passwords are literal parameters, never re-evaluated on the s
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 from typing import TYPE_CHECKING
 
 from ..api import Result
 from ..errors import err
+from . import accounts
 from . import messages as M
-from .catalog import ColMeta, ObjMeta, hash_password
-from .lexer import Tok, emit, match_paren, quote, split_top, unquote_str
+from .catalog import ColMeta, ObjMeta, insert_obj, next_id
+from .ddlcursor import P
+from .lexer import Tok, emit, quote, split_top, unquote_str
 from .translate import Context, Translator, name_select_items
 from .types import DmType, parse_type
 
@@ -24,79 +25,6 @@ if TYPE_CHECKING:
 _BIG = 9223372036854775807
 
 
-class P:
-    """Token cursor."""
-
-    def __init__(self, toks: list[Tok]):
-        self.t = toks
-        self.i = 0
-
-    def peek(self, k: int = 0) -> Tok | None:
-        j = self.i + k
-        return self.t[j] if j < len(self.t) else None
-
-    def at(self, *words: str) -> bool:
-        p = self.peek()
-        return p is not None and (p.is_(*words) or (p.kind == "op" and p.text in words))
-
-    def take(self, *words: str) -> bool:
-        if self.at(*words):
-            self.i += 1
-            return True
-        return False
-
-    def need(self, *words: str) -> Tok:
-        p = self.peek()
-        if p is None or not (p.is_(*words) or (p.kind == "op" and p.text in words)):
-            raise err(M.SYNTAX, "-2007")
-        self.i += 1
-        return p
-
-    def ident(self) -> str:
-        p = self.peek()
-        if p is None or p.kind not in ("id", "qid"):
-            raise err(M.SYNTAX, "-2007")
-        self.i += 1
-        return p.name
-
-    def qname(self, default_schema: str) -> tuple[str, str]:
-        a = self.ident()
-        if self.at(".") and self.peek(1) is not None and self.peek(1).kind in ("id", "qid"):
-            self.i += 1
-            return a, self.ident()
-        return default_schema, a
-
-    def number(self) -> int:
-        neg = self.take("-")
-        p = self.peek()
-        if p is None or p.kind != "num":
-            raise err(M.SYNTAX, "-2007")
-        self.i += 1
-        v = int(float(p.text))
-        return -v if neg else v
-
-    def rest(self) -> list[Tok]:
-        r = self.t[self.i:]
-        self.i = len(self.t)
-        return r
-
-    def paren(self) -> list[Tok]:
-        """Tokens inside the parenthesis at the cursor (consumed)."""
-        if not self.at("("):
-            raise err(M.SYNTAX, "-2007")
-        close = match_paren(self.t, self.i)
-        inner = self.t[self.i + 1:close]
-        self.i = close + 1
-        return inner
-
-    def done(self) -> bool:
-        return self.i >= len(self.t)
-
-
-def _now() -> str:
-    return _dt.datetime.now().replace(microsecond=0).isoformat(sep=" ")
-
-
 def execute_ddl(s: SqlSession, toks: list[Tok], sql: str) -> Result:
     """Entry point from SqlSession for CREATE/ALTER/DROP/TRUNCATE/GRANT/REVOKE/COMMENT."""
     p = P(toks)
@@ -104,7 +32,7 @@ def execute_ddl(s: SqlSession, toks: list[Tok], sql: str) -> Result:
     if head == "COMMENT":
         return Result("ddl")
     if head in ("GRANT", "REVOKE"):
-        return _grant(s, p, head == "GRANT")
+        return accounts.grant(s, p, head == "GRANT")
     if head == "TRUNCATE":
         p.need("TRUNCATE")
         p.need("TABLE")
@@ -129,9 +57,9 @@ def execute_ddl(s: SqlSession, toks: list[Tok], sql: str) -> Result:
         if p.take("SEQUENCE"):
             return _create_sequence(s, p)
         if p.take("USER"):
-            return _create_user(s, p)
+            return accounts.create_user(s, p)
         if p.take("SCHEMA"):
-            return _create_schema(s, p)
+            return accounts.create_schema(s, p)
         if p.take("TABLESPACE"):
             return _create_tablespace(s, p)
         if p.take("ROLE"):
@@ -141,7 +69,7 @@ def execute_ddl(s: SqlSession, toks: list[Tok], sql: str) -> Result:
         if p.take("TABLE"):
             return _alter_table(s, p)
         if p.take("USER"):
-            return _alter_user(s, p)
+            return accounts.alter_user(s, p)
         if p.take("SEQUENCE", "INDEX", "SESSION", "SYSTEM", "VIEW", "TABLESPACE"):
             return Result("ddl")
     if head == "DROP":
@@ -314,11 +242,6 @@ def _check_new(s, schema: str, name: str) -> None:
         raise err(M.EXISTS, "obj_exists", name=f"{schema}.{name}" if schema != s.schema else name)
 
 
-def _insert_obj(s, oid: int, schema: str, name: str, typ: str, parent: int | None, info: dict) -> None:
-    s.x("INSERT INTO DM$OBJ (ID, SCH, NAME, TYPE, PARENT, INFO, CREATED) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (oid, schema, name, typ, parent, json.dumps(info), _now()))
-
-
 def _insert_cols(s, tid: int, cols: list[ColMeta]) -> None:
     for i, c in enumerate(cols):
         s.x("INSERT INTO DM$COL (TID, NO, NAME, DECL, NULLABLE, DFLT, IDENT) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -366,13 +289,8 @@ def _create_table(s, p: P, temp: bool = False) -> Result:
         return _ctas(s, schema, name, col_names, p.rest(), ts)
     if not cols:
         raise err(M.SYNTAX, "-2007")
-    s.ddl_begin(f"{schema}.{name}")
-    try:
+    with s.ddl(f"{schema}.{name}"):
         _make_table(s, schema, name, cols, cons, ts, on_commit)
-        s.ddl_end()
-    except BaseException:
-        s.ddl_abort()
-        raise
     return Result("ddl")
 
 
@@ -380,24 +298,19 @@ def _make_table(s, schema: str, name: str, cols: list[ColMeta], cons: dict, ts: 
                 temp: str | None = None) -> ObjMeta:
     """Create the table and its catalog rows; `temp` ("DELETE"|"PRESERVE") makes it a global temporary
     table (definition shared and replicated, rows private to each session: see SqlSession._temp_dml)."""
-    oid = _next_id(s)
+    oid = next_id(s)
     phys = f"{schema}.{name}"
     s.x(table_sql(s, phys, cols, cons))
     owner = s.db.catalog.users.get(schema)
     info = {"cons": cons, "ts": ts or (owner.ts if owner is not None else "MAIN")}
     if temp:
         info["temp"] = temp
-    _insert_obj(s, oid, schema, name, "TABLE", None, info)
+    insert_obj(s, oid, schema, name, "TABLE", None, info)
     _insert_cols(s, oid, cols)
     seed = cons.get("ident_seed")
     if seed is not None and seed > 1:
         s.x("INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)", (phys, seed - 1))
     return ObjMeta(oid, schema, name, "TABLE", None, info, "", cols)
-
-
-def _next_id(s) -> int:
-    row = s.conn.execute("SELECT MAX(ID) FROM DM$OBJ").fetchone()
-    return max(int(row[0] or 0), 1000) + 1
 
 
 def _ctas(s, schema: str, name: str, col_names: list[str] | None, sel: list[Tok], ts: str | None) -> Result:
@@ -419,14 +332,9 @@ def _ctas(s, schema: str, name: str, col_names: list[str] | None, sel: list[Tok]
             decl_args = [c.precision, c.scale] if c.precision else []
         word = {"DECIMAL": "DECIMAL"}.get(c.type, c.type)
         cols.append(ColMeta(n.upper() if n == n.lower() else n, parse_type([word], decl_args), True))
-    s.ddl_begin(f"{schema}.{name}")
-    try:
+    with s.ddl(f"{schema}.{name}"):
         t = _make_table(s, schema, name, cols, {}, ts)
         n = s.run_insert_select(t, res.sql, [])
-        s.ddl_end()
-    except BaseException:
-        s.ddl_abort()
-        raise
     return Result("ddl", rowcount=n)
 
 
@@ -435,13 +343,8 @@ def _truncate(s, p: P) -> Result:
     t = s.db.catalog.table(schema, name)
     if t is None or t.type != "TABLE":
         raise err(M.NO_TABLE, "-2106", name=name)
-    s.ddl_begin(t.phys)
-    try:
+    with s.ddl(t.phys):
         s.x(f"DELETE FROM {quote(t.phys)}")
-        s.ddl_end()
-    except BaseException:
-        s.ddl_abort()
-        raise
     return Result("ddl")
 
 
@@ -466,15 +369,10 @@ def _create_index(s, p: P) -> Result:
         d = " DESC" if any(x.is_("DESC") for x in part) else ""
         cols.append(quote(c) + d)
     _tail_options(p)
-    s.ddl_begin(t.phys)
-    try:
+    with s.ddl(t.phys):
         s.x(f"CREATE {'UNIQUE ' if unique else ''}INDEX {quote(schema + '.' + name)} ON {quote(t.phys)} "
             f"({', '.join(cols)})")
-        _insert_obj(s, _next_id(s), schema, name, "INDEX", t.id, {"unique": unique, "cols": cols})
-        s.ddl_end()
-    except BaseException:
-        s.ddl_abort()
-        raise
+        insert_obj(s, next_id(s), schema, name, "INDEX", t.id, {"unique": unique, "cols": cols})
     return Result("ddl")
 
 
@@ -498,16 +396,11 @@ def _create_view(s, p: P, replace: bool) -> Result:
     res = sub.run(name_select_items(body), name_columns=False)
     s._materialize(res.virtuals)
     s.conn.execute(f"SELECT * FROM ({res.sql}) LIMIT 0")
-    s.ddl_begin(f"{schema}.{name}")
-    try:
+    with s.ddl(f"{schema}.{name}"):
         if old is not None:
             s.x("DELETE FROM DM$OBJ WHERE ID = ?", (old.id,))
         info = {"sql": text, "cols": cols}
-        _insert_obj(s, old.id if old else _next_id(s), schema, name, "VIEW", None, info)
-        s.ddl_end()
-    except BaseException:
-        s.ddl_abort()
-        raise
+        insert_obj(s, old.id if old else next_id(s), schema, name, "VIEW", None, info)
     return Result("ddl")
 
 
@@ -541,103 +434,15 @@ def _create_sequence(s, p: P) -> Result:
         info["max"] = _BIG if asc else -1
     if info["start"] is None:
         info["start"] = info["min"] if asc else info["max"]
-    s.ddl_begin(f"{schema}.{name}")
-    try:
-        oid = _next_id(s)
-        _insert_obj(s, oid, schema, name, "SEQUENCE", None, info)
+    with s.ddl(f"{schema}.{name}"):
+        oid = next_id(s)
+        insert_obj(s, oid, schema, name, "SEQUENCE", None, info)
         s.x("DELETE FROM DM$SEQ WHERE ID = ?", (oid,))
         s.db.seq_forget(oid)
-        s.ddl_end()
-    except BaseException:
-        s.ddl_abort()
-        raise
     return Result("ddl")
 
 
-# ---- users, schemas, privileges, tablespaces ---------------------------------------------------
-def _password(p: P) -> str:
-    """The password after IDENTIFIED BY: a string literal, a quoted or a plain word, its case kept
-    (DM8 passwords are case-sensitive; only identifiers are upper-cased)."""
-    p.need("BY")
-    pt = p.peek()
-    if pt is None:
-        raise err(M.SYNTAX, "-2007")
-    p.i += 1
-    return unquote_str(pt.text) if pt.kind == "str" else pt.verbatim
-
-
-def _create_user(s, p: P) -> Result:
-    name = p.ident()
-    p.need("IDENTIFIED")
-    pwd = _password(p)
-    ts = "MAIN"
-    while not p.done():
-        if p.take("DEFAULT"):
-            if p.take("TABLESPACE"):
-                ts = p.ident()
-            elif p.take("INDEX"):
-                p.take("TABLESPACE")
-                p.ident()
-        else:
-            p.i += 1
-    cat = s.db.catalog
-    if name in cat.users or name in cat.schemas():
-        raise err(M.EXISTS, "obj_exists", name=name)
-    s.ddl_begin(name)
-    try:
-        uid = int(s.conn.execute("SELECT MAX(ID) FROM DM$USERS").fetchone()[0]) + 1
-        s.x("INSERT INTO DM$USERS (NAME, PWD, TS, ID, CREATED, LOCKED) VALUES (?, ?, ?, ?, ?, 0)",
-            (name, hash_password(pwd), ts, uid, _now()))
-        s.ddl_end()
-    except BaseException:
-        s.ddl_abort()
-        raise
-    return Result("ddl")
-
-
-def _alter_user(s, p: P) -> Result:
-    name = p.ident()
-    if name not in s.db.catalog.users:
-        raise err(M.NO_USER, "no_user", name=name)
-    sets: list[tuple[str, object]] = []
-    while not p.done():
-        if p.take("IDENTIFIED"):
-            sets.append(("PWD", hash_password(_password(p))))
-        elif p.take("ACCOUNT"):
-            sets.append(("LOCKED", 1 if p.need("LOCK", "UNLOCK").is_("LOCK") else 0))
-        elif p.take("DEFAULT"):
-            p.need("TABLESPACE")
-            sets.append(("TS", p.ident()))
-        else:
-            p.i += 1
-    s.ddl_begin(name)
-    try:
-        for col, v in sets:
-            s.x(f"UPDATE DM$USERS SET {col} = ? WHERE NAME = ?", (v, name))
-        s.ddl_end()
-    except BaseException:
-        s.ddl_abort()
-        raise
-    return Result("ddl")
-
-
-def _create_schema(s, p: P) -> Result:
-    name = p.ident()
-    if name in s.db.catalog.schemas():
-        raise err(M.EXISTS, "obj_exists", name=name)
-    owner = s.user
-    if p.take("AUTHORIZATION"):
-        owner = p.ident()
-    s.ddl_begin(name)
-    try:
-        _insert_obj(s, _next_id(s), name, name, "SCHEMA", None, {"owner": owner})
-        s.ddl_end()
-    except BaseException:
-        s.ddl_abort()
-        raise
-    return Result("ddl")
-
-
+# ---- tablespaces ------------------------------------------------------------------------------
 def _create_tablespace(s, p: P) -> Result:
     """Recorded only when the instance did not take CREATE TABLESPACE itself (library use)."""
     name = p.ident()
@@ -653,52 +458,8 @@ def _create_tablespace(s, p: P) -> Result:
             files.append({"path": path, "size_mb": size})
     if any(o.type == "TABLESPACE" and o.name == name for o in s.db.catalog.objs.values()):
         raise err(M.EXISTS, "obj_exists", name=name)
-    s.ddl_begin(name)
-    try:
-        _insert_obj(s, _next_id(s), "SYS", name, "TABLESPACE", None, {"files": files})
-        s.ddl_end()
-    except BaseException:
-        s.ddl_abort()
-        raise
-    return Result("ddl")
-
-
-def _grant(s, p: P, grant: bool) -> Result:
-    p.i += 1
-    toks = p.rest()
-    kw = "TO" if grant else "FROM"
-    k = next((i for i, t in enumerate(toks) if t.is_(kw)), None)
-    if k is None:
-        raise err(M.SYNTAX, "-2007")
-    left, right = toks[:k], toks[k + 1:]
-    on = next((i for i, t in enumerate(left) if t.is_("ON")), None)
-    privs = [emit(x).upper() for x in split_top(left[:on] if on is not None else left)]
-    obj = emit(left[on + 1:]).upper() if on is not None else ""
-    grantees = []
-    for part in split_top(right):
-        if part and part[0].is_("WITH"):
-            break
-        cut = next((i for i, t in enumerate(part) if t.is_("WITH")), len(part))
-        g = part[0].name if part else ""
-        grantees.append(g)
-        if cut < len(part):
-            break
-    cat = s.db.catalog
-    for g in grantees:
-        if g not in cat.users and g != "PUBLIC" and g not in ("DBA", "RESOURCE", "PUBLIC", "SOI", "VTI", "SVI"):
-            raise err(M.NO_USER, "no_user", name=g)
-    s.ddl_begin(",".join(grantees))
-    try:
-        for g in grantees:
-            for pr in privs:
-                if grant:
-                    s.x("INSERT INTO DM$PRIV (GRANTEE, PRIV, OBJ) VALUES (?, ?, ?)", (g, pr, obj))
-                else:
-                    s.x("DELETE FROM DM$PRIV WHERE GRANTEE = ? AND PRIV = ? AND OBJ = ?", (g, pr, obj))
-        s.ddl_end()
-    except BaseException:
-        s.ddl_abort()
-        raise
+    with s.ddl(name):
+        insert_obj(s, next_id(s), "SYS", name, "TABLESPACE", None, {"files": files})
     return Result("ddl")
 
 
@@ -734,8 +495,7 @@ def _alter_table(s, p: P) -> Result:
     if t is None or t.type != "TABLE":
         raise err(M.NO_TABLE, "-2106", name=name)
     cons = dict(t.info.get("cons", {}))
-    s.ddl_begin(t.phys)
-    try:
+    with s.ddl(t.phys):
         if p.take("ADD"):
             p.take("COLUMN")
             if p.at("CONSTRAINT", "PRIMARY", "UNIQUE", "CHECK", "FOREIGN"):
@@ -788,10 +548,6 @@ def _alter_table(s, p: P) -> Result:
                 s.x("UPDATE DM$COL SET NAME = ? WHERE TID = ? AND NAME = ?", (new, t.id, old))
         else:
             raise err(M.SYNTAX, "sql_unsupported", what="ALTER TABLE " + emit(p.rest()[:2]))
-        s.ddl_end()
-    except BaseException:
-        s.ddl_abort()
-        raise
     return Result("ddl")
 
 
@@ -813,28 +569,18 @@ def _drop(s, p: P) -> Result:
         owned = [o for o in cat.objs.values() if o.schema == name]
         if owned and not p.take("CASCADE"):
             raise err(M.DEPEND, "dep_objects", name=name)
-        s.ddl_begin(name)
-        try:
+        with s.ddl(name):
             for o in owned:
                 _drop_obj(s, o)
             s.x("DELETE FROM DM$USERS WHERE NAME = ?", (name,))
-            s.ddl_end()
-        except BaseException:
-            s.ddl_abort()
-            raise
         return Result("ddl")
     if what == "TABLESPACE":
         name = p.ident()
         o = next((x for x in cat.objs.values() if x.type == "TABLESPACE" and x.name == name), None)
         if o is None:
             return Result("ddl")
-        s.ddl_begin(name)
-        try:
+        with s.ddl(name):
             s.x("DELETE FROM DM$OBJ WHERE ID = ?", (o.id,))
-            s.ddl_end()
-        except BaseException:
-            s.ddl_abort()
-            raise
         return Result("ddl")
     schema, name = p.qname(s.schema)
     if what in ("TABLE", "VIEW"):
@@ -856,17 +602,12 @@ def _drop(s, p: P) -> Result:
             return Result("ddl")
         raise err(code, key, name=name)
     p.take("CASCADE", "RESTRICT")
-    s.ddl_begin(o.phys)
-    try:
+    with s.ddl(o.phys):
         if what == "SCHEMA":
             for x in cat.objs.values():
                 if x.schema == name and x.id != o.id:
                     _drop_obj(s, x)
         _drop_obj(s, o)
-        s.ddl_end()
-    except BaseException:
-        s.ddl_abort()
-        raise
     return Result("ddl")
 
 

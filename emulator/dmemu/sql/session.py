@@ -404,6 +404,17 @@ class SqlSession:
         self._rollback_txn()
         self._ddl = False
 
+    @contextlib.contextmanager
+    def ddl(self, name: str) -> Iterator[None]:
+        """One DDL transaction: ddl_begin, the body, ddl_end; rolled back when the body raises."""
+        self.ddl_begin(name)
+        try:
+            yield
+        except BaseException:
+            self.ddl_abort()
+            raise
+        self.ddl_end()
+
     def run_insert_select(self, target, select_sql: str, params: list) -> int:
         """INSERT INTO target SELECT ... inside the open transaction, captured like _dml."""
         cols = tuple(c.name for c in target.columns)
