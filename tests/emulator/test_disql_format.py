@@ -8,7 +8,7 @@ import io
 from decimal import Decimal
 
 import pytest
-from dmemu.tools import disql
+from dmemu.tools import disql, disqlgrid, disqlinput
 
 
 @pytest.mark.parametrize("spec,expected", [
@@ -40,7 +40,7 @@ def test_resolve_host_port_default_and_service(tmp_path, monkeypatch):
 
 def test_grid_matches_dm_layout():
     st = disql.Settings()
-    lines = disql.render_grid(["MODE$", "STATUS$"], [None, None], [("STANDBY", "OPEN")], st)
+    lines = disqlgrid.render_grid(["MODE$", "STATUS$"], [None, None], [("STANDBY", "OPEN")], st)
     assert lines == ["行号     MODE$   STATUS$", "---------- ------- -------", "1          STANDBY OPEN"]
 
 
@@ -48,24 +48,24 @@ def test_grid_options_values_and_paging(monkeypatch):
     st = disql.Settings(lineshow=False, colsep="|", pagesize=2)
     rows = [(1, None, Decimal("1.50"), dt.datetime(2021, 7, 30, 13, 8, 44, 212306)), (2, "x", None, None),
             (3, "y", None, dt.date(2021, 1, 2))]
-    lines = disql.render_grid(["ID", "NAME", "N", "T"], [11, None, None, None], rows, st)
+    lines = disqlgrid.render_grid(["ID", "NAME", "N", "T"], [11, None, None, None], rows, st)
     assert lines[0].startswith("ID         |NAME|N   |T")
     assert lines[2] == "1          |NULL|1.50|2021-07-30 13:08:44.212306"
     assert lines.count(lines[0]) == 2                     # header repeated after `pagesize` rows
-    assert disql.render_grid(["A"], [None], [(1,)], disql.Settings(heading=False)) == ["1          1"]
+    assert disqlgrid.render_grid(["A"], [None], [(1,)], disql.Settings(heading=False)) == ["1          1"]
     monkeypatch.setenv("LANGUAGE", "en")
-    assert disql.render_grid(["A"], [None], [(1,)], disql.Settings())[0].startswith("LINEID")
+    assert disqlgrid.render_grid(["A"], [None], [(1,)], disql.Settings())[0].startswith("LINEID")
 
 
 def test_statement_splitting():
     text = ["select 1", "from dual;", "host ls /tmp", "begin", "  null;", "end;", "/", "", "conn a/b@h:1",
             "set timing off", "select 2"]
-    assert disql.split_statements(text) == ["select 1\nfrom dual;", "host ls /tmp", "begin\n  null;\nend;",
+    assert disqlinput.split_statements(text) == ["select 1\nfrom dual;", "host ls /tmp", "begin\n  null;\nend;",
                                             "conn a/b@h:1", "set timing off", "select 2"]
 
 
 def test_several_statements_on_one_line():
-    assert disql.split_statements(["select 1; select ';' from dual;", "insert into t values(1);commit;"]) == \
+    assert disqlinput.split_statements(["select 1; select ';' from dual;", "insert into t values(1);commit;"]) == \
         ["select 1;", "select ';' from dual;", "insert into t values(1);", "commit;"]
 
 

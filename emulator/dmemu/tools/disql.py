@@ -8,8 +8,6 @@ through the emulator's wire client (dmemu.wire.client). Messages in Chinese, Eng
 
 from __future__ import annotations
 
-import datetime as _dt
-import decimal
 import getpass
 import os
 import re
@@ -20,6 +18,8 @@ from dataclasses import dataclass, field
 
 from .. import ini as dmini
 from ..lang import is_en
+from .disqlgrid import _width_hint, render_grid
+from .disqlinput import StatementBuffer, split_statements
 
 DEFAULT_SERVER = "LOCALHOST:5236"
 _ERR = re.compile(r"\[?CODE:\s*(-?\d+)\]?\s*(.*)", re.S)
@@ -129,75 +129,6 @@ def resolve(target: str | None) -> Target:
                           max(1, int(o.get("SWITCH_TIME", o.get("SWITCH_TIMES", "3")) or 3)),
                           int(o.get("SWITCH_INTERVAL", "200") or 200) / 1000.0, label=t)
     return Target(None, None, [(t, 5236)], label=t)
-
-
-def fmt_value(v: object) -> str:
-    if v is None:
-        return "NULL"
-    if isinstance(v, _dt.datetime):
-        return v.isoformat(" ", "microseconds") if v.microsecond else v.strftime("%Y-%m-%d %H:%M:%S")
-    if isinstance(v, (_dt.date, _dt.time)):
-        return v.isoformat()
-    if isinstance(v, (bytes, bytearray, memoryview)):
-        return "0x" + bytes(v).hex().upper()
-    if isinstance(v, decimal.Decimal):
-        return format(v, "f")
-    if isinstance(v, bool):
-        return "1" if v else "0"
-    return str(v)
-
-
-def _w(s: str) -> int:
-    """Column width as DM's disql counts it (bytes of the UTF-8 text)."""
-    return len(s.encode("utf-8"))
-
-
-def _pad(s: str, width: int) -> str:
-    return s + " " * max(0, width - _w(s))
-
-
-def render_grid(names: list[str], widths_hint: list[int | None], rows: list[tuple], st: Settings,
-                first_line: int = 1) -> list[str]:
-    """The result grid: optional 行号 column, header + dashes every `pagesize` rows, `colsep` between."""
-    en = is_en()
-    cells = [[fmt_value(v) for v in r] for r in rows]
-    widths = []
-    for i, n in enumerate(names):
-        w = max([_w(n)] + [_w(c[i]) for c in cells])
-        if widths_hint[i]:
-            w = max(w, widths_hint[i])
-        widths.append(w)
-    if st.lineshow:
-        names = ["LINEID" if en else "行号"] + names
-        widths = [10] + widths
-        cells = [[str(first_line + k)] + c for k, c in enumerate(cells)]
-    sep = st.colsep
-    header = [sep.join(_pad(n, w) for n, w in zip(names, widths, strict=True)).rstrip(),
-              sep.join("-" * w for w in widths)]
-    out: list[str] = []
-    page = st.pagesize if st.pagesize > 0 else max(1, len(cells))
-    for k, c in enumerate(cells):
-        if st.heading and k % page == 0:
-            if k:
-                out.append("")
-            out.extend(header)
-        out.append(sep.join(_pad(v, w) for v, w in zip(c, widths, strict=True)).rstrip())
-    if not cells and st.heading:
-        out.extend(header)
-    return out
-
-
-_NUM_WIDTH = {"INT": 11, "INTEGER": 11, "BIGINT": 20, "SMALLINT": 6, "TINYINT": 4, "BYTE": 4}
-
-
-def _width_hint(desc: tuple) -> int | None:
-    tname = getattr(desc[1], "__name__", str(desc[1])).upper()
-    for k, w in _NUM_WIDTH.items():
-        if k in tname:
-            return w
-    if "NUMBER" in tname or "DECIMAL" in tname:
-        return 20 if desc[4] in (None, 0) else min(40, int(desc[4]) + 2)
-    return None
 
 
 class Disql:
@@ -466,79 +397,6 @@ class Disql:
             if r is not False:
                 return r
         return False
-
-
-_PL = re.compile(r"(?is)^\s*(begin|declare|create\s+(or\s+replace\s+)?(procedure|function|trigger|package))\b")
-_NO_SEMI = re.compile(r"(?i)^\s*(exit|quit|conn|connect|disconn|disconnect|host|set|show|start|`|@|!|login|logout)\b")
-
-
-def statement_complete(buf: list[str]) -> bool:
-    """True when the lines in `buf` form a complete statement (';' or a disql command; PL blocks need '/')."""
-    if not buf:
-        return False
-    first, last = buf[0], buf[-1].rstrip()
-    if _PL.match(first):
-        return last.strip() == "/"
-    if len(buf) == 1 and (_NO_SEMI.match(first) or first.lstrip().startswith("`")):
-        return True
-    return last.endswith(";") or last.strip() == "/"
-
-
-def _segments(line: str) -> list[str]:
-    """Split a line after each ';' outside quotes ("select 1; select 2;" is two statements)."""
-    out, cur, quote = [], "", ""
-    for ch in line:
-        cur += ch
-        if quote:
-            if ch == quote:
-                quote = ""
-        elif ch in "'\"":
-            quote = ch
-        elif ch == ";":
-            out.append(cur)
-            cur = ""
-    if cur.strip() or not out:
-        out.append(cur)
-    return [seg.strip() if i else seg.rstrip() for i, seg in enumerate(out)]
-
-
-class StatementBuffer:
-    """Collects input lines into complete statements (shared by scripts, -e and the prompt)."""
-
-    def __init__(self):
-        self.buf: list[str] = []
-
-    def feed(self, line: str) -> list[str]:
-        pl = bool(self.buf and _PL.match(self.buf[0])) or (not self.buf and _PL.match(line))
-        parts = [line] if pl or _NO_SEMI.match(line) and not self.buf else _segments(line)
-        done = []
-        for part in parts:
-            if not self.buf and not part.strip():
-                continue
-            self.buf.append(part)
-            if statement_complete(self.buf):
-                done.append(_join(self.buf))
-                self.buf = []
-        return done
-
-    def rest(self) -> str | None:
-        text = _join(self.buf) if self.buf and "".join(self.buf).strip() else None
-        self.buf = []
-        return text
-
-
-def split_statements(lines: list[str]) -> list[str]:
-    sb = StatementBuffer()
-    out = [stmt for line in lines for stmt in sb.feed(line)]
-    rest = sb.rest()
-    return out + ([rest] if rest else [])
-
-
-def _join(buf: list[str]) -> str:
-    text = "\n".join(buf).rstrip()
-    if text.endswith("\n/") or text == "/":
-        text = text[:-1].rstrip()
-    return text
 
 
 def repl(d: Disql, inp=None) -> int:
