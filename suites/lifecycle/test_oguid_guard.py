@@ -13,7 +13,7 @@ from harness.wait import hold
 
 pytestmark = [pytest.mark.lifecycle, pytest.mark.signoff("shutdown-order")]
 
-OGUID_REFUSED = re.compile(r"oguid\((\d+)\) configured in dmwatcher\.ini not equal with local dmserver's "
+OGUID_REFUSED = re.compile(r"oguid\((\d+)\) configured in dmwatcher\.ini not equal with local dmserver['’]s "
                            r"oguid\((\d+)\)")
 
 
