@@ -9,10 +9,14 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from .. import ini as dmini
 from ..errors import DmError
+
+T = TypeVar("T")
 
 _MAL_KEYS = ("MAL_INST_NAME", "MAL_HOST", "MAL_PORT", "MAL_INST_HOST", "MAL_INST_PORT", "MAL_DW_PORT",
              "MAL_INST_DW_PORT")
@@ -169,6 +173,23 @@ def load_monitor(path: str) -> MonitorConfig:
     log_path = top.get("MON_LOG_PATH") or os.path.dirname(os.path.abspath(path))
     return MonitorConfig(path, confirm, log_path, _int(top, "MON_LOG_INTERVAL", path, 0),
                          _int(top, "MON_LOG_FILE_SIZE", path, 32), _int(top, "MON_LOG_SPACE_LIMIT", path, 0), groups)
+
+
+def build_from_argv(argv: list[str] | None, tool: str, build: Callable[[str], T]) -> T | None:
+    """dmwatcher/dmmonitor start-up: the .ini path from the command line, given to `build`.
+
+    None (after usage or the DM error on stderr, as the tools print them) when the path is missing or
+    the file is unreadable or invalid."""
+    path = ini_path_arg(list(sys.argv[1:] if argv is None else argv), tool)
+    if not path:
+        return None
+    try:
+        return build(path)
+    except DmError as e:
+        sys.stderr.write(f"[{e.code}]:{e.message}\n")
+    except OSError as e:
+        sys.stderr.write(f"{tool}: {e}\n")
+    return None
 
 
 def ini_path_arg(argv: list[str], tool: str) -> str | None:

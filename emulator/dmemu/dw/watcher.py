@@ -30,7 +30,7 @@ from ..errors import DmError
 from ..ini import load as load_ini
 from ..instance import is_running
 from . import protocol
-from .config import WatcherConfig, ini_path_arg, load_mal, load_watcher, mal_path_for
+from .config import WatcherConfig, build_from_argv, load_mal, load_watcher, mal_path_for
 from .history import History, replaced_by
 
 STATES = ("STARTUP", "OPEN", "RECOVERY", "SWITCHOVER", "TAKEOVER", "OPENFORCE", "FAILOVER", "CONFIRM",
@@ -758,16 +758,8 @@ def _rewrite_group_key(path: str, key: str, value: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Console entry point: dmwatcher <dmwatcher.ini>."""
-    path = ini_path_arg(list(sys.argv[1:] if argv is None else argv), "dmwatcher")
-    if not path:
-        return 1
-    try:
-        w = Watcher(load_watcher(path))
-    except DmError as e:
-        sys.stderr.write(f"[{e.code}]:{e.message}\n")
-        return 1
-    except OSError as e:
-        sys.stderr.write(f"dmwatcher: {e}\n")
+    w = build_from_argv(argv, "dmwatcher", lambda path: Watcher(load_watcher(path)))
+    if w is None:
         return 1
     done = threading.Event()
 

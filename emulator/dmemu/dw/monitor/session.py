@@ -24,7 +24,7 @@ import time
 from ... import lang
 from ...errors import DmError
 from .. import protocol
-from ..config import MonitorConfig, ini_path_arg, load_monitor
+from ..config import MonitorConfig, build_from_argv, load_monitor
 from . import commands
 from .auto import AutoTakeover
 from .groupops import GroupCommands
@@ -243,13 +243,8 @@ class Monitor(GroupView, Render, Steps, Managing, AutoTakeover, GroupCommands):
 
 def main(argv: list[str] | None = None) -> int:
     """Console entry point: dmmonitor <dmmonitor.ini>."""
-    path = ini_path_arg(list(sys.argv[1:] if argv is None else argv), "dmmonitor")
-    if not path:
-        return 1
-    try:
-        mon = Monitor(load_monitor(path))
-    except DmError as e:
-        sys.stderr.write(f"[{e.code}]:{e.message}\n")
+    mon = build_from_argv(argv, "dmmonitor", lambda path: Monitor(load_monitor(path)))
+    if mon is None:
         return 1
     try:
         mon.start()
