@@ -165,3 +165,45 @@ def test_takeover_picks_a_realtime_standby_and_the_others_follow(grp: Lab, mon: 
     for n in (other, asy):
         wait_for(lambda n=n: count_and_sum(n, "mt") == want, 15, f"{n.name} receives from {new.name}")
     assert other.state() == ("STANDBY", "OPEN") and asy.state() == ("STANDBY", "OPEN")
+
+
+def _built(bug: str, standbys: tuple[str, ...]) -> Lab:
+    lab = Lab(bugs=bug, standbys=standbys)
+    try:
+        lab.build()
+    except BaseException:
+        lab.close()
+        raise
+    return lab
+
+
+@pytest.mark.parametrize("bug", [pytest.param("", marks=pytest.mark.slow), "commit-waits-first-standby"])
+def test_commit_waits_for_every_realtime_standby(bug: str) -> None:
+    lab = _built(bug, ("REALTIME", "REALTIME"))
+    try:
+        p = lab.n1
+        p.sql("create table wt(id int)")
+        p.sql("insert into wt values(1)")
+        committed = lsn(p)
+        got = [recv_lsn(lab.nodes[n]) >= committed for n in ("mema2", "mema3")]
+        assert (got == [True, True]) != bool(bug), f"real-time standbys holding the acknowledged commit: {got}"
+    finally:
+        lab.close()
+
+
+@pytest.mark.parametrize("bug", [pytest.param("", marks=pytest.mark.slow), "async-takeover-candidate"])
+def test_an_async_standby_is_never_a_takeover_candidate(bug: str) -> None:
+    lab = _built(bug, ("REALTIME", "ASYNC"))
+    try:
+        m = lab.monitor()
+        m.login()
+        p = lab.n1
+        p.watcher.kill()
+        p.watcher.wait(5)
+        os.kill(p.server_pid(), signal.SIGKILL)
+        wait_for(lambda: "mema2" in m.names("choose takeover"), 20, "mema2 offered once the primary is lost")
+        assert ("mema3" in m.names("choose takeover")) == bool(bug)
+        out = m.cmd("takeover mema3", ["Y"])
+        assert ("code = -15" in out) != bool(bug), out
+    finally:
+        lab.close()
