@@ -86,6 +86,24 @@ def test_choose_lists_exactly_the_qualified_realtime_standbys(grp: Lab, mon: Mon
     assert mon.names("choose takeover force") == []
 
 
+def test_switchover_to_each_realtime_standby_in_turn_and_back(grp: Lab, mon: Monitor) -> None:
+    rt = ["mema1", "mema2", "mema3"]
+    for k, target in enumerate(("mema3", "mema2", "mema1")):
+        wait_for(lambda t=target: t in mon.names("choose switchover"), 20, f"{target} qualified for switchover",
+                 lambda: mon.cmd("show")[:2500])
+        mon.cmd(f"switchover {target}", ["Y"])
+        new = grp.nodes[target]
+        wait_for(lambda n=new: n.state() == ("PRIMARY", "OPEN"), 20, f"{target} PRIMARY OPEN")
+        wait_for(lambda n=new: all(arch_status(n)[o.upper()] == "VALID" for o in rt if o != n.name), 30,
+                 f"every real-time standby follows {target}", lambda n=new: n.watcher_log()[-800:])
+        new.sql(f"insert into mt values({7000 + k})")
+        want = count_and_sum(new, "mt")
+        for n in grp.nodes.values():
+            wait_for(lambda n=n, w=want: count_and_sum(n, "mt") == w, 3 * TIMER_S, f"{n.name} receives from {target}")
+    wait_for(lambda: sorted(mon.names("choose switchover")) == ["mema2", "mema3"], 20,
+             "mema1 primary again with both real-time standbys qualified")
+
+
 def _stop(n: Node) -> int:
     pid = n.server_pid()
     os.kill(pid, signal.SIGSTOP)
