@@ -5,6 +5,7 @@ others following it. The tests run in file order on one group (each leaves it he
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import threading
@@ -225,3 +226,37 @@ def test_an_async_standby_is_never_a_takeover_candidate(bug: str) -> None:
         assert ("code = -15" in out) != bool(bug), out
     finally:
         lab.close()
+
+
+@pytest.mark.parametrize("bug", ["", "async-takeover-candidate"])
+def test_auto_takeover_picks_the_most_advanced_realtime_standby(tmp_path, monkeypatch, bug: str) -> None:
+    """A link-less confirm monitor fed the watchers' last messages: the primary's watcher reports its instance
+    down; the async standby is the most advanced, yet the AUTO target is the best real-time one."""
+    from dmemu import bugs
+    from dmemu.dw.config import MonGroup, MonitorConfig
+    from dmemu.dw.monitor import Monitor as Mon
+    monkeypatch.setattr(bugs, "ACTIVE", frozenset({bug} - {""}))
+    names = ("mema1", "mema2", "mema3", "mema4")
+    cfg = MonitorConfig(path=str(tmp_path / "dmmonitor.ini"), confirm=1, log_path=str(tmp_path), log_interval=0,
+                        log_file_size=32, log_space_limit=0,
+                        groups=[MonGroup("GRP1", 453331, [(f"127.0.56.{210 + k}", 1) for k in range(4)])])
+    mon = Mon(cfg, out=io.StringIO())
+    try:
+        arch = [{"type": "REALTIME", "dest": "mema2", "status": "VALID"},
+                {"type": "REALTIME", "dest": "mema3", "status": "VALID"},
+                {"type": "ASYNC", "dest": "mema4", "status": "VALID"}]
+        clsn = {"mema1": 9, "mema2": 8, "mema3": 9, "mema4": 12}
+        now = time.monotonic()
+        for v, name in zip(mon.views, names, strict=True):
+            primary = name == "mema1"
+            v.msg = {"op": "wmsg", "name": name, "dw_mode": "AUTO", "dw_error_time": 3,
+                     "inst_ok": "ERROR" if primary else "OK", "wstatus": "OPEN", "wctlstat": "VALID",
+                     "wtype": "LOCAL" if name == "mema4" else "GLOBAL",
+                     "inst": {"mode": "PRIMARY" if primary else "STANDBY", "status": "OPEN",
+                              "arch": arch if primary else [], "clsn": clsn[name]}}
+            v.seen = now
+        target = mon.auto_takeover_target(cfg.groups[0])
+        assert target is not None
+        assert (target.name == "mema3") != bool(bug), target.name
+    finally:
+        mon.close()
