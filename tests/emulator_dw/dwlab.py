@@ -344,7 +344,7 @@ class Lab:
         if self.is_async(n):
             return local
         sync = [m for m in self.nodes.values() if m is not n and not self.is_async(m)]
-        if len(self.nodes) == 2:                      # the seed's 1+1 text, unchanged
+        if list(self.kind.values()) == ["PRIMARY", "REALTIME"]:      # the seed's 1+1 text, unchanged
             return f"[ARCHIVE_REALTIME]\nARCH_TYPE = REALTIME\nARCH_DEST = {sync[0].name}\n\n" + local
         out = ""
         for k, m in enumerate(sync, 1):
