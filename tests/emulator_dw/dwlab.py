@@ -456,10 +456,21 @@ class Lab:
                  timeout, "real-time archives VALID")
 
 
+def built(bugs: str = "", **kw: object) -> Lab:
+    """A Lab of its own, already built (closed again if the build fails); the caller closes it."""
+    lab = Lab(bugs=bugs, **kw)
+    try:
+        lab.build()
+    except BaseException:
+        lab.close()
+        raise
+    return lab
+
+
 def count_and_sum(n: Node, table: str) -> tuple[int, int]:
     r = n.sql(f"select count(*), sum(id) from {table}")[0]
     return int(r[0]), int(r[1] or 0)
 
 
-__all__ = ["Lab", "Node", "Monitor", "wait_for", "free_port", "count_and_sum", "parse_global", "PWD", "OGUID",
+__all__ = ["Lab", "Node", "Monitor", "built", "wait_for", "free_port", "count_and_sum", "parse_global", "PWD", "OGUID",
            "random", "re"]

@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from dwlab import Lab, Monitor, Node, count_and_sum, parse_global, wait_for
+from dwlab import Lab, Monitor, Node, built, count_and_sum, parse_global, wait_for
 
 TIMER_S = 2.0                 # dwlab's dmtimer.ini: FREQ_MINUTE_INTERVAL = 2, one timer minute = 1 s
 
@@ -186,19 +186,9 @@ def test_takeover_picks_a_realtime_standby_and_the_others_follow(grp: Lab, mon: 
     assert other.state() == ("STANDBY", "OPEN") and asy.state() == ("STANDBY", "OPEN")
 
 
-def _built(bug: str, standbys: tuple[str, ...]) -> Lab:
-    lab = Lab(bugs=bug, standbys=standbys)
-    try:
-        lab.build()
-    except BaseException:
-        lab.close()
-        raise
-    return lab
-
-
 @pytest.mark.parametrize("bug", [pytest.param("", marks=pytest.mark.slow), "commit-waits-first-standby"])
 def test_commit_waits_for_every_realtime_standby(bug: str) -> None:
-    lab = _built(bug, ("REALTIME", "REALTIME"))
+    lab = built(bug, standbys=("REALTIME", "REALTIME"))
     try:
         p = lab.n1
         p.sql("create table wt(id int)")
@@ -212,7 +202,7 @@ def test_commit_waits_for_every_realtime_standby(bug: str) -> None:
 
 @pytest.mark.parametrize("bug", [pytest.param("", marks=pytest.mark.slow), "async-takeover-candidate"])
 def test_an_async_standby_is_never_a_takeover_candidate(bug: str) -> None:
-    lab = _built(bug, ("REALTIME", "ASYNC"))
+    lab = built(bug, standbys=("REALTIME", "ASYNC"))
     try:
         m = lab.monitor()
         m.login()
