@@ -78,6 +78,18 @@ def test_commit_reaches_both_realtime_standbys_and_the_async_one_catches_up(grp:
         wait_for(lambda n=n: count_and_sum(n, "mt") == want, 10, f"{n.name} has every row")
 
 
+def test_a_standby_still_sends_its_async_archive(grp: Lab) -> None:
+    """Reference §5.1: a STANDBY forces REALTIME/TIMELY off but still sends ASYNC (dwlab's real-time nodes
+    all name mema4 in an ARCHIVE_ASYNC section)."""
+    committed = lsn(grp.n1)
+    for n in (grp.nodes["mema2"], grp.nodes["mema3"]):
+        sent = "select max_send_lsn, last_send_code from v$arch_send_info where arch_type = 'ASYNC'"
+        wait_for(lambda n=n, q=sent: n.sql(q)[0][0] >= committed and n.sql(q)[0][1] == 0, 3 * TIMER_S,
+                 f"{n.name} (STANDBY) ships its ASYNC archive to mema4", lambda n=n, q=sent: n.sql(q))
+        assert n.sql("select max_send_lsn from v$arch_send_info where arch_type = 'REALTIME'") \
+            == [(0,)] * 2, "a STANDBY sent a REALTIME archive"
+
+
 def test_choose_lists_exactly_the_qualified_realtime_standbys(grp: Lab, mon: Monitor) -> None:
     assert sorted(mon.names("choose switchover")) == ["mema2", "mema3"]
     out = mon.cmd("switchover mema4", ["Y"])
