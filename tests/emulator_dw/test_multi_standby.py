@@ -262,3 +262,20 @@ def test_auto_takeover_picks_the_most_advanced_realtime_standby(tmp_path, monkey
         assert (target.name == "mema3") != bool(bug), target.name
     finally:
         mon.close()
+
+
+def test_an_async_destination_needs_its_dmtimer_section(tmp_path) -> None:
+    """Bad ASYNC configuration stops dmserver with one line naming the file and what to fix."""
+    from dmemu.dw.asyncarch import check_config, load_timers
+    from dmemu.errors import DmError
+    arch = [{"name": "ARCHIVE_ASYNC1", "type": "ASYNC", "dest": "mema4", "items": {"ARCH_TIMER_NAME": "T1"}}]
+    with pytest.raises(DmError, match=r"dmtimer.ini: no \[T1\] section"):
+        check_config(arch, str(tmp_path))
+    with pytest.raises(DmError, match=r"\[ARCHIVE_ASYNC1\] ARCH_TIMER_NAME is missing"):
+        check_config([dict(arch[0], items={})], str(tmp_path))
+    (tmp_path / "dmtimer.ini").write_text("[T1]\nTYPE = 2\nFREQ_MINUTE_INTERVAL = soon\n")
+    with pytest.raises(DmError, match=r"\[T1\] invalid value for FREQ_MINUTE_INTERVAL: soon"):
+        load_timers(str(tmp_path))
+    (tmp_path / "dmtimer.ini").write_text("[t1]\nTYPE = 2\nFREQ_MINUTE_INTERVAL = 5  # every 5 minutes\n")
+    check_config(arch, str(tmp_path))
+    assert load_timers(str(tmp_path)) == {"T1": {"type": 2, "minutes": 5, "valid": 1}}
