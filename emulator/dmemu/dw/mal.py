@@ -4,8 +4,10 @@ Primary side: `send(rec)` is the instance's realtime_sender. It ships each RLOG_
 REALTIME destination before the instance writes its own online log, and waits for the ack. On a send
 failure the primary goes SUSPEND and waits until its watcher has set the archive INVALID and reopened
 it (DM8: "the primary tries to enter SUSPEND ... the watcher sets the archive INVALID and reopens
-the primary"). `recover(dest)` re-sends history redo from the archives and the online log to a
-returning standby and sets its archive VALID again.
+the primary"). Each VALID REALTIME destination gets the package in turn; a failed one is invalidated
+and the others still receive it. TIMELY destinations get it after the local flush (`send_timely`).
+`resync.recover` re-sends history redo to a returning standby; ASYNC destinations are served by
+`asyncarch.py` on their timer.
 
 Standby side: each package is checked (OGUID, equal PERMANENT_MAGIC, different DB_MAGIC, OPEN
 STANDBY, LSN continuity); the newest is kept in KEEP_BUF, the one before is applied, then the ack.
@@ -20,7 +22,6 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Iterator
 
 from .. import bugs, lang
 from ..api import RedoRecord
@@ -54,6 +55,8 @@ ERR_NOT_STANDBY = -6114
 ERR_MAL_INI = -6115
 ERR_SEND = -6116
 
+SYNC_TYPES = ("REALTIME", "TIMELY")
+LATE_SEND_S = 1.0                      # commit-waits-first-standby: delay before the other standbys get it
 SKIP_EVERY = 3                         # standby-skips-redo: every 3rd realtime package is dropped
 
 
@@ -130,6 +133,10 @@ class Mal:
                                           on_request=self._on_request, on_push=self._on_push)
         threading.Thread(target=self._checker, name="mal-check", daemon=True).start()
         threading.Thread(target=self._applier, name="mal-apply", daemon=True).start()
+        self.shipper = None                # asyncarch.AsyncShipper: the ASYNC timer task (set by agent.start)
+        self._late_q: queue.Queue = queue.Queue()
+        if bugs.active("commit-waits-first-standby"):
+            threading.Thread(target=self._late_sender, name="mal-late", daemon=True).start()
         if bugs.active("commit-before-send"):
             self._async_q = queue.Queue()
             threading.Thread(target=self._async_sender, name="mal-async", daemon=True).start()
@@ -206,28 +213,55 @@ class Mal:
 
     def stop(self) -> None:
         self._stop.set()
+        if self.shipper is not None:
+            self.shipper.stop()
         self.listener.stop()
         for c in list(self.links.values()):
             c.close()
 
     # ---- primary: realtime send ----------------------------------------------------------
-    def realtime_dests(self) -> list[dict]:
-        return [a for a in self.inst.arch if a["type"] == "REALTIME"]
+    def realtime_dests(self, types: tuple[str, ...] = SYNC_TYPES) -> list[dict]:
+        """The synchronous destinations (REALTIME and TIMELY; `types` narrows them)."""
+        return [a for a in self.inst.arch if a["type"] in types]
 
     def send(self, rec: RedoRecord) -> None:
-        """inst.realtime_sender: ship before the local flush, wait for the ack (see module doc)."""
+        """inst.realtime_sender: ship before the local flush to every VALID REALTIME destination and wait
+        for each ack (see module doc); a failed one is invalidated while the others keep receiving."""
+        self._send_to(rec, ("REALTIME",))
+
+    def send_timely(self, rec: RedoRecord) -> None:
+        """inst.timely_sender: TIMELY destinations get the package after the local flush (reference §5.1)."""
+        self._send_to(rec, ("TIMELY",))
+
+    def _send_to(self, rec: RedoRecord, types: tuple[str, ...]) -> None:
         if self.inst.mode != "PRIMARY":
-            return
+            return                                   # a STANDBY forces REALTIME/TIMELY off (reference §5.1)
         if self._async_q is not None:               # seeded defect commit-before-send
             self._async_q.put(rec)
             return
-        for a in self.realtime_dests():
+        first_done = False
+        for a in self.realtime_dests(types):
             if a["status"] != "VALID":
+                continue
+            if first_done and bugs.active("commit-waits-first-standby"):
+                self._late_q.put((a, rec))           # seeded defect: the others get it after the ack
                 continue
             try:
                 self._send_one(a["dest"], rec)
+                first_done = True
             except (protocol.LinkError, DmError) as e:
                 self._send_failed(a, e)
+
+    def _late_sender(self) -> None:
+        """commit-waits-first-standby: ship to the other real-time standbys LATE_SEND_S after the ack."""
+        while not self._stop.is_set():
+            a, rec = self._late_q.get()
+            time.sleep(max(0.0, rec.ts + LATE_SEND_S - time.time()))
+            if a["status"] == "VALID":
+                try:
+                    self._send_one(a["dest"], rec)
+                except (protocol.LinkError, DmError) as e:
+                    self._record_fail(a["dest"], e)
 
     def _async_sender(self) -> None:
         while not self._stop.is_set():
@@ -294,51 +328,6 @@ class Mal:
                 raise DmError(-6117, lang.msg("db_not_open", status=inst.status))
             time.sleep(0.05)
 
-    # ---- primary: recovery of a returning standby ----------------------------------------
-    def recover(self, dest: str) -> dict:
-        """Re-send history redo to `dest` and set its archive VALID (INST_RECOVER_TIME elapsed)."""
-        a = next((x for x in self.realtime_dests() if x["dest"].upper() == dest.upper()), None)
-        if a is None:
-            raise _err(ERR_SEND, "mal_no_dest", name=dest)
-        st = self._stat(dest)
-        st.recover_time = time.time()
-        c = self.link(dest)
-        r = c.request({"op": "lsn"}, timeout=10)
-        if not r.get("ok"):
-            raise DmError(r.get("code", ERR_SEND), r.get("error", ""))
-        lsn = int(r["lsn"])
-        if lsn > self.inst.cur_lsn:
-            raise _err(ERR_LSN_GAP, "mal_lsn_gap", want=self.inst.cur_lsn, got=lsn)
-        lsn = self._stream(c, self.inst.redo_since(lsn), lsn)
-        with self.inst._redo_lock:                   # no commit may slip between catch-up and VALID
-            lsn = self._stream(c, self.inst.redo_since(lsn), lsn)
-            c.request({"op": "recovered", "n_open": self.inst.n_open}, timeout=10)
-            a["status"] = "VALID"
-            self._unflushed.pop(dest, None)
-        st.recover_code = 0
-        st.max_send_lsn = st.last_send_lsn = lsn
-        return {"ok": True, "lsn": lsn}
-
-    def _stream(self, c: protocol.Conn, recs: Iterator[tuple[RedoRecord, bytes]], lsn: int) -> int:
-        batch, size = [], 0
-        for rec, blob in recs:
-            if rec.lsn_hi <= lsn:
-                continue
-            batch.append(blob)
-            size += len(blob)
-            lsn = rec.lsn_hi
-            if size > 4 * 1024 * 1024:
-                self._push_batch(c, batch)
-                batch, size = [], 0
-        if batch:
-            self._push_batch(c, batch)
-        return lsn
-
-    def _push_batch(self, c: protocol.Conn, batch: list[bytes]) -> None:
-        r = c.request({"op": "recover", "blobs": batch}, timeout=60)
-        if not r.get("ok"):
-            raise DmError(r.get("code", ERR_SEND), r.get("error", ""))
-
     # ---- standby: receive ------------------------------------------------------------------
     def _on_push(self, conn: protocol.Conn, msg: dict) -> None:
         if msg.get("op") == "flush":
@@ -365,6 +354,8 @@ class Mal:
                 self.synced = False
                 self.apply_keep(drop=True)
                 self.recv_hi = -1
+            return {"ok": True, "lsn": inst.cur_lsn}
+        if op == "async_lsn":                        # an ASYNC sender asks where to start (no KEEP_BUF)
             return {"ok": True, "lsn": inst.cur_lsn}
         if op == "recover":
             with self.apply_lock:
