@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.backends import resolve_name
-from harness.config import load_config
+from harness.config import load_config, preset
 from harness.errors import UsageError
 from harness.topology import Timers, Topology
 
@@ -50,7 +50,7 @@ class Settings:
     def build(cls, *, target: str = "emulator", backend: str = "auto", lang: str = "cn",
               config: str | Path | None = None, dm8_image: str | None = None, dm8_installer: str | None = None,
               dm_home: str = "/opt/dm8", seed: Any = None, bulk_rows: Any = 10_000_000,
-              keep: bool = False) -> Settings:
+              keep: bool = False, topology: str | None = None) -> Settings:
         """Validate every value; raise UsageError with one sentence naming the bad option."""
         _choice("--dw-target", target, TARGETS)
         _choice("--dw-lang", lang, LANGS)
@@ -66,7 +66,7 @@ class Settings:
             raise UsageError(f"--dm-home must be an absolute path; got {dm_home!r}")
         seed_n = _integer("--dw-seed", seed, 0) if seed is not None else random.randrange(2**31)
         rows = _integer("--bulk-rows", bulk_rows, 1)
-        topo = load_config(config, base=default_topology(target, lang))
+        topo = load_config(config, base=preset(topology, default_topology(target, lang)))
         topo.paths.dm_home = dm_home
         if lang != "cn":  # an explicit --dw-lang wins over the config file's lang
             topo.lang = lang
@@ -80,7 +80,7 @@ class Settings:
                          config=option("--dw-config"), dm8_image=option("--dm8-image"),
                          dm8_installer=option("--dm8-installer"), dm_home=option("--dm-home"),
                          seed=option("--dw-seed"), bulk_rows=option("--bulk-rows"),
-                         keep=option("--keep-topology"))
+                         keep=option("--keep-topology"), topology=option("--dw-topology"))
 
     def env(self) -> dict[str, Any]:
         """The run's environment for the report (the group updates backend, topology and build)."""
