@@ -123,9 +123,22 @@ class DataWatch:
 
     @property
     def standby(self) -> Node:
-        """The node that is not the current primary."""
+        """The first real-time standby that is not the current primary (the seed's one standby in a 1+1)."""
         p = self.primary
-        return next(n for n in self.nodes.values() if n.name != p.name)
+        return next(n for n in self.realtime_nodes() if n.name != p.name)
+
+    def realtime_nodes(self) -> list[Node]:
+        """The primary and real-time (timely) standbys of the topology: the switchover/takeover candidates."""
+        return [self.nodes[h.instance] for h in self.t.global_hosts() if h.instance]
+
+    def async_nodes(self) -> list[Node]:
+        """The ASYNC standbys of the topology (never the primary)."""
+        return [self.nodes[h.instance] for h in self.t.async_standbys() if h.instance]
+
+    def standbys(self) -> list[Node]:
+        """Every node but the current primary: real-time ones first, then the ASYNC ones."""
+        p = self.primary
+        return [n for n in self.realtime_nodes() + self.async_nodes() if n.name != p.name]
 
     def lsn(self, node: str | Node | None = None) -> tuple[int, int] | dict[str, tuple[int, int]]:
         """(FILE_LSN, CUR_LSN) from v$rlog of one node, or {instance: (FILE_LSN, CUR_LSN)} for all."""
@@ -205,10 +218,10 @@ class DataWatch:
         return self.t.timers.failure_detect() + 30.0
 
     def healthy(self) -> bool:
-        """One PRIMARY OPEN, the other STANDBY OPEN, the REALTIME archive VALID (SQL only, fast)."""
+        """One PRIMARY OPEN, every other node STANDBY OPEN, the REALTIME archives VALID (SQL only, fast)."""
         roles = self.roles()
         modes = sorted((r.mode, r.status) for r in roles.values())
-        if modes != [("PRIMARY", "OPEN"), ("STANDBY", "OPEN")]:
+        if modes != [("PRIMARY", "OPEN")] + [("STANDBY", "OPEN")] * (len(roles) - 1):
             return False
         try:
             return all(v == "VALID" for v in self.rstat().values())

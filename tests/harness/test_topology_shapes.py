@@ -126,3 +126,13 @@ def test_dmmal_and_dmmonitor_list_every_instance() -> None:
     assert [mal[f"MAL_INST{i}"]["MAL_INST_NAME"] for i in range(1, 5)] == ["mema1", "mema2", "mema3", "mema4"]
     mon = render.parse_ini(render.render_dmmonitor(t))["GRP1"]
     assert mon["MON_DW_IP"] == [f"192.168.56.{n}:5239" for n in (201, 202, 204, 205)]
+
+
+def test_local_backend_gives_every_extra_host_its_own_loopback_address() -> None:
+    from harness.backends.base import BackendOptions
+    from harness.backends.local import LocalBackend
+
+    t = LocalBackend(BackendOptions(target="emulator", run_id="t")).adapt(preset("1p2rt1async"))
+    ips = [(h.internal_ip, h.external_ip) for h in t.db_hosts]
+    assert ips[2:] == [("127.0.56.204", "127.0.0.204"), ("127.0.56.205", "127.0.0.205")]
+    assert len({i for i, _ in ips} | {t.monitor_host.internal_ip}) == 5
