@@ -20,6 +20,9 @@ CATALOG: dict[str, str] = {
     "no-suspend-on-send-failure": "the primary never suspends nor invalidates the archive when a send fails",
     "takeover-while-healthy": "takeover is allowed while the primary is healthy",
     "switchover-drops-keepbuf": "switchover does not apply the KEEP_BUF package (the last commit is lost)",
+    "commit-waits-first-standby": "a commit is acknowledged once the first real-time standby has the redo; "
+                                  "the other real-time standbys get it about a second later",
+    "async-takeover-candidate": "an asynchronous standby is offered and accepted as a takeover candidate",
     "watcher-ignores-oguid": "dmwatcher does not check the instance's OGUID",
     "frame-kills-link-owner": "a malformed Data Watch frame kills the process that receives it",
     # dmmonitor commands (reference 4.2)

@@ -266,6 +266,7 @@ class Instance:
         self.statement_handlers: list[Callable[[str, object], Result | None]] = []
         self.listeners: list[object] = []
         self.realtime_sender: Callable[[RedoRecord], None] | None = None
+        self.timely_sender: Callable[[RedoRecord], None] | None = None     # TIMELY: after the local flush
         self.watcher_active = False          # dw/agent sets it while its watcher is past STARTUP
         self.on_shutdown_request: Callable[[], None] | None = None
         self.arch: list[dict] = []
@@ -637,6 +638,8 @@ class Instance:
             if self.realtime_sender is not None:
                 self.realtime_sender(rec)       # REALTIME: before the local flush; may block or raise
             self._write_redo(rec, blob=blob)
+            if self.timely_sender is not None:
+                self.timely_sender(rec)         # TIMELY: after the local flush, before the commit returns
         finally:
             self._encoded = None
 

@@ -1,6 +1,7 @@
 """A local Data Watch lab for the emulator's own tests: the seed's group on 127.0.x.y processes.
 
-Hosts: host1 internal 127.0.56.201 / external 127.0.0.201, host2 .202, monitor 127.0.56.203.
+Hosts: host1 internal 127.0.56.201 / external 127.0.0.201, host2 .202, monitor 127.0.56.203; groups with
+several standbys (`Lab(standbys=("REALTIME", "REALTIME", "ASYNC"))`) put mema3, mema4... on .204, .205...
 `Lab.build()` follows the seed: dminit mema1, first normal start, archive mode by SQL, offline
 backup, dminit + restore/recover/UPDATE DB_MAGIC on host2, dm.ini/dmmal/dmarch/dmwatcher ini files,
 start both in MOUNT, SP_SET_OGUID + ALTER DATABASE PRIMARY/STANDBY, start the watchers, then a
@@ -26,9 +27,17 @@ import pexpect
 
 PWD = "Mema_1234"
 OGUID = 453331
-INT = {"mema1": "127.0.56.201", "mema2": "127.0.56.202"}
-EXT = {"mema1": "127.0.0.201", "mema2": "127.0.0.202"}
 MON_HOST = "127.0.56.203"
+
+
+def _octet(name: str) -> int:
+    """mema1 -> 201, mema2 -> 202, mema3 -> 204 (203 is the monitor's host), ..."""
+    k = int(name[4:])
+    return 200 + k if k <= 2 else 201 + k
+
+
+INT = {f"mema{k}": f"127.0.56.{_octet(f'mema{k}')}" for k in range(1, 10)}
+EXT = {f"mema{k}": f"127.0.0.{_octet(f'mema{k}')}" for k in range(1, 10)}
 BIN = os.path.dirname(sys.executable)
 
 
@@ -73,7 +82,7 @@ class Node:
     def __init__(self, lab: Lab, name: str):
         self.lab = lab
         self.name = name
-        self.root = os.path.join(lab.root, "host1" if name == "mema1" else "host2")
+        self.root = os.path.join(lab.root, f"host{name[4:]}")
         self.data = os.path.join(self.root, "data")
         self.dir = os.path.join(self.data, "memadb")
         self.ini = os.path.join(self.dir, "dm.ini")
@@ -226,7 +235,8 @@ class Lab:
 
     def __init__(self, *, bugs: str = "", dw_mode: str = "MANUAL", dw_error_time: int = 3, inst_error_time: int = 3,
                  recover_time: int = 2, check_interval: int = 2, conn_fail: int = 2, auto_restart: int = 1,
-                 confirm: int = 0, extra_env: dict | None = None):
+                 confirm: int = 0, extra_env: dict | None = None, standbys: tuple[str, ...] = ("REALTIME",),
+                 timer_minute_s: float = 1.0):
         self.root = tempfile.mkdtemp(prefix="dwlab-")
         self.procs: list[subprocess.Popen] = []
         self.monitors: list[Monitor] = []
@@ -235,14 +245,17 @@ class Lab:
         self.env.pop("DMEMU_BUGS", None)
         if bugs:
             self.env["DMEMU_BUGS"] = bugs
+        self.env["DMEMU_TIMER_MINUTE_S"] = str(timer_minute_s)
         self.env.update(extra_env or {})
         self.env["PATH"] = BIN + os.pathsep + self.env.get("PATH", "")
         self.opts = dict(dw_mode=dw_mode, dw_error_time=dw_error_time, inst_error_time=inst_error_time,
                          recover_time=recover_time, check_interval=check_interval, conn_fail=conn_fail,
                          auto_restart=auto_restart, confirm=confirm)
-        self.n1 = Node(self, "mema1")
-        self.n2 = Node(self, "mema2")
-        self.nodes = {"mema1": self.n1, "mema2": self.n2}
+        self.kind = {"mema1": "PRIMARY"}
+        self.kind.update({f"mema{k}": t.upper() for k, t in enumerate(standbys, 2)})
+        self.nodes = {name: Node(self, name) for name in self.kind}
+        self.n1 = self.nodes["mema1"]
+        self.n2 = self.nodes["mema2"]
         self.mon_ini = os.path.join(self.root, "monitor", "dmmonitor.ini")
 
     # ---- processes -------------------------------------------------------------------------
@@ -283,7 +296,7 @@ class Lab:
                     os.killpg(p.pid, signal.SIGKILL)
                 except OSError:
                     pass
-        for n in (self.n1, self.n2):
+        for n in self.nodes.values():
             pid = n.server_pid()
             if pid and n.server_alive():
                 try:
@@ -311,27 +324,52 @@ class Lab:
     def dmmal_text(self) -> str:
         o = self.opts
         out = [f"MAL_CHECK_INTERVAL = {o['check_interval']}", f"MAL_CONN_FAIL_INTERVAL = {o['conn_fail']}", ""]
-        for i, n in enumerate((self.n1, self.n2), 1):
+        for i, n in enumerate(self.nodes.values(), 1):
             out += [f"[MAL_INST{i}]", f"MAL_INST_NAME = {n.name}", f"MAL_HOST = {n.host}", f"MAL_PORT = {n.mal_port}",
                     f"MAL_DW_PORT = {n.dw_port}", f"MAL_INST_HOST = {n.ext}", f"MAL_INST_PORT = {n.port}",
                     f"MAL_INST_DW_PORT = {n.inst_dw_port}", ""]
         return "\n".join(out)
 
+    def is_async(self, n: Node) -> bool:
+        return self.kind[n.name] == "ASYNC"
+
+    def arch_text(self, n: Node) -> str:
+        """dmarch.ini: a real-time node sends REALTIME (or TIMELY) to every other real-time node and ASYNC
+        (timer RT_TIMER) to every async one; an async node keeps only its local archive."""
+        arch = os.path.join(n.dir, "arch")
+        local = (f"[ARCHIVE_LOCAL1]\nARCH_TYPE = LOCAL\nARCH_DEST = {arch}\nARCH_FILE_SIZE = 128\n"
+                 f"ARCH_SPACE_LIMIT = 0\n")
+        if self.is_async(n):
+            return local
+        sync = [m for m in self.nodes.values() if m is not n and not self.is_async(m)]
+        if len(self.nodes) == 2:                      # the seed's 1+1 text, unchanged
+            return f"[ARCHIVE_REALTIME]\nARCH_TYPE = REALTIME\nARCH_DEST = {sync[0].name}\n\n" + local
+        out = ""
+        for k, m in enumerate(sync, 1):
+            typ = "TIMELY" if "TIMELY" in (self.kind[m.name], self.kind[n.name]) else "REALTIME"
+            out += f"[ARCHIVE_{typ}{k}]\nARCH_TYPE = {typ}\nARCH_DEST = {m.name}\n\n"
+        for k, m in enumerate((m for m in self.nodes.values() if self.is_async(m)), 1):
+            out += f"[ARCHIVE_ASYNC{k}]\nARCH_TYPE = ASYNC\nARCH_DEST = {m.name}\nARCH_TIMER_NAME = RT_TIMER\n\n"
+        return out + local
+
     def write_configs(self, n: Node) -> None:
-        other = self.n2 if n is self.n1 else self.n1
         from dmemu.ini import set_keys
         set_keys(n.ini, {"INSTANCE_NAME": n.name, "PORT_NUM": n.port, "ALTER_MODE_STATUS": 0, "ENABLE_OFFLINE_TS": 2,
                          "MAL_INI": 1, "ARCH_INI": 1, "LISTEN_IP": n.ext})
         with open(os.path.join(n.dir, "dmmal.ini"), "w") as f:
             f.write(self.dmmal_text())
-        arch = os.path.join(n.dir, "arch")
         with open(os.path.join(n.dir, "dmarch.ini"), "w") as f:
-            f.write(f"[ARCHIVE_REALTIME]\nARCH_TYPE = REALTIME\nARCH_DEST = {other.name}\n\n"
-                    f"[ARCHIVE_LOCAL1]\nARCH_TYPE = LOCAL\nARCH_DEST = {arch}\nARCH_FILE_SIZE = 128\n"
-                    f"ARCH_SPACE_LIMIT = 0\n")
+            f.write(self.arch_text(n))
+        if "ASYNC" in self.kind.values():
+            with open(os.path.join(n.dir, "dmtimer.ini"), "w") as f:
+                f.write("[RT_TIMER]\nTYPE = 2\nFREQ_MONTH_WEEK_INTERVAL = 1\nFREQ_SUB_INTERVAL = 0\n"
+                        "FREQ_MINUTE_INTERVAL = 2\nSTART_TIME = 00:00:00\nEND_TIME = 00:00:00\n"
+                        "DURING_START_DATE = 2024-01-01 00:00:00\nDURING_END_DATE = 9999-12-31 23:59:59\n"
+                        "NO_END_DATE_FLAG = 1\nDESCRIBE = RT_TIMER\nIS_VALID = 1\n")
         o = self.opts
+        dw_type = "LOCAL" if self.is_async(n) else "GLOBAL"
         with open(n.watcher_ini, "w") as f:
-            f.write(f"[GRP1]\nDW_TYPE = GLOBAL\nDW_MODE = {o['dw_mode']}\nDW_ERROR_TIME = {o['dw_error_time']}\n"
+            f.write(f"[GRP1]\nDW_TYPE = {dw_type}\nDW_MODE = {o['dw_mode']}\nDW_ERROR_TIME = {o['dw_error_time']}\n"
                     f"INST_RECOVER_TIME = {o['recover_time']}\nINST_ERROR_TIME = {o['inst_error_time']}\n"
                     f"INST_OGUID = {OGUID}\nINST_INI = {n.ini}\nINST_AUTO_RESTART = {o['auto_restart']}\n"
                     f"INST_STARTUP_CMD = {os.path.join(BIN, 'dmserver')}\nRLOG_SEND_THRESHOLD = 0\n"
@@ -342,8 +380,8 @@ class Lab:
         with open(path, "w") as f:
             f.write(f"MON_DW_CONFIRM = {confirm}\nMON_LOG_PATH = {os.path.join(self.root, 'monitor', 'log')}\n"
                     f"MON_LOG_INTERVAL = 1\nMON_LOG_FILE_SIZE = 32\nMON_LOG_SPACE_LIMIT = 0\n\n[GRP1]\n"
-                    f"MON_INST_OGUID = {OGUID}\nMON_DW_IP = {self.n1.host}:{self.n1.dw_port}\n"
-                    f"MON_DW_IP = {self.n2.host}:{self.n2.dw_port}\n")
+                    f"MON_INST_OGUID = {OGUID}\n"
+                    + "".join(f"MON_DW_IP = {n.host}:{n.dw_port}\n" for n in self.nodes.values()))
 
     # ---- the seed's procedure ------------------------------------------------------------------
     def dminit(self, n: Node) -> None:
@@ -358,7 +396,7 @@ class Lab:
         return run([os.path.join(BIN, "dmrman"), f"CTLSTMT={stmt}"], env=self.env)
 
     def build(self, start_watchers: bool = True) -> Lab:
-        n1, n2 = self.n1, self.n2
+        n1 = self.n1
         self.dminit(n1)
         n1.start_server()
         arch = os.path.join(n1.dir, "arch")
@@ -372,18 +410,20 @@ class Lab:
         n1.stop_server()
         bak = os.path.join(n1.dir, "bak", "memadb_bak01")
         self.dmrman(f"backup database '{n1.ini}' full backupset '{bak}'")
-        self.dminit(n2)
-        shutil.copytree(bak, os.path.join(n2.dir, "bak", "memadb_bak01"))
-        bak2 = os.path.join(n2.dir, "bak", "memadb_bak01")
-        self.dmrman(f"RESTORE DATABASE '{n2.ini}' FROM BACKUPSET '{bak2}'")
-        self.dmrman(f"RECOVER DATABASE '{n2.ini}' FROM BACKUPSET '{bak2}'")
-        self.dmrman(f"RECOVER DATABASE '{n2.ini}' UPDATE DB_MAGIC")
-        for n in (n1, n2):
+        for s in self.standby_nodes():
+            self.dminit(s)
+            bak2 = os.path.join(s.dir, "bak", "memadb_bak01")
+            shutil.copytree(bak, bak2)
+            self.dmrman(f"RESTORE DATABASE '{s.ini}' FROM BACKUPSET '{bak2}'")
+            self.dmrman(f"RECOVER DATABASE '{s.ini}' FROM BACKUPSET '{bak2}'")
+            self.dmrman(f"RECOVER DATABASE '{s.ini}' UPDATE DB_MAGIC")
+        for n in self.nodes.values():
             self.write_configs(n)
         self._write_monitor_ini(self.mon_ini, self.opts["confirm"])
-        for n in (n1, n2):
+        for n in self.nodes.values():
             n.start_server(mount=True)
-        for n, mode in ((n1, "primary"), (n2, "standby")):
+        for n in self.nodes.values():
+            mode = "primary" if n is n1 else "standby"
             c = n.connect()
             cur = c.cursor()
             cur.execute(f"sp_set_oguid({OGUID})")
@@ -393,20 +433,25 @@ class Lab:
             self.start_watchers()
         return self
 
+    def standby_nodes(self) -> list[Node]:
+        return [n for n in self.nodes.values() if n is not self.n1]
+
     def start_watchers(self) -> None:
-        for n in (self.n1, self.n2):
+        for n in self.nodes.values():
             n.start_watcher()
         self.wait_open()
 
     def wait_open(self, primary: str = "mema1", timeout: float = 40) -> None:
         p = self.nodes[primary]
-        s = self.n2 if p is self.n1 else self.n1
         wait_for(lambda: p.state() == ("PRIMARY", "OPEN"), timeout, f"{p.name} PRIMARY OPEN",
                  lambda: (p.watcher_log()[-800:]))
-        wait_for(lambda: s.state() == ("STANDBY", "OPEN"), timeout, f"{s.name} STANDBY OPEN",
-                 lambda: (s.watcher_log()[-800:]))
-        wait_for(lambda: p.sql("select arch_status from v$arch_status where arch_type='REALTIME'")[0][0] == "VALID",
-                 timeout, "REALTIME archive VALID")
+        for s in self.nodes.values():
+            if s is not p:
+                wait_for(lambda s=s: s.state() == ("STANDBY", "OPEN"), timeout, f"{s.name} STANDBY OPEN",
+                         lambda s=s: (s.watcher_log()[-800:]))
+        wait_for(lambda: all(r[0] == "VALID" for r in p.sql(
+                     "select arch_status from v$arch_status where arch_type in ('REALTIME', 'TIMELY')")),
+                 timeout, "real-time archives VALID")
 
 
 def count_and_sum(n: Node, table: str) -> tuple[int, int]:

@@ -20,6 +20,7 @@ from .. import bugs, lang
 from ..api import Column, Result
 from ..errors import DmError
 from . import protocol
+from .asyncarch import AsyncShipper
 from .config import MalConfig, MalInst, load_mal
 from .mal import Mal
 
@@ -232,7 +233,7 @@ class Agent:
                 _v("LAST_SEND_DESC", 512), _t("LAST_START_TIME"), _t("LAST_END_TIME"), _b("LAST_SEND_TIME"),
                 _b("MAX_SEND_TIME"), _b("SEND_NUM"), _b("SEND_BYTES"), _b("TOTAL_SEND_TIME")]
         rows = []
-        for a in self.mal.realtime_dests():
+        for a in self.mal.realtime_dests(("REALTIME", "TIMELY", "ASYNC")):
             s = self.mal.stats.get(a["dest"].upper())
             if s is None:
                 rows.append((a["dest"], a["type"], 0, 0, 0, "", None, None, 0, 0, 0, 0, 0))
@@ -265,9 +266,11 @@ def start(inst) -> Agent | None:
         raise DmError(-803, lang.msg("dw_no_self", name=inst.name))
     mal = Mal(inst, cfg, me)
     try:
+        mal.shipper = AsyncShipper(mal, base)
         agent = Agent(inst, cfg, me, mal)
     except BaseException:
         mal.stop()
         raise
     inst.realtime_sender = mal.send
+    inst.timely_sender = mal.send_timely
     return agent

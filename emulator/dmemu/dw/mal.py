@@ -54,6 +54,8 @@ ERR_NOT_STANDBY = -6114
 ERR_MAL_INI = -6115
 ERR_SEND = -6116
 
+SYNC_TYPES = ("REALTIME", "TIMELY")
+LATE_SEND_S = 1.0                      # commit-waits-first-standby: delay before the other standbys get it
 SKIP_EVERY = 3                         # standby-skips-redo: every 3rd realtime package is dropped
 
 
@@ -130,6 +132,10 @@ class Mal:
                                           on_request=self._on_request, on_push=self._on_push)
         threading.Thread(target=self._checker, name="mal-check", daemon=True).start()
         threading.Thread(target=self._applier, name="mal-apply", daemon=True).start()
+        self.shipper = None                # asyncarch.AsyncShipper: the ASYNC timer task (set by agent.start)
+        self._late_q: queue.Queue = queue.Queue()
+        if bugs.active("commit-waits-first-standby"):
+            threading.Thread(target=self._late_sender, name="mal-late", daemon=True).start()
         if bugs.active("commit-before-send"):
             self._async_q = queue.Queue()
             threading.Thread(target=self._async_sender, name="mal-async", daemon=True).start()
@@ -206,28 +212,55 @@ class Mal:
 
     def stop(self) -> None:
         self._stop.set()
+        if self.shipper is not None:
+            self.shipper.stop()
         self.listener.stop()
         for c in list(self.links.values()):
             c.close()
 
     # ---- primary: realtime send ----------------------------------------------------------
-    def realtime_dests(self) -> list[dict]:
-        return [a for a in self.inst.arch if a["type"] == "REALTIME"]
+    def realtime_dests(self, types: tuple[str, ...] = SYNC_TYPES) -> list[dict]:
+        """The synchronous destinations (REALTIME and TIMELY; `types` narrows them)."""
+        return [a for a in self.inst.arch if a["type"] in types]
 
     def send(self, rec: RedoRecord) -> None:
-        """inst.realtime_sender: ship before the local flush, wait for the ack (see module doc)."""
+        """inst.realtime_sender: ship before the local flush to every VALID REALTIME destination and wait
+        for each ack (see module doc); a failed one is invalidated while the others keep receiving."""
+        self._send_to(rec, ("REALTIME",))
+
+    def send_timely(self, rec: RedoRecord) -> None:
+        """inst.timely_sender: TIMELY destinations get the package after the local flush (reference §5.1)."""
+        self._send_to(rec, ("TIMELY",))
+
+    def _send_to(self, rec: RedoRecord, types: tuple[str, ...]) -> None:
         if self.inst.mode != "PRIMARY":
-            return
+            return                                   # a STANDBY forces REALTIME/TIMELY off (reference §5.1)
         if self._async_q is not None:               # seeded defect commit-before-send
             self._async_q.put(rec)
             return
-        for a in self.realtime_dests():
+        first_done = False
+        for a in self.realtime_dests(types):
             if a["status"] != "VALID":
+                continue
+            if first_done and bugs.active("commit-waits-first-standby"):
+                self._late_q.put((a, rec))           # seeded defect: the others get it after the ack
                 continue
             try:
                 self._send_one(a["dest"], rec)
+                first_done = True
             except (protocol.LinkError, DmError) as e:
                 self._send_failed(a, e)
+
+    def _late_sender(self) -> None:
+        """commit-waits-first-standby: ship to the other real-time standbys LATE_SEND_S after the ack."""
+        while not self._stop.is_set():
+            a, rec = self._late_q.get()
+            time.sleep(max(0.0, rec.ts + LATE_SEND_S - time.time()))
+            if a["status"] == "VALID":
+                try:
+                    self._send_one(a["dest"], rec)
+                except (protocol.LinkError, DmError) as e:
+                    self._record_fail(a["dest"], e)
 
     def _async_sender(self) -> None:
         while not self._stop.is_set():
@@ -365,6 +398,8 @@ class Mal:
                 self.synced = False
                 self.apply_keep(drop=True)
                 self.recv_hi = -1
+            return {"ok": True, "lsn": inst.cur_lsn}
+        if op == "async_lsn":                        # an ASYNC sender asks where to start (no KEEP_BUF)
             return {"ok": True, "lsn": inst.cur_lsn}
         if op == "recover":
             with self.apply_lock:

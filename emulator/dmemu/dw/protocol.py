@@ -43,7 +43,7 @@ MAX_OP = 32
 OPS = frozenset({
     "reply", "hello", "mon_hello", "status", "wstatus", "wmsg", "winfo", "watch", "login", "exec",
     "set_arch", "set_para", "set_mid", "recover", "recovered", "history_add", "shutdown", "start_inst",
-    "stop_inst", "kill_inst", "kill", "lock", "unlock", "send_failed", "rlog", "lsn", "n_open", "ping",
+    "stop_inst", "kill_inst", "kill", "lock", "unlock", "send_failed", "rlog", "lsn", "async_lsn", "n_open", "ping",
     "flush", "confirm",
 })
 REQUIRED: dict[str, tuple[str, ...]] = {

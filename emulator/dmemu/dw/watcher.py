@@ -39,6 +39,7 @@ PUSH_INTERVAL = 0.5
 CONFIRM_INTERVAL = 0.5          # how often a watcher in CONFIRM asks the confirm monitor again
 CONFIRM_TIMEOUT = 2.0           # a confirm monitor that has not answered by then counts as no answer
 MAX_MONITORS = 10
+SYNC_TYPES = ("REALTIME", "TIMELY")   # archives the primary's watcher invalidates and recovers
 
 # dwmon return codes (behaviour reference §4.2, G2)
 DWMON_NOT_LOGIN = -5
@@ -239,6 +240,8 @@ class Watcher:
                                   ("DW_TYPE", c.dw_type, msg.get("wtype")), ("DW_MODE", c.dw_mode, msg.get("dw_mode")),
                                   ("DW_ERROR_TIME", c.dw_error_time, msg.get("dw_error_time")),
                                   ("OGUID", c.inst_oguid, msg.get("oguid"))):
+            if key == "DW_TYPE" and "LOCAL" in (mine, theirs):
+                continue                             # an async standby's LOCAL watcher joins GLOBAL ones
             if mine != theirs:
                 self.peer_bad[name] = key
                 self.say_once(f"cfg-{name}-{key}", lang.msg("w_peer_cfg", peer=name, what=key,
@@ -534,7 +537,7 @@ class Watcher:
         """Primary first: set each REALTIME archive VALID only for a connected standby in step, then OPEN."""
         live = self.live_peers()
         for a in self.inst.get("arch", []):
-            if a["type"] != "REALTIME":
+            if a["type"] not in SYNC_TYPES:
                 continue
             p = live.get(a["dest"]) or next((q for n, q in live.items() if n.upper() == a["dest"].upper()), None)
             ok = p is not None and (p.get("inst") or {}).get("mode") == "STANDBY" \
@@ -551,8 +554,8 @@ class Watcher:
         """Invalidate lost standbys; recover returning ones after INST_RECOVER_TIME."""
         now = time.monotonic()
         for a in self.inst.get("arch", []):
-            if a["type"] != "REALTIME":
-                continue
+            if a["type"] not in SYNC_TYPES:
+                continue                             # ASYNC destinations follow their timer (asyncarch.py)
             dest = a["dest"].upper()
             p = next((q for n, q in live.items() if n.upper() == dest), None)
             pi = (p or {}).get("inst") or {}
@@ -588,7 +591,7 @@ class Watcher:
         my_rstat = None
         if pp is not None:
             for a in (pp[1].get("inst") or {}).get("arch", []):
-                if a["type"] == "REALTIME" and a["dest"].upper() == self.inst_name.upper():
+                if a["dest"].upper() == self.inst_name.upper() and a["type"] in (*SYNC_TYPES, "ASYNC"):
                     my_rstat = a["status"]
         if status == "MOUNT":
             if my_rstat == "VALID":

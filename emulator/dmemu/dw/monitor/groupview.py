@@ -62,9 +62,20 @@ class GroupView:
         if p is None:
             return "UNKNOWN"
         for a in p.inst().get("arch", []):
-            if a["type"] in ("REALTIME", "TIMELY") and a["dest"].upper() == v.name.upper():
+            if a["type"] in ("REALTIME", "TIMELY", "ASYNC") and a["dest"].upper() == v.name.upper():
                 return a["status"]
         return "UNKNOWN"
+
+    def is_async(self, v: WatcherView) -> bool:
+        """An asynchronous standby: its watcher is DW_TYPE LOCAL, or the (last known) primary ships to it
+        only by an ASYNC archive. It is never a switchover or takeover candidate (reference §5.1)."""
+        if (v.msg or {}).get("wtype") == "LOCAL":
+            return True
+        p = self.primary(v.group, fresh_only=False)
+        if p is None or p is v:
+            return False
+        kinds = {a["type"] for a in p.inst().get("arch", []) if a["dest"].upper() == v.name.upper()}
+        return "ASYNC" in kinds and not kinds & {"REALTIME", "TIMELY"}
 
     def primary_failed(self, g: MonGroup) -> bool:
         p = self.primary(g, fresh_only=False)
@@ -83,7 +94,7 @@ class GroupView:
         for v in self.gviews(g):
             i = v.inst()
             if v is not p and v.fresh() and v.wstatus() == "OPEN" and i.get("mode") == "STANDBY" \
-                    and i.get("status") == "OPEN" and self.rstat(v) == "VALID":
+                    and i.get("status") == "OPEN" and self.rstat(v) == "VALID" and not self.is_async(v):
                 out.append(v)
         return out
 
@@ -97,7 +108,8 @@ class GroupView:
             i = v.inst()
             if v.fresh() and v.wstatus() in ("OPEN", "RECOVERY") and i.get("mode") == "STANDBY" \
                     and i.get("status") == "OPEN" and v.msg.get("inst_ok") == "OK" \
-                    and (force or self.rstat(v) == "VALID"):
+                    and (force or self.rstat(v) == "VALID") \
+                    and (not self.is_async(v) or bugs.active("async-takeover-candidate")):
                 out.append(v)
         out.sort(key=lambda v: -int(v.inst().get("clsn", 0)))
         return out

@@ -52,12 +52,13 @@ class Render:
 
     _only_db: WatcherView | None = None
 
-    @staticmethod
-    def _rtype(v: WatcherView) -> str:
-        """REALTIME for a primary with a real-time archive and for every standby (it receives one)."""
+    def _rtype(self, v: WatcherView) -> str:
+        """REALTIME for a primary with a real-time archive and for every real-time standby; ASYNC for an
+        asynchronous standby (no capture shows one: unverified)."""
         i = v.inst()
-        realtime = i.get("mode") == "STANDBY" or any(a["type"] == "REALTIME" for a in i.get("arch", []))
-        return "REALTIME" if realtime else "NONE"
+        if i.get("mode") == "STANDBY":
+            return "ASYNC" if self.is_async(v) else "REALTIME"
+        return "REALTIME" if any(a["type"] == "REALTIME" for a in i.get("arch", [])) else "NONE"
 
     def _global_row(self, v: WatcherView) -> str:
         m = v.msg or {}
