@@ -8,7 +8,8 @@ The TOML mirrors the model (harness.topology):
     [dminit]  PAGE_SIZE = 32 ... (any dminit keyword, upper case)
     [dw]      dw_type, dw_mode, inst_auto_restart, rlog_send_threshold, rlog_apply_threshold,
               arch_file_size, arch_space_limit, alter_mode_status, enable_offline_ts
-    [timers]  dw_error_time, inst_error_time, inst_recover_time, mal_check_interval, mal_conn_fail_interval
+    [timers]  dw_error_time, inst_error_time, inst_recover_time, mal_check_interval, mal_conn_fail_interval,
+              timer_minute_s (seconds a dmtimer minute lasts: 60 on DM8; the emulator's is compressed)
     [monitor] mon_dw_confirm, mon_log_interval, mon_log_file_size, mon_log_space_limit
     [svc]     name, login_mode, switch_time, switch_interval
     [hosts.host1] role, internal_ip, external_ip, instance, port_num, mal_inst_dw_port, mal_port, mal_dw_port,
@@ -48,7 +49,7 @@ _CHOICES = {
     "dw.enable_offline_ts": (0, 1, 2),
 }
 _POSITIVE = {"timers.dw_error_time", "timers.inst_error_time", "timers.inst_recover_time",
-             "timers.mal_check_interval", "timers.mal_conn_fail_interval", "svc.switch_time",
+             "timers.mal_check_interval", "timers.mal_conn_fail_interval", "timers.timer_minute_s", "svc.switch_time",
              "svc.switch_interval", "dw.arch_file_size"}
 _ROLES = ("primary", "standby", "monitor")
 ARCH_TYPES = ("REALTIME", "TIMELY", "ASYNC")

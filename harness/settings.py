@@ -19,9 +19,10 @@ from harness.topology import Timers, Topology
 
 TARGETS = ("emulator", "dm8")
 LANGS = ("cn", "en")
-# Shorter DW timers for the emulator default (a --dw-config [timers] table overrides them).
+# Shorter DW timers for the emulator default (a --dw-config [timers] table overrides them); one dmtimer
+# minute lasts 3 s there (DMEMU_TIMER_MINUTE_S), so a 1-minute ASYNC timer fires every 3 s.
 EMULATOR_TIMERS = Timers(dw_error_time=4, inst_error_time=4, inst_recover_time=6, mal_check_interval=2,
-                         mal_conn_fail_interval=3)
+                         mal_conn_fail_interval=3, timer_minute_s=3)
 
 
 def default_topology(target: str, lang: str = "cn") -> Topology:

@@ -21,6 +21,11 @@ class Timers:
     inst_recover_time: int = 60
     mal_check_interval: int = 5
     mal_conn_fail_interval: int = 5
+    timer_minute_s: int = 60  # seconds one dmtimer.ini minute lasts: 60 on DM8; the emulator's default is short
+
+    def async_period(self, minutes: int) -> float:
+        """Seconds between two firings of an ASYNC standby's timer of FREQ_MINUTE_INTERVAL `minutes`."""
+        return float(minutes * self.timer_minute_s)
 
     def failure_detect(self) -> float:
         """How long DM8 may take to notice a failed peer or instance (with MAL link detection)."""
