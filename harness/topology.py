@@ -236,6 +236,14 @@ class Topology:
             return host.dw_type
         return "LOCAL" if host.is_async else self.dw.dw_type
 
+    def missing(self, realtime: int = 1, asynchronous: int = 0) -> str | None:
+        """Why this group cannot run a test needing that many real-time and ASYNC standbys (None: it can)."""
+        rt, asy = len(self.realtime_standbys()), len(self.async_standbys())
+        if rt >= realtime and asy >= asynchronous:
+            return None
+        return (f"needs {realtime} real-time and {asynchronous} ASYNC standby(s); this group has {rt} and {asy} "
+                "(run with --dw-config examples/1p2rt1async.toml or --dw-topology 1p2rt1async)")
+
     @property
     def is_multi(self) -> bool:
         """More than the seed's one standby."""
