@@ -246,6 +246,11 @@ class DataWatch:
                               "where ARCH_TYPE <> 'LOCAL'", retries=READ_RETRIES)
         return {str(d).upper(): (str(t).upper(), str(s).upper()) for d, t, s in rows}
 
+    def received_lsn(self, node: str | Node) -> int:
+        """The highest LSN a standby has received (KEEP_BUF included): V$RAPPLY_SYS RECV_LSN. That column is
+        an emulator addition (emulator/README.md); no DM8 capture confirms it, so callers on DM8 skip."""
+        return int(self.sql.scalar(self.node(node).name, "select RECV_LSN from v$rapply_sys", retries=READ_RETRIES))
+
     def catch_up_deadline(self, node: str | Node) -> float:
         """How long a standby may take to receive a commit: failure detection for a real-time one, its
         timer period (plus detection, for the shipping and the apply) for an ASYNC one."""

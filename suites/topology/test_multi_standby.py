@@ -34,6 +34,23 @@ def test_replication_reaches_every_standby(dw, sql) -> None:
 
 
 @pytest.mark.signoff("replication")
+def test_a_commit_returns_once_every_realtime_standby_has_it(dw, sql, topology, dw_group) -> None:
+    """Reference 5.2 (G3): the primary sends each RLOG_PKG to every REALTIME standby before writing it
+    locally, so when a commit returns every real-time standby (not just the first) has received it."""
+    _need(topology, realtime=2)
+    if dw_group.settings.target != "emulator":
+        pytest.skip("reads V$RAPPLY_SYS RECV_LSN, an emulator addition no DM8 capture confirms")
+    p = dw.primary
+    table = unique_name("T_ACK")
+    sql.execute(p.name, f"create table {table} (id int)")
+    for i in range(5):
+        sql.execute(p.name, f"insert into {table} values ({i})")
+        committed = dw.lsn(p)[1]
+        got = {n.name: dw.received_lsn(n) >= committed for n in dw.standbys() if n in dw.realtime_nodes()}
+        assert all(got.values()), f"real-time standbys holding commit {i} when it returned: {got}"
+
+
+@pytest.mark.signoff("replication")
 def test_async_standby_catches_up_within_its_timer_period(dw, sql, topology, report) -> None:
     """Reference 5.1: an ASYNC standby receives the primary's redo when its dmtimer.ini timer fires: a
     commit reaches it within one timer period (plus shipping and apply). The lag is measured by DM8's
