@@ -161,3 +161,34 @@ def test_one_of_two_realtime_standbys_lost_then_recovered(dw, workload, chaos, t
     assert verdict.lost == [], verdict.explain()
     assert verdict.valid, verdict.explain()
     dw.wait_healthy()
+
+
+@pytest.mark.destructive
+@pytest.mark.signoff("split-brain")
+def test_split_brain_rebuild_of_one_node_while_the_others_stay_in_service(dw, monitor, runbook, workload, chaos,
+                                                                          topology) -> None:
+    """Seed 十二.2.3-十二.2.4 in a larger group: the primary's host is isolated and a real-time standby
+    takes over; when the network returns the old primary is SPLIT. It is rebuilt online from the new
+    primary while the other standbys stay STANDBY OPEN with VALID archives and writes go on; afterwards
+    the whole group is healthy and no acknowledged write is lost."""
+    _need(topology, realtime=2, asynchronous=1)
+    old = dw.primary
+    with workload.running(chaos=chaos, acked=20) as history:
+        with chaos.isolate(old.host_name) as fault:
+            monitor.wait_for(old.name, wstatus="ERROR")
+            new = dw.node(monitor.choose_takeover()[0])
+            monitor.login()
+            monitor.takeover(new.name)
+            dw.wait_roles(primary=new)
+        split = monitor.wait_for(old.name, wctlstat="SPLIT")
+        assert split.imode == "PRIMARY", split
+        others = [n for n in dw.standbys() if n.name not in (old.name, new.name)]
+        runbook.rebuild_standby(old, new)
+        assert {n.name: dw.role(n).mode for n in others} == {n.name: "STANDBY" for n in others}
+        workload.wait_acked(10)
+        dw.wait_roles(primary=new, standby=old, timeout=topology.timers.recovery())
+        dw.wait_healthy()
+        archives = dw.archives(new)
+        assert all(archives[n.name.upper()][1] == "VALID" for n in [old, *others]), archives
+    verdict = history.check()
+    assert history.acked_before(fault.start, verdict.lost) == [], verdict.explain()
