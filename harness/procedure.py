@@ -187,31 +187,36 @@ class Procedure:
         # 七 mount every instance
         self.start_server(p, mount=True, step="七 start the primary in mount")
         for s in standbys:
-            self.start_server(s, mount=True, step=f"七 start the standby {s.instance} in mount")
+            self.start_server(s, mount=True, step=self._each(s, "七 start the standby in mount"))
         # 八 OGUID, 九 modes
         for spec in group:
             self.disql(spec, f"八 sp_set_oguid on {spec.instance}", [f"sp_set_oguid({self.t.oguid});"])
         self.disql(p, "九 alter database primary", ["alter database primary;"])
         for s in standbys:
-            self.disql(s, f"九 alter database standby on {s.instance}", ["alter database standby;"])
+            self.disql(s, self._each(s, "九 alter database standby"), ["alter database standby;"])
         # 十 watchers (the seed starts them as services; here as background daemons)
         for spec in group:
             self.start_watcher(spec)
         # 十一 monitor
         self.write_monitor_config()
         self.start_monitor()
-        self.wait_group_healthy("十一.2 `show` reports every database OPEN and VALID")
+        self.wait_group_healthy("十一.2 `show` reports both OPEN and VALID" if not self.t.is_multi
+                                else "十一.2 `show` reports every database OPEN and VALID")
+
+    def _each(self, s: HostSpec, step: str) -> str:
+        """A per-standby step's name: the seed's own in a 1+1 group, with the standby's host in a larger one."""
+        return f"{step} ({s.name})" if self.t.is_multi else step
 
     def restore_standby(self, s: HostSpec) -> None:
         """Seed 五.2-五.4 for one standby: dminit, copy the primary's backup, restore, recover, UPDATE
         DB_MAGIC (run for each standby of the group, real-time or asynchronous alike)."""
         self.dminit(s)
-        self.copy_dir(self.t.primary, s, self.t.backup_dir, f"五.3 copy the backup to {s.name}")
+        self.copy_dir(self.t.primary, s, self.t.backup_dir, self._each(s, "五.3 copy the backup to the standby"))
         hs = self.host(s)
         ini, bak = hs.path(self.t.dm_ini), hs.path(self.t.backup_dir)
-        self.dmrman(s, f"五.4 restore on {s.name}", f"RESTORE DATABASE '{ini}' FROM BACKUPSET '{bak}'")
-        self.dmrman(s, f"五.4 recover on {s.name}", f"RECOVER DATABASE '{ini}' FROM BACKUPSET '{bak}'")
-        self.dmrman(s, f"五.4 update db_magic on {s.name}", f"RECOVER DATABASE '{ini}' UPDATE DB_MAGIC")
+        self.dmrman(s, self._each(s, "五.4 restore"), f"RESTORE DATABASE '{ini}' FROM BACKUPSET '{bak}'")
+        self.dmrman(s, self._each(s, "五.4 recover"), f"RECOVER DATABASE '{ini}' FROM BACKUPSET '{bak}'")
+        self.dmrman(s, self._each(s, "五.4 update db_magic"), f"RECOVER DATABASE '{ini}' UPDATE DB_MAGIC")
 
     def write_configs(self, spec: HostSpec) -> None:
         """Seed 六: dm.ini changes, dmmal.ini, dmarch.ini, dmwatcher.ini on one DB host."""
