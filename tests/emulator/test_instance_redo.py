@@ -95,6 +95,21 @@ def test_redo_since_reads_the_memory_tail_or_the_files_alike(pair, monkeypatch):
     assert [r.lsn_hi for r, _ in p.redo_since(start)][:21] == [x[1] for x in from_memory]   # falls back to the files
 
 
+def test_timely_sender_runs_after_the_local_flush_and_before_the_commit_returns(pair):
+    """TIMELY (reference §5.1): the package leaves after the local flush, REALTIME before it."""
+    p, s = pair
+    seen = []
+    p.realtime_sender = lambda rec: seen.append(("realtime", rec.lsn_hi, p.log.last_lsn()))
+    p.timely_sender = lambda rec: seen.append(("timely", rec.lsn_hi, p.log.last_lsn()))
+    sess = p.login("SYSDBA", PWD, {})
+    sess.execute("create table t(id int)")
+    sess.execute("insert into t values(1)")
+    p.realtime_sender = p.timely_sender = None
+    assert [k for k, *_ in seen] == ["realtime", "timely"] * 2
+    assert all(on_disk < hi for k, hi, on_disk in seen if k == "realtime")
+    assert all(on_disk >= hi for k, hi, on_disk in seen if k == "timely")
+
+
 def test_sender_failure_fails_the_commit(pair):
     p, _ = pair
     sess = p.login("SYSDBA", PWD, {})

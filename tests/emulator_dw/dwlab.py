@@ -243,6 +243,8 @@ class Lab:
         self.block_file = os.path.join(self.root, "netblock")
         self.env = dict(os.environ, DMEMU_NET_BLOCK_FILE=self.block_file, LANGUAGE="cn")
         self.env.pop("DMEMU_BUGS", None)
+        forced = os.environ.get("DWLAB_FORCE_BUGS", "")  # show a check red: every lab of the run gets these
+        bugs = ",".join(b for b in (bugs, forced) if b)
         if bugs:
             self.env["DMEMU_BUGS"] = bugs
         self.env["DMEMU_TIMER_MINUTE_S"] = str(timer_minute_s)
@@ -342,7 +344,7 @@ class Lab:
         if self.is_async(n):
             return local
         sync = [m for m in self.nodes.values() if m is not n and not self.is_async(m)]
-        if len(self.nodes) == 2:                      # the seed's 1+1 text, unchanged
+        if list(self.kind.values()) == ["PRIMARY", "REALTIME"]:      # the seed's 1+1 text, unchanged
             return f"[ARCHIVE_REALTIME]\nARCH_TYPE = REALTIME\nARCH_DEST = {sync[0].name}\n\n" + local
         out = ""
         for k, m in enumerate(sync, 1):
@@ -454,10 +456,21 @@ class Lab:
                  timeout, "real-time archives VALID")
 
 
+def built(bugs: str = "", **kw: object) -> Lab:
+    """A Lab of its own, already built (closed again if the build fails); the caller closes it."""
+    lab = Lab(bugs=bugs, **kw)
+    try:
+        lab.build()
+    except BaseException:
+        lab.close()
+        raise
+    return lab
+
+
 def count_and_sum(n: Node, table: str) -> tuple[int, int]:
     r = n.sql(f"select count(*), sum(id) from {table}")[0]
     return int(r[0]), int(r[1] or 0)
 
 
-__all__ = ["Lab", "Node", "Monitor", "wait_for", "free_port", "count_and_sum", "parse_global", "PWD", "OGUID",
+__all__ = ["Lab", "Node", "Monitor", "built", "wait_for", "free_port", "count_and_sum", "parse_global", "PWD", "OGUID",
            "random", "re"]

@@ -10,17 +10,9 @@ import time
 
 import dmPython
 import pytest
-from dwlab import Lab, count_and_sum, wait_for
+from dwlab import Lab, built, count_and_sum, wait_for
 
-
-def _lab(bugs: str = "", **kw) -> Lab:
-    lab = Lab(bugs=bugs, **kw)
-    try:
-        lab.build()
-    except BaseException:
-        lab.close()
-        raise
-    return lab
+_lab = built
 
 
 @pytest.mark.parametrize("bug", [pytest.param("", marks=pytest.mark.slow), "commit-before-send"])

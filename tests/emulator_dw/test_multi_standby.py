@@ -5,6 +5,7 @@ others following it. The tests run in file order on one group (each leaves it he
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import threading
@@ -12,7 +13,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from dwlab import Lab, Monitor, Node, count_and_sum, parse_global, wait_for
+from dwlab import Lab, Monitor, Node, built, count_and_sum, parse_global, wait_for
 
 TIMER_S = 2.0                 # dwlab's dmtimer.ini: FREQ_MINUTE_INTERVAL = 2, one timer minute = 1 s
 
@@ -77,6 +78,18 @@ def test_commit_reaches_both_realtime_standbys_and_the_async_one_catches_up(grp:
         wait_for(lambda n=n: count_and_sum(n, "mt") == want, 10, f"{n.name} has every row")
 
 
+def test_a_standby_still_sends_its_async_archive(grp: Lab) -> None:
+    """Reference §5.1: a STANDBY forces REALTIME/TIMELY off but still sends ASYNC (dwlab's real-time nodes
+    all name mema4 in an ARCHIVE_ASYNC section)."""
+    committed = lsn(grp.n1)
+    for n in (grp.nodes["mema2"], grp.nodes["mema3"]):
+        sent = "select max_send_lsn, last_send_code from v$arch_send_info where arch_type = 'ASYNC'"
+        wait_for(lambda n=n, q=sent: n.sql(q)[0][0] >= committed and n.sql(q)[0][1] == 0, 3 * TIMER_S,
+                 f"{n.name} (STANDBY) ships its ASYNC archive to mema4", lambda n=n, q=sent: n.sql(q))
+        assert n.sql("select max_send_lsn from v$arch_send_info where arch_type = 'REALTIME'") \
+            == [(0,)] * 2, "a STANDBY sent a REALTIME archive"
+
+
 def test_choose_lists_exactly_the_qualified_realtime_standbys(grp: Lab, mon: Monitor) -> None:
     assert sorted(mon.names("choose switchover")) == ["mema2", "mema3"]
     out = mon.cmd("switchover mema4", ["Y"])
@@ -84,6 +97,24 @@ def test_choose_lists_exactly_the_qualified_realtime_standbys(grp: Lab, mon: Mon
     assert grp.n1.state() == ("PRIMARY", "OPEN") and grp.nodes["mema4"].state() == ("STANDBY", "OPEN")
     assert mon.names("choose takeover") == [], "takeover offered while the primary is healthy"
     assert mon.names("choose takeover force") == []
+
+
+def test_switchover_to_each_realtime_standby_in_turn_and_back(grp: Lab, mon: Monitor) -> None:
+    rt = ["mema1", "mema2", "mema3"]
+    for k, target in enumerate(("mema3", "mema2", "mema1")):
+        wait_for(lambda t=target: t in mon.names("choose switchover"), 20, f"{target} qualified for switchover",
+                 lambda: mon.cmd("show")[:2500])
+        mon.cmd(f"switchover {target}", ["Y"])
+        new = grp.nodes[target]
+        wait_for(lambda n=new: n.state() == ("PRIMARY", "OPEN"), 20, f"{target} PRIMARY OPEN")
+        wait_for(lambda n=new: all(arch_status(n)[o.upper()] == "VALID" for o in rt if o != n.name), 30,
+                 f"every real-time standby follows {target}", lambda n=new: n.watcher_log()[-800:])
+        new.sql(f"insert into mt values({7000 + k})")
+        want = count_and_sum(new, "mt")
+        for n in grp.nodes.values():
+            wait_for(lambda n=n, w=want: count_and_sum(n, "mt") == w, 3 * TIMER_S, f"{n.name} receives from {target}")
+    wait_for(lambda: sorted(mon.names("choose switchover")) == ["mema2", "mema3"], 20,
+             "mema1 primary again with both real-time standbys qualified")
 
 
 def _stop(n: Node) -> int:
@@ -165,3 +196,86 @@ def test_takeover_picks_a_realtime_standby_and_the_others_follow(grp: Lab, mon: 
     for n in (other, asy):
         wait_for(lambda n=n: count_and_sum(n, "mt") == want, 15, f"{n.name} receives from {new.name}")
     assert other.state() == ("STANDBY", "OPEN") and asy.state() == ("STANDBY", "OPEN")
+
+
+@pytest.mark.parametrize("bug", [pytest.param("", marks=pytest.mark.slow), "commit-waits-first-standby"])
+def test_commit_waits_for_every_realtime_standby(bug: str) -> None:
+    lab = built(bug, standbys=("REALTIME", "REALTIME"))
+    try:
+        p = lab.n1
+        p.sql("create table wt(id int)")
+        p.sql("insert into wt values(1)")
+        committed = lsn(p)
+        got = [recv_lsn(lab.nodes[n]) >= committed for n in ("mema2", "mema3")]
+        assert (got == [True, True]) != bool(bug), f"real-time standbys holding the acknowledged commit: {got}"
+    finally:
+        lab.close()
+
+
+@pytest.mark.parametrize("bug", [pytest.param("", marks=pytest.mark.slow), "async-takeover-candidate"])
+def test_an_async_standby_is_never_a_takeover_candidate(bug: str) -> None:
+    lab = built(bug, standbys=("REALTIME", "ASYNC"))
+    try:
+        m = lab.monitor()
+        m.login()
+        p = lab.n1
+        p.watcher.kill()
+        p.watcher.wait(5)
+        os.kill(p.server_pid(), signal.SIGKILL)
+        wait_for(lambda: "mema2" in m.names("choose takeover"), 20, "mema2 offered once the primary is lost")
+        assert ("mema3" in m.names("choose takeover")) == bool(bug)
+        out = m.cmd("takeover mema3", ["Y"])
+        assert ("code = -15" in out) != bool(bug), out
+    finally:
+        lab.close()
+
+
+@pytest.mark.parametrize("bug", ["", "async-takeover-candidate"])
+def test_auto_takeover_picks_the_most_advanced_realtime_standby(tmp_path, monkeypatch, bug: str) -> None:
+    """A link-less confirm monitor fed the watchers' last messages: the primary's watcher reports its instance
+    down; the async standby is the most advanced, yet the AUTO target is the best real-time one."""
+    from dmemu import bugs
+    from dmemu.dw.config import MonGroup, MonitorConfig
+    from dmemu.dw.monitor import Monitor as Mon
+    monkeypatch.setattr(bugs, "ACTIVE", frozenset({bug} - {""}))
+    names = ("mema1", "mema2", "mema3", "mema4")
+    cfg = MonitorConfig(path=str(tmp_path / "dmmonitor.ini"), confirm=1, log_path=str(tmp_path), log_interval=0,
+                        log_file_size=32, log_space_limit=0,
+                        groups=[MonGroup("GRP1", 453331, [(f"127.0.56.{210 + k}", 1) for k in range(4)])])
+    mon = Mon(cfg, out=io.StringIO())
+    try:
+        arch = [{"type": "REALTIME", "dest": "mema2", "status": "VALID"},
+                {"type": "REALTIME", "dest": "mema3", "status": "VALID"},
+                {"type": "ASYNC", "dest": "mema4", "status": "VALID"}]
+        clsn = {"mema1": 9, "mema2": 8, "mema3": 9, "mema4": 12}
+        now = time.monotonic()
+        for v, name in zip(mon.views, names, strict=True):
+            primary = name == "mema1"
+            v.msg = {"op": "wmsg", "name": name, "dw_mode": "AUTO", "dw_error_time": 3,
+                     "inst_ok": "ERROR" if primary else "OK", "wstatus": "OPEN", "wctlstat": "VALID",
+                     "wtype": "LOCAL" if name == "mema4" else "GLOBAL",
+                     "inst": {"mode": "PRIMARY" if primary else "STANDBY", "status": "OPEN",
+                              "arch": arch if primary else [], "clsn": clsn[name]}}
+            v.seen = now
+        target = mon.auto_takeover_target(cfg.groups[0])
+        assert target is not None
+        assert (target.name == "mema3") != bool(bug), target.name
+    finally:
+        mon.close()
+
+
+def test_an_async_destination_needs_its_dmtimer_section(tmp_path) -> None:
+    """Bad ASYNC configuration stops dmserver with one line naming the file and what to fix."""
+    from dmemu.dw.asyncarch import check_config, load_timers
+    from dmemu.errors import DmError
+    arch = [{"name": "ARCHIVE_ASYNC1", "type": "ASYNC", "dest": "mema4", "items": {"ARCH_TIMER_NAME": "T1"}}]
+    with pytest.raises(DmError, match=r"dmtimer.ini: no \[T1\] section"):
+        check_config(arch, str(tmp_path))
+    with pytest.raises(DmError, match=r"\[ARCHIVE_ASYNC1\] ARCH_TIMER_NAME is missing"):
+        check_config([dict(arch[0], items={})], str(tmp_path))
+    (tmp_path / "dmtimer.ini").write_text("[T1]\nTYPE = 2\nFREQ_MINUTE_INTERVAL = soon\n")
+    with pytest.raises(DmError, match=r"\[T1\] invalid value for FREQ_MINUTE_INTERVAL: soon"):
+        load_timers(str(tmp_path))
+    (tmp_path / "dmtimer.ini").write_text("[t1]\nTYPE = 2\nFREQ_MINUTE_INTERVAL = 5  # every 5 minutes\n")
+    check_config(arch, str(tmp_path))
+    assert load_timers(str(tmp_path)) == {"T1": {"type": 2, "minutes": 5, "valid": 1}}

@@ -19,7 +19,7 @@ import time
 from .. import bugs, lang
 from ..api import Column, Result
 from ..errors import DmError
-from . import protocol
+from . import protocol, resync
 from .asyncarch import AsyncShipper
 from .config import MalConfig, MalInst, load_mal
 from .mal import Mal
@@ -134,7 +134,7 @@ class Agent:
             self.set_arch(msg["dest"], msg["status"])
             return {"ok": True}
         if op == "recover":
-            return self.mal.recover(msg["dest"])
+            return resync.recover(self.mal, msg["dest"])
         if op == "n_open":
             if self.inst.mode == "STANDBY":
                 self.inst.ctl.update(n_open=int(msg["n"]))    # a synced standby shows its primary's N_OPEN

@@ -27,7 +27,7 @@ import time
 
 from .. import ini as dmini
 from ..errors import DmError
-from . import protocol
+from . import protocol, resync
 
 TICK_S = 0.2
 
@@ -131,7 +131,7 @@ class AsyncShipper:
                 raise DmError(r.get("code", -1), r.get("error", "refused"))
             lsn = int(r["lsn"])
             if lsn < self.inst.cur_lsn:
-                lsn = mal._stream(c, self.inst.redo_since(lsn), lsn)
+                lsn = resync.stream(c, self.inst.redo_since(lsn), lsn)
         except (protocol.LinkError, DmError) as e:
             mal._record_fail(a["dest"], e)
             a["status"] = "INVALID"

@@ -4,8 +4,10 @@ Primary side: `send(rec)` is the instance's realtime_sender. It ships each RLOG_
 REALTIME destination before the instance writes its own online log, and waits for the ack. On a send
 failure the primary goes SUSPEND and waits until its watcher has set the archive INVALID and reopened
 it (DM8: "the primary tries to enter SUSPEND ... the watcher sets the archive INVALID and reopens
-the primary"). `recover(dest)` re-sends history redo from the archives and the online log to a
-returning standby and sets its archive VALID again.
+the primary"). Each VALID REALTIME destination gets the package in turn; a failed one is invalidated
+and the others still receive it. TIMELY destinations get it after the local flush (`send_timely`).
+`resync.recover` re-sends history redo to a returning standby; ASYNC destinations are served by
+`asyncarch.py` on their timer.
 
 Standby side: each package is checked (OGUID, equal PERMANENT_MAGIC, different DB_MAGIC, OPEN
 STANDBY, LSN continuity); the newest is kept in KEEP_BUF, the one before is applied, then the ack.
@@ -20,7 +22,6 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Iterator
 
 from .. import bugs, lang
 from ..api import RedoRecord
@@ -326,51 +327,6 @@ class Mal:
             if inst.status in ("SHUTDOWN", "MOUNT"):
                 raise DmError(-6117, lang.msg("db_not_open", status=inst.status))
             time.sleep(0.05)
-
-    # ---- primary: recovery of a returning standby ----------------------------------------
-    def recover(self, dest: str) -> dict:
-        """Re-send history redo to `dest` and set its archive VALID (INST_RECOVER_TIME elapsed)."""
-        a = next((x for x in self.realtime_dests() if x["dest"].upper() == dest.upper()), None)
-        if a is None:
-            raise _err(ERR_SEND, "mal_no_dest", name=dest)
-        st = self._stat(dest)
-        st.recover_time = time.time()
-        c = self.link(dest)
-        r = c.request({"op": "lsn"}, timeout=10)
-        if not r.get("ok"):
-            raise DmError(r.get("code", ERR_SEND), r.get("error", ""))
-        lsn = int(r["lsn"])
-        if lsn > self.inst.cur_lsn:
-            raise _err(ERR_LSN_GAP, "mal_lsn_gap", want=self.inst.cur_lsn, got=lsn)
-        lsn = self._stream(c, self.inst.redo_since(lsn), lsn)
-        with self.inst._redo_lock:                   # no commit may slip between catch-up and VALID
-            lsn = self._stream(c, self.inst.redo_since(lsn), lsn)
-            c.request({"op": "recovered", "n_open": self.inst.n_open}, timeout=10)
-            a["status"] = "VALID"
-            self._unflushed.pop(dest, None)
-        st.recover_code = 0
-        st.max_send_lsn = st.last_send_lsn = lsn
-        return {"ok": True, "lsn": lsn}
-
-    def _stream(self, c: protocol.Conn, recs: Iterator[tuple[RedoRecord, bytes]], lsn: int) -> int:
-        batch, size = [], 0
-        for rec, blob in recs:
-            if rec.lsn_hi <= lsn:
-                continue
-            batch.append(blob)
-            size += len(blob)
-            lsn = rec.lsn_hi
-            if size > 4 * 1024 * 1024:
-                self._push_batch(c, batch)
-                batch, size = [], 0
-        if batch:
-            self._push_batch(c, batch)
-        return lsn
-
-    def _push_batch(self, c: protocol.Conn, batch: list[bytes]) -> None:
-        r = c.request({"op": "recover", "blobs": batch}, timeout=60)
-        if not r.get("ok"):
-            raise DmError(r.get("code", ERR_SEND), r.get("error", ""))
 
     # ---- standby: receive ------------------------------------------------------------------
     def _on_push(self, conn: protocol.Conn, msg: dict) -> None:
