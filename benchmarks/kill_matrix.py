@@ -133,9 +133,11 @@ def kills(baseline: Run, run: Run) -> list[str]:
     return sorted(run.failing() & baseline.passing())
 
 
-def render(cat: dict[str, str], baseline: Run, runs: list[Run], paths: list[str], backend: str) -> str:
-    """The matrix as Markdown."""
-    lines = [f"Kill matrix: `DMEMU_BUGS=<defect> pytest {' '.join(paths)} -p no:randomly --dw-backend {backend}`",
+def render(cat: dict[str, str], baseline: Run, runs: list[Run], paths: list[str], backend: str,
+           extra: list[str] | None = None) -> str:
+    """The matrix as Markdown (extra: the pytest options passed through, e.g. --dw-config FILE)."""
+    more = "".join(f" {a}" for a in extra or [])
+    lines = [f"Kill matrix: `DMEMU_BUGS=<defect> pytest {' '.join(paths)} -p no:randomly --dw-backend {backend}{more}`",
              "", "| seeded defect | what it breaks | killed by (fails under the defect, passes without) |",
              "|---|---|---|"]
     for run in runs:
@@ -190,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{d:32} {len(r.passing()):3} passed {len(r.failing()):3} failing  {r.seconds:6.1f}s "
                       f"{r.note}", file=sys.stderr, flush=True)
         baseline, runs = done[BASELINE], [done[d] for d in defects]
-    text = render(cat, baseline, runs, args.paths, args.dw_backend)
+    text = render(cat, baseline, runs, args.paths, args.dw_backend, extra)
     print(text)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(text, encoding="utf-8")

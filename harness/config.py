@@ -8,15 +8,19 @@ The TOML mirrors the model (harness.topology):
     [dminit]  PAGE_SIZE = 32 ... (any dminit keyword, upper case)
     [dw]      dw_type, dw_mode, inst_auto_restart, rlog_send_threshold, rlog_apply_threshold,
               arch_file_size, arch_space_limit, alter_mode_status, enable_offline_ts
-    [timers]  dw_error_time, inst_error_time, inst_recover_time, mal_check_interval, mal_conn_fail_interval
+    [timers]  dw_error_time, inst_error_time, inst_recover_time, mal_check_interval, mal_conn_fail_interval,
+              timer_minute_s (seconds a dmtimer minute lasts: 60 on DM8; the emulator's is compressed)
     [monitor] mon_dw_confirm, mon_log_interval, mon_log_file_size, mon_log_space_limit
     [svc]     name, login_mode, switch_time, switch_interval
-    [hosts.host1] role, internal_ip, external_ip, instance, port_num, mal_inst_dw_port, mal_port, mal_dw_port
+    [hosts.host1] role, internal_ip, external_ip, instance, port_num, mal_inst_dw_port, mal_port, mal_dw_port,
+              arch_type (standbys: REALTIME | TIMELY | ASYNC), timer_minutes (ASYNC), dw_type (GLOBAL | LOCAL)
+              -- any number of [hosts.NAME] tables: one primary, 1..8 REALTIME/TIMELY and 0..8 ASYNC standbys
     [backend_options] free-form, read by backends (e.g. docker subnets)
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import ipaddress
 import re
@@ -45,13 +49,40 @@ _CHOICES = {
     "dw.enable_offline_ts": (0, 1, 2),
 }
 _POSITIVE = {"timers.dw_error_time", "timers.inst_error_time", "timers.inst_recover_time",
-             "timers.mal_check_interval", "timers.mal_conn_fail_interval", "svc.switch_time",
+             "timers.mal_check_interval", "timers.mal_conn_fail_interval", "timers.timer_minute_s", "svc.switch_time",
              "svc.switch_interval", "dw.arch_file_size"}
 _ROLES = ("primary", "standby", "monitor")
+ARCH_TYPES = ("REALTIME", "TIMELY", "ASYNC")
+MAX_SYNC_STANDBYS = 8  # seed 一.2 / reference G2: 1 primary + 8 standbys per group
+MAX_ASYNC_STANDBYS = 8  # seed 一.2
 
 
 class ConfigError(UsageError):
     """A bad --dw-config; the message names the file and the key."""
+
+
+# --dw-topology presets: tables applied like a --dw-config file (examples/<name>.toml documents each).
+# 1p2rt1async: the common production shape of issue 14 -- a primary, two real-time standbys and one
+# asynchronous standby (host4) fed every minute by the primary's dmtimer.
+PRESETS: dict[str, dict[str, Any]] = {
+    "1p1rt": {},
+    "1p2rt1async": {"hosts": {
+        "host3": {"role": "standby", "internal_ip": "192.168.56.204", "external_ip": "192.168.0.204",
+                  "instance": "mema3"},
+        "host4": {"role": "standby", "internal_ip": "192.168.56.205", "external_ip": "192.168.0.205",
+                  "instance": "mema4", "arch_type": "ASYNC", "timer_minutes": 1},
+    }},
+}
+
+
+def preset(name: str | None, base: Topology | None = None) -> Topology:
+    """The topology of a --dw-topology preset (None: the seed's 1+1) on top of base."""
+    topo = base.copy() if base else Topology()
+    if name is None:
+        return topo
+    if name not in PRESETS:
+        raise ConfigError(f"--dw-topology must be one of {', '.join(PRESETS)}; got {name!r}")
+    return apply_config(copy.deepcopy(PRESETS[name]), topo, source=f"--dw-topology {name}")
 
 
 def load_config(path: str | Path | None, base: Topology | None = None) -> Topology:
@@ -200,10 +231,53 @@ def validate(topo: Topology, source: str = "--dw-config") -> None:
         if len(set(ports.values())) != 4:
             raise ConfigError(f"{source}: {where}: port_num, mal_inst_dw_port, mal_port and mal_dw_port "
                               "must all differ")
-    for role in _ROLES:
+    for role in ("primary", "monitor"):
         if roles.count(role) != 1:
             raise ConfigError(f"{source}: hosts: exactly one host must have role {role!r} "
                               f"(found {roles.count(role)})")
     names = [h.instance.upper() for h in topo.db_hosts if h.instance]
-    if len(set(names)) != len(names):
-        raise ConfigError(f"{source}: hosts: instance names must be unique ({', '.join(names)})")
+    for n in names:
+        if names.count(n) > 1:
+            raise ConfigError(f"{source}: hosts: instance name {n} is used twice (instance names must be unique)")
+    _validate_shape(topo, source)
+
+
+def _validate_shape(topo: Topology, source: str) -> None:
+    """The group's shape as DM8 allows it (seed 一.2, reference 3 G2): one primary, 1..8 real-time or timely
+    standbys, 0..8 ASYNC ones whose watchers are LOCAL; no two instances on one address and port."""
+    for h in topo.db_hosts:
+        where = f"hosts.{h.name}"
+        h.arch_type = h.arch_type.upper()
+        if h.arch_type not in ARCH_TYPES:
+            raise ConfigError(f"{source}: {where}.arch_type must be one of {', '.join(ARCH_TYPES)}; "
+                              f"got {h.arch_type!r}")
+        if h.role != "standby" and h.arch_type != "REALTIME":
+            raise ConfigError(f"{source}: {where}.arch_type: only a standby has an archive type")
+        if not 1 <= h.timer_minutes <= 1439:
+            raise ConfigError(f"{source}: {where}.timer_minutes must be in 1..1439 (minutes of a day); "
+                              f"got {h.timer_minutes}")
+        if h.dw_type is not None:
+            h.dw_type = h.dw_type.upper()
+            if h.dw_type not in ("GLOBAL", "LOCAL"):
+                raise ConfigError(f"{source}: {where}.dw_type must be GLOBAL or LOCAL; got {h.dw_type!r}")
+            if h.is_async and h.dw_type == "GLOBAL":
+                raise ConfigError(f"{source}: {where}: an ASYNC standby's watcher must be DW_TYPE LOCAL, not GLOBAL")
+            if not h.is_async and h.dw_type == "LOCAL":
+                raise ConfigError(f"{source}: {where}: a {h.role} with {h.arch_type} archiving needs DW_TYPE "
+                                  "GLOBAL (LOCAL is for ASYNC standbys)")
+    rt, asy = topo.realtime_standbys(), topo.async_standbys()
+    if not 1 <= len(rt) <= MAX_SYNC_STANDBYS:
+        raise ConfigError(f"{source}: hosts: a group needs 1..{MAX_SYNC_STANDBYS} real-time or timely standbys "
+                          f"(found {len(rt)})")
+    if len(asy) > MAX_ASYNC_STANDBYS:
+        raise ConfigError(f"{source}: hosts: at most {MAX_ASYNC_STANDBYS} ASYNC standbys (found {len(asy)})")
+    if topo.dw.dw_type != "GLOBAL" and any(h.dw_type is None for h in topo.global_hosts()):
+        raise ConfigError(f"{source}: dw.dw_type must be GLOBAL (the primary and its real-time standbys are "
+                          "GLOBAL watchers; an ASYNC standby is LOCAL by itself)")
+    seen: dict[tuple[str, int], str] = {}
+    for h in topo.db_hosts:
+        for p in (h.port_num, h.mal_inst_dw_port, h.mal_port, h.mal_dw_port):
+            other = seen.setdefault((h.internal_ip, p), h.name)
+            if other != h.name:
+                raise ConfigError(f"{source}: hosts.{h.name}: {h.internal_ip}:{p} is already used by "
+                                  f"hosts.{other} (give it another address or port)")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import time
 from typing import TYPE_CHECKING
 
 from harness.wait import wait_until
@@ -123,9 +124,22 @@ class DataWatch:
 
     @property
     def standby(self) -> Node:
-        """The node that is not the current primary."""
+        """The first real-time standby that is not the current primary (the seed's one standby in a 1+1)."""
         p = self.primary
-        return next(n for n in self.nodes.values() if n.name != p.name)
+        return next(n for n in self.realtime_nodes() if n.name != p.name)
+
+    def realtime_nodes(self) -> list[Node]:
+        """The primary and real-time (timely) standbys of the topology: the switchover/takeover candidates."""
+        return [self.nodes[h.instance] for h in self.t.global_hosts() if h.instance]
+
+    def async_nodes(self) -> list[Node]:
+        """The ASYNC standbys of the topology (never the primary)."""
+        return [self.nodes[h.instance] for h in self.t.async_standbys() if h.instance]
+
+    def standbys(self) -> list[Node]:
+        """Every node but the current primary: real-time ones first, then the ASYNC ones."""
+        p = self.primary
+        return [n for n in self.realtime_nodes() + self.async_nodes() if n.name != p.name]
 
     def lsn(self, node: str | Node | None = None) -> tuple[int, int] | dict[str, tuple[int, int]]:
         """(FILE_LSN, CUR_LSN) from v$rlog of one node, or {instance: (FILE_LSN, CUR_LSN)} for all."""
@@ -205,10 +219,10 @@ class DataWatch:
         return self.t.timers.failure_detect() + 30.0
 
     def healthy(self) -> bool:
-        """One PRIMARY OPEN, the other STANDBY OPEN, the REALTIME archive VALID (SQL only, fast)."""
+        """One PRIMARY OPEN, every other node STANDBY OPEN, the REALTIME archives VALID (SQL only, fast)."""
         roles = self.roles()
         modes = sorted((r.mode, r.status) for r in roles.values())
-        if modes != [("PRIMARY", "OPEN"), ("STANDBY", "OPEN")]:
+        if modes != [("PRIMARY", "OPEN")] + [("STANDBY", "OPEN")] * (len(roles) - 1):
             return False
         try:
             return all(v == "VALID" for v in self.rstat().values())
@@ -223,6 +237,41 @@ class DataWatch:
         if via_monitor and self.procedure.monitor is not None and self.procedure.monitor.alive():
             return self.procedure.monitor.wait_healthy(t)
         return None
+
+    def archives(self, node: str | Node | None = None) -> dict[str, tuple[str, str]]:
+        """{ARCH_DEST: (ARCH_TYPE, ARCH_STATUS)} of every remote archive (REALTIME, TIMELY, ASYNC) of a node
+        (default: the current primary), as its v$arch_status says."""
+        name = self.node(node).name if node else self.primary.name
+        rows = self.sql.query(name, "select ARCH_DEST, ARCH_TYPE, ARCH_STATUS from v$arch_status "
+                              "where ARCH_TYPE <> 'LOCAL'", retries=READ_RETRIES)
+        return {str(d).upper(): (str(t).upper(), str(s).upper()) for d, t, s in rows}
+
+    def received_lsn(self, node: str | Node) -> int:
+        """The highest LSN a standby has received (KEEP_BUF included): V$RAPPLY_SYS RECV_LSN. That column is
+        an emulator addition (emulator/README.md); no DM8 capture confirms it, so callers on DM8 skip."""
+        return int(self.sql.scalar(self.node(node).name, "select RECV_LSN from v$rapply_sys", retries=READ_RETRIES))
+
+    def catch_up_deadline(self, node: str | Node) -> float:
+        """How long a standby may take to receive a commit: failure detection for a real-time one, its
+        timer period (plus detection, for the shipping and the apply) for an ASYNC one."""
+        spec = self.spec(node)
+        period = self.t.timers.async_period(spec.timer_minutes) if spec.is_async else 0.0
+        return period + self._detect_deadline()
+
+    def wait_caught_up(self, node: str | Node, lsn: int | None = None, timeout: float | None = None) -> float:
+        """Wait until `node`'s v$rlog CUR_LSN reaches `lsn` (default: the primary's now); returns the seconds
+        it took (the standby's lag behind that commit, measured by DM8's own LSNs)."""
+        target = lsn if lsn is not None else self._cur_lsn(self.primary)
+        n = self.node(node)
+        t0 = time.monotonic()
+        wait_until(lambda: self._cur_lsn(n), timeout or self.catch_up_deadline(n),
+                   f"{n} to apply up to LSN {target}", ok=lambda v: v >= target, interval=0.1)
+        return time.monotonic() - t0
+
+    def wait_all_caught_up(self, timeout: float | None = None) -> dict[str, float]:
+        """wait_caught_up for every standby on the primary's LSN now: {instance: seconds}."""
+        target = self._cur_lsn(self.primary)
+        return {n.name: self.wait_caught_up(n, target, timeout) for n in self.standbys()}
 
     def _cur_lsn(self, node: Node) -> int:
         return self.lsn(node)[1]  # type: ignore[index]

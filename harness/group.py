@@ -68,6 +68,8 @@ class Group:
             for key in EMULATOR_SWITCHES:
                 if os.environ.get(key):
                     self.backend.extra_env[key] = os.environ[key]
+            # the emulator's length of a dmtimer.ini minute (ASYNC archive timers); DM8's is 60 s
+            self.backend.extra_env["DMEMU_TIMER_MINUTE_S"] = str(s.topology.timers.timer_minute_s)
         _LIVE.append(self)
         self.env["backend"] = self.backend.name
         self.topology = self.backend.adapt(s.topology)

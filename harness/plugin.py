@@ -45,6 +45,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--dw-backend", default="auto",
                 help="where the hosts live: auto (docker if an engine answers, else local) | docker | local | vagrant")
     g.addoption("--dw-config", default=None, metavar="FILE", help="TOML overriding topology values")
+    g.addoption("--dw-topology", default=None, metavar="PRESET",
+                help="group shape preset: 1p1rt (the seed's, default) | 1p2rt1async (--dw-config applies on top)")
     g.addoption("--dm8-image", default=None, help="a Docker image that contains DM8 (target dm8)")
     g.addoption("--dm8-installer", default=None, metavar="FILE", help="DM8 installer (DMInstall.bin) to build an image")
     g.addoption("--dm-home", default="/opt/dm8", help="DM_HOME inside the hosts (default /opt/dm8)")

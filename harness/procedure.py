@@ -156,8 +156,8 @@ class Procedure:
 
     # ---- the seed, 四 .. 十一 ----------------------------------------------------------------------
     def build(self) -> None:
-        """Build the group from nothing to `show` reporting both OPEN and VALID."""
-        p, s = self.t.primary, self.t.standby
+        """Build the group from nothing to `show` reporting every database OPEN and VALID."""
+        p = self.t.primary
         # 四.1 create the primary and start it normally once
         self.dminit(p)
         self.start_server(p, mount=False, step="四.1 first normal start of the primary")
@@ -176,32 +176,47 @@ class Procedure:
         hp = self.host(p)
         self.dmrman(p, "五.1 offline backup", f"backup database '{hp.path(self.t.dm_ini)}' full backupset "
                     f"'{hp.path(self.t.backup_dir)}'")
-        # 五.2 initialise the standby, 五.3 copy the backup, 五.4 restore/recover/update magic
-        self.dminit(s)
-        self.copy_dir(p, s, self.t.backup_dir, "五.3 copy the backup to the standby")
-        hs = self.host(s)
-        ini, bak = hs.path(self.t.dm_ini), hs.path(self.t.backup_dir)
-        self.dmrman(s, "五.4 restore", f"RESTORE DATABASE '{ini}' FROM BACKUPSET '{bak}'")
-        self.dmrman(s, "五.4 recover", f"RECOVER DATABASE '{ini}' FROM BACKUPSET '{bak}'")
-        self.dmrman(s, "五.4 update db_magic", f"RECOVER DATABASE '{ini}' UPDATE DB_MAGIC")
+        # 五.2 .. 五.4 for each standby: initialise, copy the backup, restore/recover/update magic
+        standbys = self.t.standbys()
+        for s in standbys:
+            self.restore_standby(s)
+        group = [p, *standbys]
         # 六 configuration files
-        for spec in (p, s):
+        for spec in group:
             self.write_configs(spec)
-        # 七 mount both
+        # 七 mount every instance
         self.start_server(p, mount=True, step="七 start the primary in mount")
-        self.start_server(s, mount=True, step="七 start the standby in mount")
+        for s in standbys:
+            self.start_server(s, mount=True, step=self._each(s, "七 start the standby in mount"))
         # 八 OGUID, 九 modes
-        for spec in (p, s):
+        for spec in group:
             self.disql(spec, f"八 sp_set_oguid on {spec.instance}", [f"sp_set_oguid({self.t.oguid});"])
         self.disql(p, "九 alter database primary", ["alter database primary;"])
-        self.disql(s, "九 alter database standby", ["alter database standby;"])
+        for s in standbys:
+            self.disql(s, self._each(s, "九 alter database standby"), ["alter database standby;"])
         # 十 watchers (the seed starts them as services; here as background daemons)
-        for spec in (p, s):
+        for spec in group:
             self.start_watcher(spec)
         # 十一 monitor
         self.write_monitor_config()
         self.start_monitor()
-        self.wait_group_healthy("十一.2 `show` reports both OPEN and VALID")
+        self.wait_group_healthy("十一.2 `show` reports both OPEN and VALID" if not self.t.is_multi
+                                else "十一.2 `show` reports every database OPEN and VALID")
+
+    def _each(self, s: HostSpec, step: str) -> str:
+        """A per-standby step's name: the seed's own in a 1+1 group, with the standby's host in a larger one."""
+        return f"{step} ({s.name})" if self.t.is_multi else step
+
+    def restore_standby(self, s: HostSpec) -> None:
+        """Seed 五.2-五.4 for one standby: dminit, copy the primary's backup, restore, recover, UPDATE
+        DB_MAGIC (run for each standby of the group, real-time or asynchronous alike)."""
+        self.dminit(s)
+        self.copy_dir(self.t.primary, s, self.t.backup_dir, self._each(s, "五.3 copy the backup to the standby"))
+        hs = self.host(s)
+        ini, bak = hs.path(self.t.dm_ini), hs.path(self.t.backup_dir)
+        self.dmrman(s, self._each(s, "五.4 restore"), f"RESTORE DATABASE '{ini}' FROM BACKUPSET '{bak}'")
+        self.dmrman(s, self._each(s, "五.4 recover"), f"RECOVER DATABASE '{ini}' FROM BACKUPSET '{bak}'")
+        self.dmrman(s, self._each(s, "五.4 update db_magic"), f"RECOVER DATABASE '{ini}' UPDATE DB_MAGIC")
 
     def write_configs(self, spec: HostSpec) -> None:
         """Seed 六: dm.ini changes, dmmal.ini, dmarch.ini, dmwatcher.ini on one DB host."""
@@ -214,6 +229,9 @@ class Procedure:
                           f"六.3 dmarch.ini on {spec.name}")
         self.write_config(spec, self.t.dmwatcher_ini, render.render_dmwatcher(self.t, spec, h.path),
                           f"六.4 dmwatcher.ini on {spec.name}")
+        if "TIMER_INI" in render.dm_ini_changes(self.t, spec):
+            self.write_config(spec, self.t.dmtimer_ini, render.render_dmtimer(self.t),
+                              f"六.3 dmtimer.ini on {spec.name} (ASYNC archive timers)")
 
     def write_monitor_config(self) -> None:
         m = self.t.monitor_host
@@ -278,8 +296,15 @@ class Procedure:
         primary = (self._primary_by_sql(sql) if sql is not None else None) or self._primary_by_monitor()
         if primary is None:
             primary = self.t.primary
-        standby = next(s for s in self.t.db_hosts if s.name != primary.name)
+        standby = next(s for s in self.t.global_hosts() if s.name != primary.name)
         return primary, standby
+
+    def live_order(self, sql: Sql | None = None) -> list[HostSpec]:
+        """Every DB host, the current primary first, then the real-time standbys, then the ASYNC ones
+        (the seed's stop/start order, generalised to several standbys)."""
+        primary = self.live_roles(sql)[0]
+        rest = [h for h in self.t.global_hosts() if h.name != primary.name]
+        return [primary, *rest, *self.t.async_standbys()]
 
     def _pick_primary(self, seen: dict[str, tuple[str, str]]) -> HostSpec | None:
         """The one instance in PRIMARY mode (the OPEN one if two claim it), or None when that is not clear."""
@@ -353,7 +378,7 @@ class Procedure:
         """Seed 十二.3.1: exit the monitor, stop the current primary's watcher, then the standby's (each
         watcher stops its instance). Roles come from live_roles() (asked before the monitor exits).
         Returns the order used; start_group() starts in the same order by default."""
-        order = list(self.live_roles(sql))
+        order = self.live_order(sql)
         self.exit_monitor()
         for spec in order:
             self.stop_watcher(spec, f"十二.3.1 stop dmwatcher on {spec.name}")
@@ -364,7 +389,7 @@ class Procedure:
         """Seed 十二.3.2: start the primary's watcher, the standby's, then the monitor; wait for `show`
         healthy. order: the primary first (default: the order of the last stop_group_manual, else the
         topology's roles)."""
-        for spec in order or self.stop_order or [self.t.primary, self.t.standby]:
+        for spec in order or self.stop_order or [self.t.primary, *self.t.standbys()]:
             self.start_watcher(spec)
         self.start_monitor()
         self.wait_group_healthy("十二.3.2 group healthy after restart", timeout)

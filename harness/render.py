@@ -29,8 +29,9 @@ def _line(key: str, value: object, comment: str = "", width: int = 0) -> str:
 
 # ---- dm.ini changes (seed 六.1) ------------------------------------------------------------------
 def dm_ini_changes(t: Topology, h: HostSpec) -> dict[str, str]:
-    """The keys seed 六.1 sets in each instance's dm.ini."""
-    return {
+    """The keys seed 六.1 sets in each instance's dm.ini (plus TIMER_INI = 1 on the instances that ship
+    ASYNC archives, i.e. every global one when the group has ASYNC standbys: DM8 reads dmtimer.ini only then)."""
+    out = {
         "INSTANCE_NAME": str(h.instance),
         "PORT_NUM": str(h.port_num),
         "ALTER_MODE_STATUS": str(t.dw.alter_mode_status),
@@ -38,6 +39,13 @@ def dm_ini_changes(t: Topology, h: HostSpec) -> dict[str, str]:
         "MAL_INI": "1",
         "ARCH_INI": "1",
     }
+    if _ships_async(t, h):
+        out["TIMER_INI"] = "1"
+    return out
+
+
+def _ships_async(t: Topology, h: HostSpec) -> bool:
+    return bool(t.async_standbys()) and not h.is_async
 
 
 _DM_INI_COMMENTS = {
@@ -46,6 +54,7 @@ _DM_INI_COMMENTS = {
     "ENABLE_OFFLINE_TS": "不允许备库 OFFLINE 表空间",
     "MAL_INI": "打开 MAL 系统",
     "ARCH_INI": "打开归档配置",
+    "TIMER_INI": "打开定时器配置（异步归档按定时器发送）",
 }
 
 
@@ -97,15 +106,45 @@ def render_dmmal(t: Topology) -> str:
 
 
 # ---- dmarch.ini (seed 六.3) ----------------------------------------------------------------------
+_ARCH_COMMENTS = {"REALTIME": ("实时归档类型", "实时归档目标实例名"),
+                  "TIMELY": ("即时归档类型", "即时归档目标实例名"),
+                  "ASYNC": ("异步归档类型", "异步归档目标实例名")}
+
+
+def archive_dests(t: Topology, h: HostSpec) -> list[tuple[str, HostSpec]]:
+    """(ARCH_TYPE, destination) of every remote archive in h's dmarch.ini, in section order.
+
+    A global instance (the primary or a real-time/timely standby) archives to every other global
+    instance -- a standby's sections point back at the others, used after a switchover (reference 1.3,
+    B22) -- and to every ASYNC standby ("如果主库配置了异步备库，在所有备库上也需要配置相同的异步备库",
+    DM8 数据守护 异步备库, e.g. blog.csdn.net/weixin_61878106/article/details/127421141). An ASYNC
+    standby ships nothing: its dmarch.ini holds the LOCAL archive only."""
+    if h.is_async:
+        return []
+    out = []
+    for g in t.global_hosts():
+        if g.name != h.name:
+            out.append((g.arch_type if g.role == "standby" else h.arch_type, g))
+    return out + [("ASYNC", a) for a in t.async_standbys()]
+
+
 def render_dmarch(t: Topology, h: HostSpec, path: PathMap = _identity) -> str:
-    """dmarch.ini: REALTIME to the peer instance plus the LOCAL archive."""
-    peer = t.peer_of(h)
+    """dmarch.ini: one ARCHIVE_REALTIME (TIMELY) section per other global instance, ARCHIVE_ASYNC sections
+    with their ARCH_TIMER_NAME, then the LOCAL archive. The seed's 1+1 gives its one [ARCHIVE_REALTIME]."""
     w = 42
-    return "\n".join([
-        "[ARCHIVE_REALTIME]",
-        _line("ARCH_TYPE", "REALTIME", "实时归档类型", w),
-        _line("ARCH_DEST", peer.instance, "实时归档目标实例名", w),
-        "",
+    dests = archive_dests(t, h)
+    lines: list[str] = []
+    for kind in ("REALTIME", "TIMELY", "ASYNC"):
+        mine = [d for k, d in dests if k == kind]
+        for i, d in enumerate(mine, 1):
+            type_note, dest_note = _ARCH_COMMENTS[kind]
+            lines += [f"[ARCHIVE_{kind}{i if len(mine) > 1 else ''}]",
+                      _line("ARCH_TYPE", kind, type_note, w),
+                      _line("ARCH_DEST", d.instance, dest_note, w)]
+            if kind == "ASYNC":
+                lines.append(_line("ARCH_TIMER_NAME", d.timer_name, "定时器名称（dmtimer.ini 中的节名）", w))
+            lines.append("")
+    return "\n".join(lines + [
         "[ARCHIVE_LOCAL1]",
         _line("ARCH_TYPE", "LOCAL", "本地归档类型", w),
         _line("ARCH_DEST", path(t.paths.arch_dir), "本地归档文件存放路径", w),
@@ -114,14 +153,45 @@ def render_dmarch(t: Topology, h: HostSpec, path: PathMap = _identity) -> str:
     ]) + "\n"
 
 
+# ---- dmtimer.ini (ASYNC standbys) ----------------------------------------------------------------
+def render_dmtimer(t: Topology) -> str:
+    """dmtimer.ini on every instance that ships ASYNC archives: one daily timer per ASYNC standby that fires
+    every timer_minutes (FREQ_MINUTE_INTERVAL) all day. Keys as in DM8's 数据守护 manual, 异步备库 example
+    (TYPE 2 = daily; FREQ_MINUTE_INTERVAL the sending period, see also
+    blog.csdn.net/weixin_56866387/article/details/134227512); the other values are the manual's all-day,
+    never-ending defaults."""
+    w = 42
+    lines: list[str] = []
+    for a in t.async_standbys():
+        lines += [
+            f"[{a.timer_name}]",
+            _line("TYPE", 2, "按天执行", w),
+            _line("FREQ_MONTH_WEEK_INTERVAL", 1, "间隔天数", w),
+            _line("FREQ_SUB_INTERVAL", 0, "", w),
+            _line("FREQ_MINUTE_INTERVAL", a.timer_minutes, "间隔分钟数：每隔几分钟发送一次异步归档", w),
+            _line("START_TIME", "00:00:00", "", w),
+            _line("END_TIME", "00:00:00", "", w),
+            _line("DURING_START_DATE", "2000-01-01 00:00:00", "", w),
+            _line("DURING_END_DATE", "9999-12-31 23:59:59", "", w),
+            _line("NO_END_DATE_FLAG", 1, "永不结束", w),
+            _line("DESCRIBE", f"async archive to {a.instance}", "", w),
+            _line("IS_VALID", 1, "定时器有效", w),
+            "",
+        ]
+    return "\n".join(lines[:-1]) + "\n" if lines else ""
+
+
 # ---- dmwatcher.ini (seed 六.4) -------------------------------------------------------------------
 def render_dmwatcher(t: Topology, h: HostSpec, path: PathMap = _identity) -> str:
-    """dmwatcher.ini for one DB host (the section name is the group)."""
+    """dmwatcher.ini for one DB host (the section name is the group). An ASYNC standby's watcher is
+    DW_TYPE LOCAL and MANUAL (it takes part in no switchover; reference 5.1, DM8 异步备库 manual)."""
     w = 43
+    dw_type = t.dw_type_of(h)
+    dw_mode = t.dw.dw_mode if dw_type == "GLOBAL" else "MANUAL"
     return "\n".join([
         f"[{t.group}]",
-        _line("DW_TYPE", t.dw.dw_type, "全局守护类型", w),
-        _line("DW_MODE", t.dw.dw_mode, "自动切换模式", w),
+        _line("DW_TYPE", dw_type, "全局守护类型" if dw_type == "GLOBAL" else "本地守护类型（异步备库）", w),
+        _line("DW_MODE", dw_mode, "自动切换模式", w),
         _line("DW_ERROR_TIME", t.timers.dw_error_time, "远程守护进程故障认定时间", w),
         _line("INST_RECOVER_TIME", t.timers.inst_recover_time, "主库守护进程启动恢复的间隔时间", w),
         _line("INST_ERROR_TIME", t.timers.inst_error_time, "本地实例故障认定时间", w),
@@ -261,6 +331,9 @@ _SVC_KEYS = {"LOGIN_MODE", "SWITCH_TIME", "SWITCH_TIMES", "SWITCH_INTERVAL", "RW
 def render_host_files(t: Topology, h: HostSpec, path: PathMap = _identity) -> dict[str, str]:
     """Every file the procedure writes on this host, by seed path (dm.ini changes excluded: edited in place)."""
     if h.is_db:
-        return {t.dmmal_ini: render_dmmal(t), t.dmarch_ini: render_dmarch(t, h, path),
-                t.dmwatcher_ini: render_dmwatcher(t, h, path)}
+        files = {t.dmmal_ini: render_dmmal(t), t.dmarch_ini: render_dmarch(t, h, path),
+                 t.dmwatcher_ini: render_dmwatcher(t, h, path)}
+        if _ships_async(t, h):
+            files[t.dmtimer_ini] = render_dmtimer(t)
+        return files
     return {t.dmmonitor_ini: render_dmmonitor(t, path)}

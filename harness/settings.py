@@ -13,15 +13,16 @@ from pathlib import Path
 from typing import Any
 
 from harness.backends import resolve_name
-from harness.config import load_config
+from harness.config import load_config, preset
 from harness.errors import UsageError
 from harness.topology import Timers, Topology
 
 TARGETS = ("emulator", "dm8")
 LANGS = ("cn", "en")
-# Shorter DW timers for the emulator default (a --dw-config [timers] table overrides them).
+# Shorter DW timers for the emulator default (a --dw-config [timers] table overrides them); one dmtimer
+# minute lasts 3 s there (DMEMU_TIMER_MINUTE_S), so a 1-minute ASYNC timer fires every 3 s.
 EMULATOR_TIMERS = Timers(dw_error_time=4, inst_error_time=4, inst_recover_time=6, mal_check_interval=2,
-                         mal_conn_fail_interval=3)
+                         mal_conn_fail_interval=3, timer_minute_s=3)
 
 
 def default_topology(target: str, lang: str = "cn") -> Topology:
@@ -50,7 +51,7 @@ class Settings:
     def build(cls, *, target: str = "emulator", backend: str = "auto", lang: str = "cn",
               config: str | Path | None = None, dm8_image: str | None = None, dm8_installer: str | None = None,
               dm_home: str = "/opt/dm8", seed: Any = None, bulk_rows: Any = 10_000_000,
-              keep: bool = False) -> Settings:
+              keep: bool = False, topology: str | None = None) -> Settings:
         """Validate every value; raise UsageError with one sentence naming the bad option."""
         _choice("--dw-target", target, TARGETS)
         _choice("--dw-lang", lang, LANGS)
@@ -66,7 +67,7 @@ class Settings:
             raise UsageError(f"--dm-home must be an absolute path; got {dm_home!r}")
         seed_n = _integer("--dw-seed", seed, 0) if seed is not None else random.randrange(2**31)
         rows = _integer("--bulk-rows", bulk_rows, 1)
-        topo = load_config(config, base=default_topology(target, lang))
+        topo = load_config(config, base=preset(topology, default_topology(target, lang)))
         topo.paths.dm_home = dm_home
         if lang != "cn":  # an explicit --dw-lang wins over the config file's lang
             topo.lang = lang
@@ -80,7 +81,7 @@ class Settings:
                          config=option("--dw-config"), dm8_image=option("--dm8-image"),
                          dm8_installer=option("--dm8-installer"), dm_home=option("--dm-home"),
                          seed=option("--dw-seed"), bulk_rows=option("--bulk-rows"),
-                         keep=option("--keep-topology"))
+                         keep=option("--keep-topology"), topology=option("--dw-topology"))
 
     def env(self) -> dict[str, Any]:
         """The run's environment for the report (the group updates backend, topology and build)."""

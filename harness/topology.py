@@ -1,4 +1,5 @@
-"""The topology model: the seed's three hosts, two instances, ports, paths, DW settings and timers.
+"""The topology model: the group's hosts (the seed's 1+1 by default; up to 8 real-time/timely and 8
+asynchronous standbys), instances, ports, paths, DW settings and timers.
 
 Defaults are the seed's values (DESIGN.md section 3). Every value can be overridden by --dw-config
 (harness.config); backends may adapt addresses and ports (Backend.adapt) without touching anything else.
@@ -20,6 +21,11 @@ class Timers:
     inst_recover_time: int = 60
     mal_check_interval: int = 5
     mal_conn_fail_interval: int = 5
+    timer_minute_s: int = 60  # seconds one dmtimer.ini minute lasts: 60 on DM8; the emulator's default is short
+
+    def async_period(self, minutes: int) -> float:
+        """Seconds between two firings of an ASYNC standby's timer of FREQ_MINUTE_INTERVAL `minutes`."""
+        return float(minutes * self.timer_minute_s)
 
     def failure_detect(self) -> float:
         """How long DM8 may take to notice a failed peer or instance (with MAL link detection)."""
@@ -111,11 +117,24 @@ class HostSpec:
     mal_inst_dw_port: int = 5237
     mal_port: int = 5238
     mal_dw_port: int = 5239
+    arch_type: str = "REALTIME"  # how the primary ships redo to this standby: REALTIME | TIMELY | ASYNC
+    timer_minutes: int = 1  # ASYNC only: dmtimer.ini FREQ_MINUTE_INTERVAL of this standby's timer
+    dw_type: str | None = None  # dmwatcher.ini DW_TYPE override (default: LOCAL for ASYNC, else [dw] dw_type)
 
     @property
     def is_db(self) -> bool:
         """True for a host that runs an instance (and its watcher)."""
         return self.instance is not None
+
+    @property
+    def is_async(self) -> bool:
+        """An asynchronous standby: fed on a dmtimer schedule, watched LOCALly, never a takeover candidate."""
+        return self.is_db and self.arch_type == "ASYNC"
+
+    @property
+    def timer_name(self) -> str:
+        """dmarch.ini ARCH_TIMER_NAME / dmtimer.ini section of this (ASYNC) standby's timer."""
+        return f"TIMER_{self.instance}".upper()
 
 
 def _seed_hosts() -> dict[str, HostSpec]:
@@ -164,6 +183,10 @@ class Topology:
         return f"{self.db_dir}/dmarch.ini"
 
     @property
+    def dmtimer_ini(self) -> str:
+        return f"{self.db_dir}/dmtimer.ini"
+
+    @property
     def dmwatcher_ini(self) -> str:
         return f"{self.db_dir}/dmwatcher.ini"
 
@@ -188,7 +211,43 @@ class Topology:
 
     @property
     def standby(self) -> HostSpec:
-        return self.by_role("standby")
+        """The first real-time (or timely) standby: the seed's one standby in a 1+1 group."""
+        return self.realtime_standbys()[0]
+
+    def standbys(self) -> list[HostSpec]:
+        """Every standby host, in definition order."""
+        return [h for h in self.db_hosts if h.role == "standby"]
+
+    def realtime_standbys(self) -> list[HostSpec]:
+        """Standbys fed synchronously (REALTIME or TIMELY): the switchover/takeover candidates."""
+        return [h for h in self.standbys() if not h.is_async]
+
+    def async_standbys(self) -> list[HostSpec]:
+        """ASYNC standbys (DW_TYPE LOCAL watchers, fed by the primary on their dmtimer schedule)."""
+        return [h for h in self.standbys() if h.is_async]
+
+    def global_hosts(self) -> list[HostSpec]:
+        """The primary and its real-time standbys: the instances that may hold the PRIMARY role."""
+        return [h for h in self.db_hosts if not h.is_async]
+
+    def dw_type_of(self, host: HostSpec) -> str:
+        """dmwatcher.ini DW_TYPE of a DB host: its override, LOCAL for an ASYNC standby, else [dw] dw_type."""
+        if host.dw_type:
+            return host.dw_type
+        return "LOCAL" if host.is_async else self.dw.dw_type
+
+    def missing(self, realtime: int = 1, asynchronous: int = 0) -> str | None:
+        """Why this group cannot run a test needing that many real-time and ASYNC standbys (None: it can)."""
+        rt, asy = len(self.realtime_standbys()), len(self.async_standbys())
+        if rt >= realtime and asy >= asynchronous:
+            return None
+        return (f"needs {realtime} real-time and {asynchronous} ASYNC standby(s); this group has {rt} and {asy} "
+                "(run with --dw-config examples/1p2rt1async.toml or --dw-topology 1p2rt1async)")
+
+    @property
+    def is_multi(self) -> bool:
+        """More than the seed's one standby."""
+        return len(self.standbys()) > 1
 
     @property
     def monitor_host(self) -> HostSpec:
@@ -207,8 +266,8 @@ class Topology:
         raise KeyError(instance)
 
     def peer_of(self, host: HostSpec) -> HostSpec:
-        """The other DB host of a 1P+1S group."""
-        return next(h for h in self.db_hosts if h.name != host.name)
+        """The other DB host of a 1P+1S group (the first other global host in a larger one)."""
+        return next(h for h in self.global_hosts() if h.name != host.name)
 
     def copy(self) -> Topology:
         """A deep copy (backends adapt a copy, never the caller's model)."""
@@ -218,8 +277,17 @@ class Topology:
         """A JSON-friendly summary for the report's environment table."""
         return {
             "group": self.group, "oguid": self.oguid, "db_name": self.db_name, "dw_mode": self.dw.dw_mode,
-            "hosts": {n: {k: v for k, v in dataclasses.asdict(h).items()
-                          if v is not None and (h.is_db or k in ("name", "role", "internal_ip"))}
-                      for n, h in self.hosts.items()},
+            "hosts": {n: _host_summary(h) for n, h in self.hosts.items()},
             "timers": dataclasses.asdict(self.timers),
         }
+
+
+def _host_summary(h: HostSpec) -> dict[str, object]:
+    """A host's non-empty fields; the archive type only for standbys, the timer only for ASYNC ones."""
+    out = {k: v for k, v in dataclasses.asdict(h).items()
+           if v is not None and (h.is_db or k in ("name", "role", "internal_ip"))}
+    if h.role != "standby":
+        out.pop("arch_type", None)
+    if not h.is_async:
+        out.pop("timer_minutes", None)
+    return out

@@ -42,6 +42,12 @@ EXTERNAL = {"host1": "127.0.0.201", "host2": "127.0.0.202"}
 _PORT_RANGE = (20000, 32000)  # below Linux's ephemeral range, so outgoing connections never take them
 
 
+def loopback_of(ip: str, prefix: str) -> str:
+    """A loopback address for a host beyond the seed's three: prefix + the configured address's last
+    octet (192.168.56.204 -> 127.0.56.204), so every host of a larger group gets its own address."""
+    return f"{prefix}.{ip.rsplit('.', 1)[1]}"
+
+
 def venv_bin() -> str:
     """Directory of the running interpreter's console scripts (dminit, dmserver, ... of the emulator)."""
     return str(Path(sys.executable).parent)
@@ -439,8 +445,9 @@ class LocalBackend(Backend):
         t.paths.dm_home = self.options.dm_home if self.options.dm_home else t.paths.dm_home
         ports = iter(free_ports(4 * len(t.db_hosts)))
         for h in t.hosts.values():
-            h.internal_ip = INTERNAL.get(h.name, h.internal_ip)
-            h.external_ip = EXTERNAL.get(h.name) if h.is_db else None
+            h.internal_ip = INTERNAL.get(h.name) or loopback_of(h.internal_ip, "127.0.56")
+            h.external_ip = (EXTERNAL.get(h.name) or loopback_of(h.external_ip or h.internal_ip, "127.0.0")
+                             if h.is_db else None)
             if h.is_db:
                 h.port_num, h.mal_inst_dw_port, h.mal_port, h.mal_dw_port = (next(ports) for _ in range(4))
         return t

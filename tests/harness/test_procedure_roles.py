@@ -105,3 +105,16 @@ def test_an_instance_outliving_its_watcher_fails_the_step_and_is_stopped(tmp_pat
     assert exc.value.step == "十二.3.1 stop dmwatcher on host1: instance stops with its watcher"
     assert p.hosts["host1"].signals[-1] == ("dmserver", 15) and not p.hosts["host1"].running
     assert not p.steps.steps[-1].ok
+
+
+def test_stop_order_with_several_standbys_is_primary_realtime_then_async(tmp_path: Path) -> None:
+    from harness.config import preset
+
+    t = preset("1p2rt1async")
+    hosts = {name: FakeHost(name) for name in t.hosts}
+    p = Procedure(None, hosts, t, StepLog(tmp_path / "steps.jsonl"), tmp_path)  # type: ignore[arg-type]
+    p.monitor = FakeMonitor({"mema1": "STANDBY", "mema2": "STANDBY", "mema3": "PRIMARY",  # type: ignore[assignment]
+                             "mema4": "STANDBY"})
+    assert _names(p.live_order()) == ["mema3", "mema1", "mema2", "mema4"]
+    assert _names(p.stop_group_manual()) == ["mema3", "mema1", "mema2", "mema4"]
+    assert all(not h.running for h in hosts.values() if h.name != "monitor")
