@@ -60,7 +60,8 @@ class Group:
         t0 = time.monotonic()
         opts = BackendOptions(target=s.target, dm_home=s.topology.paths.dm_home, dm8_image=s.dm8_image,
                               dm8_installer=s.dm8_installer, lang=s.lang, run_id=self.run_id,
-                              run_dir=str(self.run_dir), keep=self.keep)
+                              run_dir=str(self.run_dir), keep=self.keep,
+                              extra={"inventory": s.inventory} if s.inventory else {})
         self.backend = make_backend(s.backend, opts)
         if s.target == "emulator":
             # emulator-only switches reach every host's DM processes: seeded defects (the kill matrix) and
@@ -70,6 +71,9 @@ class Group:
                     self.backend.extra_env[key] = os.environ[key]
         _LIVE.append(self)
         self.env["backend"] = self.backend.name
+        if s.existing:
+            self._accept()
+            return
         self.topology = self.backend.adapt(s.topology)
         for key, value in (("topology", self.topology.summary()), ("timers", vars(self.topology.timers))):
             self.env.setdefault(key, {}).clear()
@@ -82,6 +86,34 @@ class Group:
         if build:
             self.build()
 
+    @property
+    def existing(self) -> bool:
+        """An existing deployment (--dw-existing): discovered, never built, rebuilt or torn down."""
+        return self.settings.existing
+
+    def _accept(self) -> None:
+        """--dw-existing: connect to the inventory's hosts and discover the running group."""
+        from harness.discover import discover
+
+        t0 = time.monotonic()
+        self.hosts = self.backend.up(self.settings.topology)
+        self.topology, found = discover(self.hosts, self.settings.inventory, self.settings.topology,
+                                        lambda t: Sql(t, self.backend, self.hosts, self.run_dir), self.run_dir)
+        for spec in self.topology.hosts.values():
+            h = self.hosts[spec.name]
+            h.role, h.internal_ip, h.external_ip = spec.role, spec.internal_ip, spec.external_ip
+        self.backend.topology = self.topology
+        self.hosts_ready_seconds = time.monotonic() - t0
+        self.procedure = Procedure(self.backend, self.hosts, self.topology, self.steps, self.run_dir)
+        self.sql = Sql(self.topology, self.backend, self.hosts, self.run_dir)
+        self.dw = DataWatch(self.procedure, self.sql)
+        self.starting_roles = {s.instance: s.role for s in self.topology.db_hosts}
+        self.env["accepted"] = found.summary()
+        for key, value in (("topology", self.topology.summary()), ("timers", vars(self.topology.timers))):
+            self.env.setdefault(key, {}).clear()
+            self.env[key].update(value)
+        self.env.setdefault("dm_build", {}).update(self.dw.build_info())
+
     def build(self) -> None:
         """The seed's procedure from empty hosts to a healthy group."""
         t0 = time.monotonic()
@@ -93,6 +125,9 @@ class Group:
         self.env["builds"] = self.builds
 
     def rebuild(self) -> None:
+        if self.existing:
+            raise HarnessError("the accepted group is not healthy and an existing deployment is never rebuilt "
+                               f"by the harness; `show` on {self.topology.monitor_host.name} tells its state")
         self.sql.close_all()
         self.procedure.kill_everything()
         self.procedure.wipe()
@@ -140,15 +175,16 @@ class Group:
             if self.sql is not None:
                 self.sql.close_all()
             self.collect_logs()
-            if self.keep:
+            if self.keep or self.existing:
                 if self.procedure and self.procedure.monitor:
                     self.procedure.monitor.close()
-                self.env["cleanup"] = self.backend.cleanup_hint() if self.backend else ""
+                if self.keep:
+                    self.env["cleanup"] = self.backend.cleanup_hint() if self.backend else ""
                 return
             if self.procedure is not None:
                 self.procedure.kill_everything()
         finally:
-            if self.backend is not None and not self.keep:
+            if self.backend is not None and (not self.keep or self.existing):
                 self.backend.down()
             if self in _LIVE:
                 _LIVE.remove(self)

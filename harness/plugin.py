@@ -53,6 +53,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--dw-lang", default="cn", help="DM message language: cn (default) | en")
     g.addoption("--dw-shard", default=None, metavar="I/N",
                 help="run shard I of N: a deterministic slice of the tests (merge the shards with python -m harness.report.merge)")
+    g.addoption("--dw-inventory", default=None, metavar="FILE",
+                help="hosts of an existing deployment (TOML; with --dw-backend ssh); see README 'Accept an existing deployment'")
+    g.addoption("--dw-existing", action="store_true", default=False,
+                help="discover the group on the inventory's hosts instead of building one")
+    g.addoption("--dw-allow-destructive", action="store_true", default=False,
+                help="with --dw-existing: run destructive tests too, each restoring the starting roles")
     g.addoption("--keep-topology", action="store_true", default=False,
                 help="leave the hosts running after the run (prints how to clean up)")
 

@@ -13,7 +13,7 @@ import shlex
 import time
 from typing import TYPE_CHECKING, Any
 
-from harness.backends.base import CommandResult
+from harness.backends.base import CommandResult, Process
 from harness.backends.shell import ShellHost, ShellProcess, host_env
 from harness.errors import HarnessError
 
@@ -69,6 +69,12 @@ class SshHost(ShellHost):
             err += f"\n[harness] timed out after {timeout}s"
         res = CommandResult(cmd, r.rc, r.stdout, err, time.monotonic() - t0, self.name)
         return res.check() if check else res
+
+    def spawn(self, cmd: str, *, name: str, user: str = "dmdba", env: dict[str, str] | None = None) -> Process:
+        prepare = getattr(self.backend, "spawn_log_dir", None)
+        if prepare is not None:  # the ssh backend makes the log folder on first use only
+            prepare(self)
+        return super().spawn(cmd, name=name, user=user, env=env)
 
     def interactive(self, cmd: str, *, env: dict[str, str] | None = None,
                     encoding: str = "utf-8") -> pexpect.spawn:
