@@ -1,7 +1,7 @@
 """A docker "site" to accept: three containers with sshd running a group the harness built by the seed's
 procedure (docker backend), described by a site.toml for the ssh backend, as if someone else's.
 
-    python -m harness.docker_site DIR     # builds it, writes DIR/site.toml and DIR/id_ed25519, then holds
+    python -m harness.docker_site [--lock F] DIR   # builds it, writes DIR/site.toml and DIR/id_ed25519, then holds
                                           # the site until Ctrl-C/SIGTERM, when it removes the containers
     export DMDW_SYSDBA_PASSWORD=...       # the seed's SYSDBA password (printed as an export line)
     pytest suites/smoke suites/conformance --dw-backend ssh --dw-inventory DIR/site.toml --dw-existing
@@ -21,6 +21,7 @@ import uuid
 from pathlib import Path
 
 from harness.group import Group
+from harness.images import file_lock
 from harness.settings import Settings
 
 PASSWORD_ENV = "DMDW_SYSDBA_PASSWORD"
@@ -92,8 +93,11 @@ def _toml(v: object) -> str:
 
 
 def main(argv: list[str]) -> int:
+    lock = None
+    if len(argv) == 3 and argv[0] == "--lock":  # hold this flock(1) file while the site is built only
+        lock, argv = argv[1], argv[2:]
     if len(argv) != 1:
-        print("usage: python -m harness.docker_site DIR", file=sys.stderr)
+        print("usage: python -m harness.docker_site [--lock FILE] DIR", file=sys.stderr)
         return 2
     site = DockerSite(argv[0])
 
@@ -102,7 +106,11 @@ def main(argv: list[str]) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     try:
-        path = site.make()
+        if lock:
+            with file_lock(Path(lock)):
+                path = site.make()
+        else:
+            path = site.make()
         print(f"site ready: {path}\nexport {PASSWORD_ENV}={site.password}\n(Ctrl-C removes the site)", flush=True)
         signal.pause()
     except KeyboardInterrupt:

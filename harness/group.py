@@ -108,11 +108,33 @@ class Group:
         self.sql = Sql(self.topology, self.backend, self.hosts, self.run_dir)
         self.dw = DataWatch(self.procedure, self.sql)
         self.starting_roles = {s.instance: s.role for s in self.topology.db_hosts}
+        self.procedure.monitor_ini = self._observer_ini(found)
         self.env["accepted"] = found.summary()
         for key, value in (("topology", self.topology.summary()), ("timers", vars(self.topology.timers))):
             self.env.setdefault(key, {}).clear()
             self.env[key].update(value)
         self.env.setdefault("dm_build", {}).update(self.dw.build_info())
+
+    def _observer_ini(self, found: Any) -> str | None:
+        """An accepted group usually runs its own confirm monitor (MON_DW_CONFIRM = 1), which admits no
+        second one: the harness's dmmonitor then reads a copy of dmmonitor.ini with MON_DW_CONFIRM = 0 and
+        its own log folder, in a run folder under /tmp of the monitor host (removed at the end)."""
+        from harness import render
+
+        t = self.topology
+        h = self.hosts[t.monitor_host.name]
+        text = h.read_file(t.dmmonitor_ini)
+        glob = render.parse_ini(text).get("", {})
+        if str(glob.get("MON_DW_CONFIRM", "0")).strip() != "1":
+            return None
+        folder = f"/tmp/dmdw-{self.run_id}"
+        copy = render.apply_ini_changes(text, {"MON_DW_CONFIRM": "0", "MON_LOG_PATH": f"{folder}/log"})
+        h.run(f"mkdir -p {folder}/log && chown -R {t.os.user}: {folder}", user="root")
+        h.write_file(f"{folder}/dmmonitor.ini", copy, owner=t.os.user, mapped=True)
+        self.backend.scratch[h.name] = folder
+        found.notes.append(f"{h.name}: the group's confirm monitor keeps running; the harness's dmmonitor is an "
+                           f"observer from {folder}/dmmonitor.ini (MON_DW_CONFIRM = 0)")
+        return f"{folder}/dmmonitor.ini"
 
     def build(self) -> None:
         """The seed's procedure from empty hosts to a healthy group."""

@@ -128,6 +128,7 @@ class SshBackend(ShellBackend):
         self._renew_stop = threading.Event()
         self._renewer: threading.Thread | None = None
         self._log_ready: set[str] = set()
+        self.scratch: dict[str, str] = {}  # host -> a /tmp folder of this run, removed by down()
         atexit.register(self._atexit)
 
     # ---- connect and check ---------------------------------------------------------------------
@@ -242,6 +243,10 @@ class SshBackend(ShellBackend):
             with contextlib.suppress(Exception):
                 self.hosts[name].run(f"rm -rf {folder}", user="root", check=False, timeout=10)
         self._leases.clear()
+        for name, folder in list(self.scratch.items()):
+            with contextlib.suppress(Exception):
+                self.hosts[name].run(f"rm -rf {shlex.quote(folder)}", user="root", check=False, timeout=10)
+        self.scratch.clear()
         if self.ssh_config.exists():
             for name in self.inventory.hosts:
                 with contextlib.suppress(Exception):
