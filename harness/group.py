@@ -157,7 +157,14 @@ class Group:
 
     def ensure_healthy(self, fresh: bool) -> None:
         """Before a test: a fresh build if asked (destructive) or the group is dirty; else check health
-        and wait for it within the recovery timers; rebuild when that fails."""
+        and wait for it within the recovery timers; rebuild when that fails. An accepted group is never
+        rebuilt: it is restored to its starting roles instead (restore())."""
+        if self.existing:
+            if self.dirty or self.suspect or not self.dw.healthy():
+                self.restore()
+            self._monitor_running()
+            self.used, self.suspect = True, False
+            return
         if self.dirty or (fresh and self.used):
             self.rebuild()
         elif self.suspect or not self.dw.healthy():
@@ -168,6 +175,34 @@ class Group:
                 self.rebuild()
         self._monitor_running()
         self.used, self.suspect = True, False
+
+    def restore(self) -> None:
+        """An accepted group back to its starting state: every watcher running (each restarts its
+        instance), healthy in `show`, the starting primary primary again (switchover); verified with `show`.
+        Raises HarnessError saying what state the group is in when that cannot be reached."""
+        t0 = time.monotonic()
+        p = self.procedure
+        for spec in self.topology.db_hosts:
+            if not self.hosts[spec.name].pids("dmwatcher"):
+                p.start_watcher(spec)
+        self._monitor_running()
+        self.dw.wait_healthy(self.topology.timers.recovery(), via_monitor=True)
+        want = next(i for i, r in self.starting_roles.items() if r == "primary")
+        primary, _ = p.live_roles(self.sql)
+        if str(primary.instance).upper() != str(want).upper():
+            p.monitor.switchover(want)
+            self.dw.wait_healthy(self.topology.timers.recovery(), via_monitor=True)
+        state = p.monitor.show()
+        roles = {i: state.db(i).imode for i in self.starting_roles}
+        ok = all(roles[i] == r.upper() for i, r in self.starting_roles.items()) and state.healthy(list(roles))
+        self.steps.note(self.topology.monitor_host.name, "restore the accepted group's starting roles", "show",
+                        state.text, ok=ok, duration=time.monotonic() - t0)
+        self.env.setdefault("restores", []).append({"roles": roles, "ok": ok,
+                                                    "seconds": round(time.monotonic() - t0, 1)})
+        if not ok:
+            raise HarnessError(f"the accepted group did not return to its starting roles {self.starting_roles}: "
+                               f"`show` reports {state.summary()}")
+        self.dirty = False
 
     def _monitor_running(self) -> None:
         if self.procedure.monitor is None or not self.procedure.monitor.alive():
