@@ -186,7 +186,10 @@ class Group:
             if not self.hosts[spec.name].pids("dmwatcher"):
                 p.start_watcher(spec)
         self._monitor_running()
-        self.dw.wait_healthy(self.topology.timers.recovery(), via_monitor=True)
+        try:
+            self.dw.wait_healthy(self.topology.timers.recovery(), via_monitor=True)
+        except Exception:  # noqa: BLE001 - a split standby (after a takeover) is rebuilt online, 十二.2.4
+            self._rebuild_split_standby()
         want = next(i for i, r in self.starting_roles.items() if r == "primary")
         primary, _ = p.live_roles(self.sql)
         if str(primary.instance).upper() != str(want).upper():
@@ -203,6 +206,19 @@ class Group:
             raise HarnessError(f"the accepted group did not return to its starting roles {self.starting_roles}: "
                                f"`show` reports {state.summary()}")
         self.dirty = False
+
+    def _rebuild_split_standby(self) -> None:
+        """Seed 十二.2.4 on the instance that is not the one OPEN PRIMARY `show` reports; then healthy."""
+        from harness.runbook import Runbook
+
+        self._monitor_running()
+        state = self.procedure.monitor.show()
+        primaries = [n for n, d in state.databases.items() if d.imode == "PRIMARY" and d.istatus == "OPEN"]
+        if len(primaries) != 1:
+            raise HarnessError(f"no single OPEN PRIMARY to rebuild from: `show` reports {state.summary()}")
+        bad = next(s.instance for s in self.topology.db_hosts if str(s.instance).upper() != primaries[0].upper())
+        Runbook(self.dw).rebuild_standby(bad, primaries[0])
+        self.dw.wait_healthy(self.topology.timers.recovery(), via_monitor=True)
 
     def _monitor_running(self) -> None:
         if self.procedure.monitor is None or not self.procedure.monitor.alive():
