@@ -151,3 +151,25 @@ def test_deadman_removes_rules_of_a_killed_harness(site: DockerSite) -> None:
             for name in site.group.hosts:
                 subprocess.run(["ssh", "-F", config, "-O", "exit", name], capture_output=True, timeout=10)
             subprocess.run(["rm", "-rf", str(Path(config).parent)], check=False)
+
+
+def test_conformance_names_file_and_line_of_a_deviation(site: DockerSite, tmp_path: Path) -> None:
+    """A deployment whose dm.ini deviates from the seed (ENABLE_OFFLINE_TS = 1) fails conformance with the
+    host, the file and the line of the key."""
+    h = site.group.hosts["host2"]
+    ini = site.group.topology.dm_ini
+    original = h.read_file(ini)
+    assert re.search(r"(?m)^\s*ENABLE_OFFLINE_TS\s*=\s*2", original)
+    h.write_file(ini, re.sub(r"(?m)^(\s*ENABLE_OFFLINE_TS\s*=\s*)2", r"\g<1>1", original))
+    line = next(n for n, text in enumerate(original.splitlines(), 1) if text.strip().startswith("ENABLE_OFFLINE_TS"))
+    try:
+        r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:randomly",
+                            "suites/conformance/test_seed_build.py::test_dm_ini_values", "--dw-backend", "ssh",
+                            "--dw-inventory", str(site.inventory), "--dw-existing",
+                            "--dw-report-dir", str(tmp_path / "reports")],
+                           cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True, timeout=180)
+    finally:
+        h.write_file(ini, original)
+    out = r.stdout + r.stderr
+    assert r.returncode == 1, out[-3000:]
+    assert f"host2:{ini}:{line} ENABLE_OFFLINE_TS = 1 (seed: 2)" in out, out[-3000:]
