@@ -211,8 +211,8 @@ class SshBackend(ShellBackend):
             return self._leases[host.name]
         folder = f"{DEADMAN_DIR}/{self.run_id}"
         loop = watchdog_script(folder, self.inventory.deadman_seconds)
-        host.run(f"mkdir -p {folder} && touch {folder}/lease && : > {folder}/tcdevs && "
-                 f"setsid nohup sh -c {shlex.quote(loop)} >/dev/null 2>&1 </dev/null &", user="root")
+        host.run(f"mkdir -p {folder} && touch {folder}/lease && : > {folder}/tcdevs || exit 1; "
+                 f"setsid -f sh -c {shlex.quote(loop)} >/dev/null 2>&1 </dev/null", user="root")
         self._leases[host.name] = folder
         if self._renewer is None:
             self._renewer = threading.Thread(target=self._renew, name="dmdw-deadman-renew", daemon=True)

@@ -45,8 +45,8 @@ def backend(path: Path | str) -> SshBackend:
 def snapshot(site: DockerSite) -> dict[str, str]:
     """What a failed acceptance must not change: /tmp, /run and the DM processes of every host."""
     assert site.group is not None
-    return {n: h.run("ls -la /tmp /run /var/log/dmdw; ps -eo pid,args | grep -E 'dm(server|watcher)' | grep -v grep",
-                     user="root").stdout for n, h in site.group.hosts.items()}
+    return {n: h.run("ls -1A /tmp /run /var/log/dmdw /opt/dm8/data; ps -eo pid,args | grep -E 'dm(server|watcher)' "
+                     "| grep -v grep", user="root", check=False).stdout for n, h in site.group.hosts.items()}
 
 
 def test_discovers_the_running_group(site: DockerSite, tmp_path: Path) -> None:
