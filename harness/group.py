@@ -190,6 +190,11 @@ class Group:
             self.dw.wait_healthy(self.topology.timers.recovery(), via_monitor=True)
         except Exception:  # noqa: BLE001 - a split standby (after a takeover) is rebuilt online, 十二.2.4
             self._rebuild_split_standby()
+        from harness.runbook import Runbook
+
+        runbook = Runbook(self.dw)
+        if runbook.dw_mode() != self.topology.dw.dw_mode:  # a dw_auto test left the group in another mode
+            runbook.set_dw_mode(self.topology.dw.dw_mode)
         want = next(i for i, r in self.starting_roles.items() if r == "primary")
         primary, _ = p.live_roles(self.sql)
         if str(primary.instance).upper() != str(want).upper():

@@ -304,6 +304,8 @@ def dw(dw_group: Group, request: pytest.FixtureRequest) -> Iterator[DataWatch]:
         _guarded(_enter_auto, dw_group)
     yield dw_group.dw
     if dw_group.existing:
+        if _wants_auto(item):
+            _leave_auto(dw_group, item)
         _restore_accepted(dw_group, item)
         return
     if _wants_auto(item):
