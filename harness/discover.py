@@ -65,7 +65,9 @@ class Discoverer:
             text = self.hosts[host].read_file(path, mapped=True)
         except FileNotFoundError:
             raise HarnessError(f"{host}: {path} not found (the group's configuration is expected there)") from None
-        self.found.files.setdefault(host, []).append(path)
+        seen = self.found.files.setdefault(host, [])
+        if path not in seen:
+            seen.append(path)
         try:
             return parse_ini(text)
         except ValueError as exc:
