@@ -329,9 +329,13 @@ def _restore_accepted(group: Group, item: pytest.Item) -> None:
             state = str(group.dw.monitor.show().summary())
         except Exception as show_exc:  # noqa: BLE001
             state = f"(`show` failed: {show_exc})"
-        pytest.exit(f"dmdw: restoring the accepted group after {item.nodeid} failed: {exc}; `show` now: {state}; "
-                    f"starting roles were {group.starting_roles}: recover by hand (start the watchers, then "
-                    "switchover to the starting primary in dmmonitor)", returncode=3)
+        # session.shouldstop, not pytest.exit: an exception raised in teardown is grouped with the others
+        item.session.shouldstop = (
+            f"dmdw: restoring the accepted group after {item.nodeid} failed: {exc}; `show` now: {state}; "
+            f"starting roles were {group.starting_roles}: recover by hand (start the watchers, then "
+            "switchover to the starting primary in dmmonitor)")
+        group.dirty = True
+        raise
 
 
 def _enter_auto(group: Group) -> None:

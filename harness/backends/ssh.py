@@ -13,7 +13,9 @@ up() only connects and checks (read-only: login, sudo, the OS user, DM_HOME, the
 failure one sentence naming the host and the inventory key to fix, before anything is written to a host.
 Link faults use iptables through sudo (net_mechanism "iptables"), behind a dead-man switch: a watchdog
 started on each host flushes the harness's chains (DMDW_IN, DMDW_OUT, mangle DMDW_DELAY) and removes its tc
-qdiscs once a lease file stops being renewed, so a killed harness leaves no fault behind.
+qdiscs once a lease file stops being renewed, so a killed harness leaves no fault behind. The ssh session
+itself is exempt from every fault (a RETURN at the top of those chains): isolating a host cuts its DM links,
+not the harness's way in.
 """
 
 from __future__ import annotations
@@ -80,16 +82,26 @@ class DeadManShell(RootShell):
     The watchdog (started once per host by SshBackend.deadman()) flushes the harness's chains and the tc
     qdiscs recorded in its folder when the lease file is older than the timeout."""
 
-    def __init__(self, host: Host, folder: str) -> None:
+    def __init__(self, host: Host, folder: str, ssh_port: int) -> None:
         super().__init__(host)
-        self.folder = folder
+        self.folder, self.ssh_port = folder, ssh_port
 
     def sh(self, cmd: str, check: bool = True) -> str:
         devs = re.findall(r"tc qdisc add dev (\S+) root", cmd)
         if devs:  # remember shaped devices so the watchdog removes their root qdisc too
             self.host.run(" ; ".join(f"echo {shlex.quote(d)} >> {self.folder}/tcdevs" for d in devs), user="root",
                           check=False)
+        if re.search(r"iptables -A DMDW_(IN|OUT) ", cmd):  # the harness's own ssh survives every fault
+            cmd = f"{self._keep_ssh()}; {cmd}"
         return super().sh(cmd, check)
+
+    def _keep_ssh(self) -> str:
+        """RETURN for the ssh session at the top of the fault chains, so isolating a host does not cut the
+        harness off the host it must heal (the DM links are cut all the same)."""
+        port = int(self.ssh_port)
+        rules = (f"DMDW_IN -p tcp --dport {port} -m comment --comment dmdw-ssh -j RETURN",
+                 f"DMDW_OUT -p tcp --sport {port} -m comment --comment dmdw-ssh -j RETURN")
+        return "; ".join(f"(iptables -C {r} 2>/dev/null || iptables -I {r.replace(' ', ' 1 ', 1)})" for r in rules)
 
 
 def watchdog_script(folder: str, seconds: int) -> str:
@@ -232,7 +244,7 @@ class SshBackend(ShellBackend):
 
     def net_shell(self, host: Host) -> NetShell:
         """The host itself as root (sudo), with the dead-man watchdog running."""
-        return DeadManShell(host, self.deadman(host))
+        return DeadManShell(host, self.deadman(host), self.inventory.hosts[host.name].port)
 
     # ---- teardown ------------------------------------------------------------------------------
     def _remove(self) -> None:
