@@ -218,10 +218,13 @@ class Group:
 
         self._monitor_running()
         state = self.procedure.monitor.show()
-        primaries = [n for n, d in state.databases.items() if d.imode == "PRIMARY" and d.istatus == "OPEN"]
+        primaries = [n for n, d in state.databases.items() if d.imode == "PRIMARY" and d.istatus == "OPEN"
+                     and getattr(d, "wctlstat", "") != "SPLIT"]
         if len(primaries) != 1:
             raise HarnessError(f"no single OPEN PRIMARY to rebuild from: `show` reports {state.summary()}")
         bad = next(s.instance for s in self.topology.db_hosts if str(s.instance).upper() != primaries[0].upper())
+        self.steps.note(self.topology.monitor_host.name, f"restore: rebuild {bad} from {primaries[0]} (十二.2.4)",
+                        "show", state.text, ok=True)
         Runbook(self.dw).rebuild_standby(bad, primaries[0])
         self.dw.wait_healthy(self.topology.timers.recovery(), via_monitor=True)
 
