@@ -60,7 +60,8 @@ class Group:
         t0 = time.monotonic()
         opts = BackendOptions(target=s.target, dm_home=s.topology.paths.dm_home, dm8_image=s.dm8_image,
                               dm8_installer=s.dm8_installer, lang=s.lang, run_id=self.run_id,
-                              run_dir=str(self.run_dir), keep=self.keep)
+                              run_dir=str(self.run_dir), keep=self.keep,
+                              extra={"inventory": s.inventory} if s.inventory else {})
         self.backend = make_backend(s.backend, opts)
         if s.target == "emulator":
             # emulator-only switches reach every host's DM processes: seeded defects (the kill matrix) and
@@ -72,6 +73,9 @@ class Group:
             self.backend.extra_env["DMEMU_TIMER_MINUTE_S"] = str(s.topology.timers.timer_minute_s)
         _LIVE.append(self)
         self.env["backend"] = self.backend.name
+        if s.existing:
+            self._accept()
+            return
         self.topology = self.backend.adapt(s.topology)
         for key, value in (("topology", self.topology.summary()), ("timers", vars(self.topology.timers))):
             self.env.setdefault(key, {}).clear()
@@ -84,6 +88,56 @@ class Group:
         if build:
             self.build()
 
+    @property
+    def existing(self) -> bool:
+        """An existing deployment (--dw-existing): discovered, never built, rebuilt or torn down."""
+        return self.settings.existing
+
+    def _accept(self) -> None:
+        """--dw-existing: connect to the inventory's hosts and discover the running group."""
+        from harness.discover import discover
+
+        t0 = time.monotonic()
+        self.hosts = self.backend.up(self.settings.topology)
+        self.topology, found = discover(self.hosts, self.settings.inventory, self.settings.topology,
+                                        lambda t: Sql(t, self.backend, self.hosts, self.run_dir), self.run_dir)
+        for spec in self.topology.hosts.values():
+            h = self.hosts[spec.name]
+            h.role, h.internal_ip, h.external_ip = spec.role, spec.internal_ip, spec.external_ip
+        self.backend.topology = self.topology
+        self.hosts_ready_seconds = time.monotonic() - t0
+        self.procedure = Procedure(self.backend, self.hosts, self.topology, self.steps, self.run_dir)
+        self.sql = Sql(self.topology, self.backend, self.hosts, self.run_dir)
+        self.dw = DataWatch(self.procedure, self.sql)
+        self.starting_roles = {s.instance: s.role for s in self.topology.db_hosts}
+        self.procedure.monitor_ini = self._observer_ini(found)
+        self.env["accepted"] = found.summary()
+        for key, value in (("topology", self.topology.summary()), ("timers", vars(self.topology.timers))):
+            self.env.setdefault(key, {}).clear()
+            self.env[key].update(value)
+        self.env.setdefault("dm_build", {}).update(self.dw.build_info())
+
+    def _observer_ini(self, found: Any) -> str | None:
+        """An accepted group usually runs its own confirm monitor (MON_DW_CONFIRM = 1), which admits no
+        second one: the harness's dmmonitor then reads a copy of dmmonitor.ini with MON_DW_CONFIRM = 0 and
+        its own log folder, in a run folder under /tmp of the monitor host (removed at the end)."""
+        from harness import render
+
+        t = self.topology
+        h = self.hosts[t.monitor_host.name]
+        text = h.read_file(t.dmmonitor_ini)
+        glob = render.parse_ini(text).get("", {})
+        if str(glob.get("MON_DW_CONFIRM", "0")).strip() != "1":
+            return None
+        folder = f"/tmp/dmdw-{self.run_id}"
+        copy = render.apply_ini_changes(text, {"MON_DW_CONFIRM": "0", "MON_LOG_PATH": f"{folder}/log"})
+        h.run(f"mkdir -p {folder}/log && chown -R {t.os.user}: {folder}", user="root")
+        h.write_file(f"{folder}/dmmonitor.ini", copy, owner=t.os.user, mapped=True)
+        self.backend.scratch[h.name] = folder
+        found.notes.append(f"{h.name}: the group's confirm monitor keeps running; the harness's dmmonitor is an "
+                           f"observer from {folder}/dmmonitor.ini (MON_DW_CONFIRM = 0)")
+        return f"{folder}/dmmonitor.ini"
+
     def build(self) -> None:
         """The seed's procedure from empty hosts to a healthy group."""
         t0 = time.monotonic()
@@ -95,6 +149,9 @@ class Group:
         self.env["builds"] = self.builds
 
     def rebuild(self) -> None:
+        if self.existing:
+            raise HarnessError("the accepted group is not healthy and an existing deployment is never rebuilt "
+                               f"by the harness; `show` on {self.topology.monitor_host.name} tells its state")
         self.sql.close_all()
         self.procedure.kill_everything()
         self.procedure.wipe()
@@ -102,7 +159,14 @@ class Group:
 
     def ensure_healthy(self, fresh: bool) -> None:
         """Before a test: a fresh build if asked (destructive) or the group is dirty; else check health
-        and wait for it within the recovery timers; rebuild when that fails."""
+        and wait for it within the recovery timers; rebuild when that fails. An accepted group is never
+        rebuilt: it is restored to its starting roles instead (restore())."""
+        if self.existing:
+            if self.dirty or self.suspect or not self.dw.healthy():
+                self.restore()
+            self._monitor_running()
+            self.used, self.suspect = True, False
+            return
         if self.dirty or (fresh and self.used):
             self.rebuild()
         elif self.suspect or not self.dw.healthy():
@@ -113,6 +177,58 @@ class Group:
                 self.rebuild()
         self._monitor_running()
         self.used, self.suspect = True, False
+
+    def restore(self) -> None:
+        """An accepted group back to its starting state: every watcher running (each restarts its
+        instance), healthy in `show`, the starting primary primary again (switchover); verified with `show`.
+        Raises HarnessError saying what state the group is in when that cannot be reached."""
+        t0 = time.monotonic()
+        p = self.procedure
+        for spec in self.topology.db_hosts:
+            if not self.hosts[spec.name].pids("dmwatcher"):
+                p.start_watcher(spec)
+        self._monitor_running()
+        try:
+            self.dw.wait_healthy(self.topology.timers.recovery(), via_monitor=True)
+        except Exception:  # noqa: BLE001 - a split standby (after a takeover) is rebuilt online, 十二.2.4
+            self._rebuild_split_standby()
+        from harness.runbook import Runbook
+
+        runbook = Runbook(self.dw)
+        if runbook.dw_mode() != self.topology.dw.dw_mode:  # a dw_auto test left the group in another mode
+            runbook.set_dw_mode(self.topology.dw.dw_mode)
+        want = next(i for i, r in self.starting_roles.items() if r == "primary")
+        primary, _ = p.live_roles(self.sql)
+        if str(primary.instance).upper() != str(want).upper():
+            p.monitor.switchover(want)
+            self.dw.wait_healthy(self.topology.timers.recovery(), via_monitor=True)
+        state = p.monitor.show()
+        roles = {i: state.db(i).imode for i in self.starting_roles}
+        ok = all(roles[i] == r.upper() for i, r in self.starting_roles.items()) and state.healthy(list(roles))
+        self.steps.note(self.topology.monitor_host.name, "restore the accepted group's starting roles", "show",
+                        state.text, ok=ok, duration=time.monotonic() - t0)
+        self.env.setdefault("restores", []).append({"roles": roles, "ok": ok,
+                                                    "seconds": round(time.monotonic() - t0, 1)})
+        if not ok:
+            raise HarnessError(f"the accepted group did not return to its starting roles {self.starting_roles}: "
+                               f"`show` reports {state.summary()}")
+        self.dirty = False
+
+    def _rebuild_split_standby(self) -> None:
+        """Seed 十二.2.4 on the instance that is not the one OPEN PRIMARY `show` reports; then healthy."""
+        from harness.runbook import Runbook
+
+        self._monitor_running()
+        state = self.procedure.monitor.show()
+        primaries = [n for n, d in state.databases.items() if d.imode == "PRIMARY" and d.istatus == "OPEN"
+                     and getattr(d, "wctlstat", "") != "SPLIT"]
+        if len(primaries) != 1:
+            raise HarnessError(f"no single OPEN PRIMARY to rebuild from: `show` reports {state.summary()}")
+        bad = next(s.instance for s in self.topology.db_hosts if str(s.instance).upper() != primaries[0].upper())
+        self.steps.note(self.topology.monitor_host.name, f"restore: rebuild {bad} from {primaries[0]} (十二.2.4)",
+                        "show", state.text, ok=True)
+        Runbook(self.dw).rebuild_standby(bad, primaries[0])
+        self.dw.wait_healthy(self.topology.timers.recovery(), via_monitor=True)
 
     def _monitor_running(self) -> None:
         if self.procedure.monitor is None or not self.procedure.monitor.alive():
@@ -142,15 +258,16 @@ class Group:
             if self.sql is not None:
                 self.sql.close_all()
             self.collect_logs()
-            if self.keep:
+            if self.keep or self.existing:
                 if self.procedure and self.procedure.monitor:
                     self.procedure.monitor.close()
-                self.env["cleanup"] = self.backend.cleanup_hint() if self.backend else ""
+                if self.keep:
+                    self.env["cleanup"] = self.backend.cleanup_hint() if self.backend else ""
                 return
             if self.procedure is not None:
                 self.procedure.kill_everything()
         finally:
-            if self.backend is not None and not self.keep:
+            if self.backend is not None and (not self.keep or self.existing):
                 self.backend.down()
             if self in _LIVE:
                 _LIVE.remove(self)

@@ -24,6 +24,26 @@ class Inspector:
         """A DM ini file on a host, parsed ({section: {KEY: value}}, keys before any section under "")."""
         return parse_ini(self.hosts[host].read_file(seed_path))
 
+    def where(self, host: str, seed_path: str, key: str, section: str | None = None) -> str:
+        """"host:path:line" of a key in a DM ini file (the first occurrence, inside section when given), so a
+        deviation names the line an operator edits; "host:path" when the key is absent."""
+        path = self.hosts[host].path(seed_path)
+        current = ""
+        for n, raw in enumerate(self.hosts[host].read_file(seed_path).splitlines(), 1):
+            line = raw.split("#", 1)[0].strip()
+            if line.startswith("[") and line.endswith("]"):
+                current = line[1:-1].strip()
+            elif "=" in line and line.split("=", 1)[0].strip().upper() == key.upper() and \
+                    (section is None or current.upper() == section.upper()):
+                return f"{host}:{path}:{n}"
+        return f"{host}:{path}"
+
+    def deviations(self, host: str, seed_path: str, got: dict[str, str], want: dict[str, str],
+                   section: str | None = None) -> list[str]:
+        """One "host:path:line KEY = got (seed: want)" per key whose value differs."""
+        return [f"{self.where(host, seed_path, k, section)} {k} = {got.get(k)} (seed: {v})"
+                for k, v in want.items() if got.get(k) != v]
+
     def sh(self, host: str, cmd: str, *, user: str = "root") -> str:
         """stdout of a shell command on a host (it must succeed)."""
         return self.hosts[host].run(cmd, user=user, timeout=30).stdout.strip()

@@ -55,6 +55,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--dw-lang", default="cn", help="DM message language: cn (default) | en")
     g.addoption("--dw-shard", default=None, metavar="I/N",
                 help="run shard I of N: a deterministic slice of the tests (merge the shards with python -m harness.report.merge)")
+    g.addoption("--dw-inventory", default=None, metavar="FILE",
+                help="hosts of an existing deployment (TOML; with --dw-backend ssh); see README 'Accept an existing deployment'")
+    g.addoption("--dw-existing", action="store_true", default=False,
+                help="discover the group on the inventory's hosts instead of building one")
+    g.addoption("--dw-allow-destructive", action="store_true", default=False,
+                help="with --dw-existing: run destructive tests too, each restoring the starting roles")
     g.addoption("--keep-topology", action="store_true", default=False,
                 help="leave the hosts running after the run (prints how to clean up)")
 
@@ -164,6 +170,22 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     destructive and other tests costs one build of the group; grouped, a run builds it once per destructive
     test plus once. A mode change stops and starts the whole group: grouped, it happens once per part."""
     items[:] = sorted(items, key=lambda item: (not _destructive(item), _wants_auto(item)))
+    settings = _settings(config)
+    if settings.existing and not settings.allow_destructive:
+        for item in items:
+            if not safe_on_existing(item):
+                item.add_marker(pytest.mark.skip(reason=f"destructive on an existing deployment ({suite_of(item.nodeid)}"
+                                                 " suite): run with --dw-allow-destructive"))
+
+
+SAFE_ON_EXISTING = ("smoke", "conformance")  # suites that only read the group (smoke drops its one table)
+
+
+def safe_on_existing(item: pytest.Item) -> bool:
+    """True for a test that leaves an accepted group as it found it: a read-only suite, not marked
+    destructive or dw_auto (a mode change restarts the group), using no chaos."""
+    return (suite_of(item.nodeid) in SAFE_ON_EXISTING and not _destructive(item) and not _wants_auto(item)
+            and "chaos" not in getattr(item, "fixturenames", ()))
 
 
 def _destructive(item: pytest.Item) -> bool:
@@ -283,12 +305,39 @@ def dw(dw_group: Group, request: pytest.FixtureRequest) -> Iterator[DataWatch]:
     if _wants_auto(item):
         _guarded(_enter_auto, dw_group)
     yield dw_group.dw
+    if dw_group.existing:
+        if _wants_auto(item):
+            _leave_auto(dw_group, item)
+        _restore_accepted(dw_group, item)
+        return
     if _wants_auto(item):
         _leave_auto(dw_group, item)
     if _destructive(item):
         dw_group.dirty = True
     elif item.stash.get(_FAILED_KEY, False):
         dw_group.suspect = True  # one failure must not cascade: the next test gets a group healthy in `show`
+
+
+def _restore_accepted(group: Group, item: pytest.Item) -> None:
+    """After a test that may change an accepted group: back to its starting roles, checked by `show`; when
+    that fails the run stops, saying what state the group is in."""
+    if safe_on_existing(item) and not item.stash.get(_FAILED_KEY, False):
+        return
+    try:
+        group.restore()
+    except Exception as exc:  # noqa: BLE001 - any failure to restore stops the run
+        state = ""
+        try:
+            state = str(group.dw.monitor.show().summary())
+        except Exception as show_exc:  # noqa: BLE001
+            state = f"(`show` failed: {show_exc})"
+        # session.shouldstop, not pytest.exit: an exception raised in teardown is grouped with the others
+        item.session.shouldstop = (
+            f"dmdw: restoring the accepted group after {item.nodeid} failed: {exc}; `show` now: {state}; "
+            f"starting roles were {group.starting_roles}: recover by hand (start the watchers, then "
+            "switchover to the starting primary in dmmonitor)")
+        group.dirty = True
+        raise
 
 
 def _enter_auto(group: Group) -> None:

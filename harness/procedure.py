@@ -42,6 +42,7 @@ class Procedure:
         self.monitor: Monitor | None = None
         self.spawned: list[Process] = []  # every daemon ever started (their logs go to the report)
         self.stop_order: list[HostSpec] | None = None  # primary first, as the last manual stop found them
+        self.monitor_ini: str | None = None  # mapped path of another dmmonitor.ini (an accepted group's copy)
 
     # ---- helpers ---------------------------------------------------------------------------------
     def host(self, spec: HostSpec) -> Host:
@@ -263,7 +264,8 @@ class Procedure:
         """Seed 十一.2: dmmonitor on the monitor host (an interactive session the harness keeps)."""
         if self.monitor is not None:
             self.monitor.close()
-        self.monitor = Monitor(self.host(self.t.monitor_host), self.t, self.run_dir, steps=self.steps)
+        self.monitor = Monitor(self.host(self.t.monitor_host), self.t, self.run_dir, steps=self.steps,
+                               ini=self.monitor_ini)
         self.monitor.start()
         return self.monitor
 

@@ -15,6 +15,7 @@ from typing import Any
 from harness.backends import resolve_name
 from harness.config import load_config, preset
 from harness.errors import UsageError
+from harness.inventory import Inventory, load_inventory
 from harness.topology import Timers, Topology
 
 TARGETS = ("emulator", "dm8")
@@ -46,18 +47,23 @@ class Settings:
     keep: bool = False
     dm8_image: str | None = None
     dm8_installer: str | None = None
+    inventory: Inventory | None = None  # --dw-inventory: the hosts of an existing deployment (ssh backend)
+    existing: bool = False  # --dw-existing: discover the group on the hosts instead of building it
+    allow_destructive: bool = False  # --dw-allow-destructive: destructive tests may run on an existing group
 
     @classmethod
     def build(cls, *, target: str = "emulator", backend: str = "auto", lang: str = "cn",
               config: str | Path | None = None, dm8_image: str | None = None, dm8_installer: str | None = None,
               dm_home: str = "/opt/dm8", seed: Any = None, bulk_rows: Any = 10_000_000,
-              keep: bool = False, topology: str | None = None) -> Settings:
+              keep: bool = False, topology: str | None = None, inventory: str | None = None,
+              existing: bool = False, allow_destructive: bool = False) -> Settings:
         """Validate every value; raise UsageError with one sentence naming the bad option."""
         _choice("--dw-target", target, TARGETS)
         _choice("--dw-lang", lang, LANGS)
         if backend != "auto":
             resolve_name(backend, target)  # the backend's own checks (choices; local runs the emulator only)
-        if target == "dm8" and not (dm8_image or dm8_installer) and backend != "vagrant":
+        inv = _existing_options(backend, inventory, existing, allow_destructive)
+        if target == "dm8" and not (dm8_image or dm8_installer) and backend not in ("vagrant", "ssh"):
             raise UsageError("--dw-target dm8 needs --dm8-image IMAGE or --dm8-installer FILE")
         if target == "emulator" and (dm8_image or dm8_installer):
             raise UsageError("--dm8-image/--dm8-installer apply to --dw-target dm8 only")
@@ -72,7 +78,8 @@ class Settings:
         if lang != "cn":  # an explicit --dw-lang wins over the config file's lang
             topo.lang = lang
         return cls(target=target, backend=backend, lang=topo.lang, seed=seed_n, bulk_rows=rows, topology=topo,
-                   keep=bool(keep), dm8_image=dm8_image, dm8_installer=dm8_installer)
+                   keep=bool(keep), dm8_image=dm8_image, dm8_installer=dm8_installer, inventory=inv,
+                   existing=bool(existing), allow_destructive=bool(allow_destructive))
 
     @classmethod
     def from_options(cls, option: Callable[[str], Any]) -> Settings:
@@ -81,13 +88,32 @@ class Settings:
                          config=option("--dw-config"), dm8_image=option("--dm8-image"),
                          dm8_installer=option("--dm8-installer"), dm_home=option("--dm-home"),
                          seed=option("--dw-seed"), bulk_rows=option("--bulk-rows"),
-                         keep=option("--keep-topology"), topology=option("--dw-topology"))
+                         keep=option("--keep-topology"), topology=option("--dw-topology"),
+                         inventory=option("--dw-inventory"), existing=option("--dw-existing"),
+                         allow_destructive=option("--dw-allow-destructive"))
 
     def env(self) -> dict[str, Any]:
         """The run's environment for the report (the group updates backend, topology and build)."""
         return {"target": self.target, "backend": self.backend, "seed": self.seed, "lang": self.lang,
                 "topology": self.topology.summary(), "timers": vars(self.topology.timers).copy(),
                 "dm_build": {}, "bulk_rows": self.bulk_rows}
+
+
+def _existing_options(backend: str, inventory: str | None, existing: bool, allow_destructive: bool) -> Inventory | None:
+    """--dw-inventory, --dw-existing and --dw-allow-destructive go together with --dw-backend ssh."""
+    if backend == "ssh" and not inventory:
+        raise UsageError("--dw-backend ssh needs --dw-inventory site.toml")
+    if inventory and backend != "ssh":
+        raise UsageError("--dw-inventory applies to --dw-backend ssh only")
+    if backend == "ssh" and not existing:
+        raise UsageError("--dw-backend ssh accepts an existing deployment: add --dw-existing (building a "
+                         "group on someone's hosts is not offered)")
+    if existing and backend != "ssh":
+        raise UsageError("--dw-existing needs --dw-backend ssh and --dw-inventory site.toml")
+    if allow_destructive and not existing:
+        raise UsageError("--dw-allow-destructive applies to --dw-existing only (built groups are always "
+                         "the harness's own to break)")
+    return load_inventory(inventory) if inventory else None
 
 
 def _choice(name: str, value: Any, choices: tuple[str, ...]) -> None:

@@ -1,7 +1,7 @@
-"""Backend selection: --dw-backend auto|docker|local|vagrant -> a Backend instance.
+"""Backend selection: --dw-backend auto|docker|local|vagrant|ssh -> a Backend instance.
 
 Each backend module exposes a Backend subclass taking BackendOptions: local.LocalBackend,
-docker.DockerBackend, vagrant.VagrantBackend. `auto` picks docker when an engine answers, else local.
+docker.DockerBackend, vagrant.VagrantBackend, ssh.SshBackend (existing hosts). `auto` picks docker when an engine answers, else local.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ __all__ = ["Backend", "BackendOptions", "CommandResult", "Host", "Process", "BAC
 
 BACKENDS = {"local": ("harness.backends.local", "LocalBackend"),
             "docker": ("harness.backends.docker", "DockerBackend"),
-            "vagrant": ("harness.backends.vagrant", "VagrantBackend")}
+            "vagrant": ("harness.backends.vagrant", "VagrantBackend"),
+            "ssh": ("harness.backends.ssh", "SshBackend")}
 
 
 def docker_available(timeout: float = 3.0) -> bool:

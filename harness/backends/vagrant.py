@@ -11,26 +11,23 @@ folder (VAGRANT_DOTFILE_PATH), so runs never share machines; down() is `vagrant 
 from __future__ import annotations
 
 import atexit
-import base64
 import contextlib
 import json
 import os
-import shlex
 import shutil
 import subprocess
 import tempfile
-import time
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.backends.base import BackendOptions, CommandResult, Host, NetShell
+from harness.backends.base import BackendOptions, Host, NetShell
 from harness.backends.docker import LABEL_OWNER, LABEL_RUN, move_ip, owner_label, pick_subnets, used_networks
-from harness.backends.shell import LOG_DIR, RootShell, ShellBackend, ShellHost, ShellProcess, host_env
+from harness.backends.shell import LOG_DIR, RootShell, ShellBackend
+from harness.backends.ssh_host import SshHost
 from harness.errors import HarnessError, UsageError
 
 if TYPE_CHECKING:
-    import pexpect
 
     from harness.topology import Topology
 
@@ -38,74 +35,8 @@ VAGRANT_DIR = Path(__file__).resolve().parents[2] / "vagrant"
 PROVIDERS = ("virtualbox", "docker")
 
 
-class VagrantHost(ShellHost):
+class VagrantHost(SshHost):
     """A VM (or, with the docker provider, a container) reached with ssh through Vagrant's ssh-config."""
-
-    def __init__(self, backend: VagrantBackend, name: str, role: str, internal_ip: str, external_ip: str | None,
-                 ssh_config: str, ssh_user: str, dm_home: str, lang: str) -> None:
-        self.backend, self.name, self.role = backend, name, role
-        self.internal_ip, self.external_ip = internal_ip, external_ip
-        self.ssh_config, self.ssh_user, self.dm_home = ssh_config, ssh_user, dm_home
-        self.env = host_env(dm_home, lang)
-        self.processes: list[ShellProcess] = []
-        self._ti: Any = None
-
-    @property
-    def ti(self) -> Any:  # type: ignore[override]
-        """testinfra host ssh://<name> with Vagrant's ssh-config."""
-        if self._ti is None:
-            import testinfra
-
-            self._ti = testinfra.get_host(f"ssh://{self.name}", ssh_config=self.ssh_config)
-        return self._ti
-
-    def command_line(self, cmd: str, *, user: str, env: dict[str, str] | None, timeout: float | None) -> str:
-        """The remote command line: cmd run by bash as user, in its home, with the host's environment."""
-        full = {**self.env, **self.backend.extra_env, **(env or {}),
-                "HOME": "/root" if user == "root" else f"/home/{user}"}
-        exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in full.items())
-        run = f"timeout -k 5 {max(timeout, 1):.0f} bash -c {shlex.quote(cmd)}" if timeout else \
-            f"bash -c {shlex.quote(cmd)}"
-        inner = f"cd ~{user} 2>/dev/null; exec env {exports} {run}"
-        if user == self.ssh_user:
-            return f"bash -c {shlex.quote(inner)}"
-        if self.ssh_user == "root":
-            return f"runuser -u {shlex.quote(user)} -- bash -c {shlex.quote(inner)}"
-        return f"sudo -n -H -u {shlex.quote(user)} bash -c {shlex.quote(inner)}"
-
-    def run(self, cmd: str, *, user: str = "dmdba", timeout: float = 60, check: bool = True,
-            env: dict[str, str] | None = None) -> CommandResult:
-        t0 = time.monotonic()
-        r = self.ti.run(self.command_line(cmd, user=user, env=env, timeout=timeout))
-        err = r.stderr
-        if r.rc == 124:
-            err += f"\n[harness] timed out after {timeout}s"
-        res = CommandResult(cmd, r.rc, r.stdout, err, time.monotonic() - t0, self.name)
-        return res.check() if check else res
-
-    def interactive(self, cmd: str, *, env: dict[str, str] | None = None,
-                    encoding: str = "utf-8") -> pexpect.spawn:
-        import pexpect
-
-        line = self.command_line("exec " + cmd, user="dmdba", env=env, timeout=None)
-        return pexpect.spawn("ssh", ["-F", self.ssh_config, "-tt", self.name, line], encoding=encoding,
-                             codec_errors="replace", timeout=30, dimensions=(200, 400))
-
-    def read_file(self, p: str, *, mapped: bool = False) -> str:
-        r = self.run(f"cat {shlex.quote(p)}", user="root", check=False)
-        if r.rc != 0:
-            raise FileNotFoundError(f"{self.name}:{p}: {r.stderr.strip()}")
-        return r.stdout
-
-    def write_file(self, p: str, text: str, owner: str = "dmdba", *, mapped: bool = False) -> None:
-        q = shlex.quote(p)
-        data = base64.b64encode(text.encode()).decode()
-        script = f"mkdir -p \"$(dirname {q})\" && echo {data} | base64 -d > {q}"
-        if owner != "root":
-            script += f" && chown {shlex.quote(owner)}: {q}"
-        r = self.run(script, user="root", check=False)
-        if r.rc != 0:
-            raise HarnessError(f"writing {p} on {self.name} failed: {r.stderr.strip()}")
 
 
 class VagrantBackend(ShellBackend):

@@ -30,6 +30,8 @@ _ENV_LABELS = {
     "bulk_rows": "Bulk load rows",
     "bringup_seconds": "Bring-up (s)",
     "cleanup": "Cleanup (--keep-topology)",
+    "accepted": "Accepted deployment (--dw-existing: discovered)",
+    "restores": "Restores after destructive tests (--dw-allow-destructive)",
 }
 
 

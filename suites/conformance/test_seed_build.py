@@ -1,8 +1,9 @@
 """Conformance: the group built by the seed's procedure matches the seed, item by item.
 
-Each test reads what an operator would look at after the build (`id`, limits.conf, `ls -l`, the ini files,
+Each test reads what an operator would look at after the build (or on an accepted deployment, --dw-existing) (`id`, limits.conf, `ls -l`, the ini files,
 `telnet`, disql queries, the monitor's `show`) and compares it with the seed's values, taken from the
-topology (the seed's defaults unless --dw-config changes them; the local backend's addresses and ports).
+topology (the seed's defaults unless --dw-config changes them; the local backend's addresses and ports; an
+accepted group's discovered names, addresses and timers). Ini deviations name host:file:line.
 """
 
 from __future__ import annotations
@@ -104,8 +105,9 @@ def test_dm_ini_values(inspect, topology) -> None:
         ini = inspect.ini(spec.name, topology.dm_ini)[""]
         got = {k: value(ini, k) for k in ("INSTANCE_NAME", "PORT_NUM", "ALTER_MODE_STATUS",
                                           "ENABLE_OFFLINE_TS", "MAL_INI", "ARCH_INI")}
-        assert got == {"INSTANCE_NAME": spec.instance, "PORT_NUM": str(spec.port_num),
-                       "ALTER_MODE_STATUS": "0", "ENABLE_OFFLINE_TS": "2", "MAL_INI": "1", "ARCH_INI": "1"}, spec.name
+        want = {"INSTANCE_NAME": spec.instance, "PORT_NUM": str(spec.port_num),
+                "ALTER_MODE_STATUS": "0", "ENABLE_OFFLINE_TS": "2", "MAL_INI": "1", "ARCH_INI": "1"}
+        assert got == want, inspect.deviations(spec.name, topology.dm_ini, got, want)
 
 
 def test_dm_ini_values_in_force(sql, topology) -> None:
@@ -175,14 +177,15 @@ def test_dmwatcher_ini_values(inspect, topology) -> None:
         h = inspect.hosts[spec.name]
         sec = inspect.ini(spec.name, t.dmwatcher_ini)[t.group]
         got = {k: value(sec, k) for k in sec}
-        assert got["DW_TYPE"].upper() == "GLOBAL" and got["DW_MODE"].upper() == t.dw.dw_mode
-        assert got["INST_OGUID"] == str(t.oguid)
-        assert norm_path(got["INST_INI"]) == h.path(t.dm_ini)
-        assert got["INST_AUTO_RESTART"] == "1"
-        assert got["INST_STARTUP_CMD"] == h.path(f"{t.paths.dm_home}/bin/dmserver")
-        assert (got["DW_ERROR_TIME"], got["INST_ERROR_TIME"], got["INST_RECOVER_TIME"]) == (
-            str(t.timers.dw_error_time), str(t.timers.inst_error_time), str(t.timers.inst_recover_time))
-        assert (got["RLOG_SEND_THRESHOLD"], got["RLOG_APPLY_THRESHOLD"]) == ("0", "0")
+        got["DW_TYPE"], got["DW_MODE"] = got.get("DW_TYPE", "").upper(), got.get("DW_MODE", "").upper()
+        got["INST_INI"] = norm_path(got.get("INST_INI", ""))
+        want = {"DW_TYPE": "GLOBAL", "DW_MODE": t.dw.dw_mode, "INST_OGUID": str(t.oguid), "INST_INI": h.path(t.dm_ini),
+                "INST_AUTO_RESTART": "1", "INST_STARTUP_CMD": h.path(f"{t.paths.dm_home}/bin/dmserver"),
+                "DW_ERROR_TIME": str(t.timers.dw_error_time), "INST_ERROR_TIME": str(t.timers.inst_error_time),
+                "INST_RECOVER_TIME": str(t.timers.inst_recover_time), "RLOG_SEND_THRESHOLD": "0",
+                "RLOG_APPLY_THRESHOLD": "0"}
+        wrong = inspect.deviations(spec.name, t.dmwatcher_ini, got, want, t.group)
+        assert wrong == [], wrong
         shared.append({k: got[k] for k in ("DW_TYPE", "DW_MODE", "DW_ERROR_TIME", "INST_ERROR_TIME",
                                            "INST_RECOVER_TIME", "INST_OGUID")})
     assert all(s == shared[0] for s in shared), shared

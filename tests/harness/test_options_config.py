@@ -19,7 +19,7 @@ def _run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
 
 @pytest.mark.parametrize("args,message", [
     (("--dw-target", "oracle"), "--dw-target must be one of emulator, dm8; got 'oracle'"),
-    (("--dw-backend", "k8s"), "--dw-backend must be one of auto, local, docker, vagrant; got 'k8s'"),
+    (("--dw-backend", "k8s"), "--dw-backend must be one of auto, local, docker, vagrant, ssh; got 'k8s'"),
     (("--dw-lang", "fr"), "--dw-lang must be one of cn, en; got 'fr'"),
     (("--bulk-rows", "many"), "--bulk-rows must be an integer; got 'many'"),
     (("--bulk-rows", "0"), "--bulk-rows must be at least 1; got 0"),

@@ -15,7 +15,7 @@ from harness.settings import EMULATOR_TIMERS, Settings
 
 @pytest.mark.parametrize("kwargs,message", [
     ({"target": "oracle"}, "--dw-target must be one of emulator, dm8; got 'oracle'"),
-    ({"backend": "k8s"}, "--dw-backend must be one of auto, local, docker, vagrant; got 'k8s'"),
+    ({"backend": "k8s"}, "--dw-backend must be one of auto, local, docker, vagrant, ssh; got 'k8s'"),
     ({"lang": "fr"}, "--dw-lang must be one of cn, en; got 'fr'"),
     ({"target": "dm8", "backend": "local", "dm8_image": "x"}, "--dw-backend local runs the emulator only"),
     ({"target": "dm8", "backend": "docker"}, "--dw-target dm8 needs --dm8-image IMAGE or --dm8-installer FILE"),
@@ -50,7 +50,8 @@ def test_dm8_target_keeps_the_seed_timers() -> None:
 def test_from_options_reads_every_option() -> None:
     opts = {"--dw-target": "emulator", "--dw-backend": "local", "--dw-lang": "cn", "--dw-config": None,
             "--dm8-image": None, "--dm8-installer": None, "--dm-home": "/opt/dm8", "--dw-seed": "7",
-            "--bulk-rows": "10", "--keep-topology": True, "--dw-topology": "1p2rt1async"}
+            "--bulk-rows": "10", "--keep-topology": True, "--dw-topology": "1p2rt1async",
+            "--dw-inventory": None, "--dw-existing": False, "--dw-allow-destructive": False}
     s = Settings.from_options(opts.__getitem__)
     assert (s.seed, s.bulk_rows, s.keep) == (7, 10, True)
     assert [h.instance for h in s.topology.async_standbys()] == ["mema4"]
