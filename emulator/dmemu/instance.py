@@ -10,6 +10,7 @@ committed yet, so a kill -9 loses no acknowledged commit.
 from __future__ import annotations
 
 import collections
+import errno
 import fcntl
 import os
 import re
@@ -17,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 
-from . import SERVER_VERSION, bugs, instmsg, statements, sysviews  # noqa: F401 - instmsg registers messages
+from . import SERVER_VERSION, bugs, hostfaults, instmsg, statements, sysviews  # noqa: F401 - instmsg registers messages
 from . import ini as dmini
 from .api import SVR_MODE, SVR_STAT, Column, RedoRecord, Result
 from .errors import DmError, err
@@ -628,7 +629,7 @@ class Instance:
         lo = self._lsn + 1
         return RedoRecord(lsn_lo=lo, lsn_hi=lo + max(1, len(ops)) - 1, ops=ops, db_magic=self.db_magic,
                           permanent_magic=self.permanent_magic, oguid=self.oguid,
-                          seq=self._seq + 1 if seq is None else seq, ts=time.time(), last=last)
+                          seq=self._seq + 1 if seq is None else seq, ts=hostfaults.now(), last=last)
 
     def _ship_and_log(self, rec: RedoRecord) -> None:
         blob = rec.encode()
@@ -678,13 +679,25 @@ class Instance:
         durable = durable and not bugs.active("commit-not-durable")
         blob = rec.encode() if blob is None else blob
         frame = encode_frame(rec, blob)
-        self.log.append_frame(frame, durable=durable)
+        self._until_written(lambda: self.log.append_frame(frame, durable=durable))
         for a in self._archives:
-            a.append_frame(frame, self.db_magic)
+            self._until_written(lambda a=a: a.append_frame(frame, self.db_magic))
         self._tail.append((rec, blob))
         self._tail_bytes += len(blob)
         while self._tail_bytes > REDO_TAIL_BYTES and len(self._tail) > 1:
             self._tail_bytes -= len(self._tail.popleft()[1])
+
+    def _until_written(self, write: Callable[[], object]) -> None:
+        """ARCH_HANG_FLAG=1 (DM8's default, reference §1): a redo or archive write that finds no space
+        left hangs the commit (and every commit behind it) until space returns, instead of failing it."""
+        while True:
+            try:
+                write()
+                return
+            except OSError as e:
+                if e.errno != errno.ENOSPC or self.status == "SHUTDOWN":
+                    raise
+                time.sleep(0.2)
 
     def redo_since(self, lsn: int) -> Iterator[tuple[RedoRecord, bytes]]:
         """(record, encoding) with lsn_hi > lsn in LSN order: from the in-memory tail of the newest redo this
