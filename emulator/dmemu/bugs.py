@@ -21,6 +21,10 @@ CATALOG: dict[str, str] = {
     "takeover-while-healthy": "takeover is allowed while the primary is healthy",
     "switchover-drops-keepbuf": "switchover does not apply the KEEP_BUF package (the last commit is lost)",
     "watcher-ignores-oguid": "dmwatcher does not check the instance's OGUID",
+    "standby-partial-apply": "the standby applies a multi-row transaction in two visible steps",
+    "demoted-primary-acks": "a demoted primary keeps acknowledging writes for a moment after switchover",
+    "standby-stale-read": "the standby serves a read from before its last applied commit (reads go back)",
+    "takeover-lost-update": "takeover drops KEEP_BUF: the last acknowledged commit is lost",
     "frame-kills-link-owner": "a malformed Data Watch frame kills the process that receives it",
     # dmmonitor commands (reference 4.2)
     "detach-primary-allowed": "`detach database` of the primary is carried out instead of refused",

@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 
-from . import SERVER_VERSION, bugs, hostfaults, instmsg, statements, sysviews  # noqa: F401 - instmsg registers messages
+from . import SERVER_VERSION, anomalies, bugs, hostfaults, instmsg, statements, sysviews  # noqa: F401 - instmsg registers messages
 from . import ini as dmini
 from .api import SVR_MODE, SVR_STAT, Column, RedoRecord, Result
 from .errors import DmError, err
@@ -195,7 +195,7 @@ class InstSession:
         with self._op_lock:
             self._flush(force=False)
             self.inst.check_data_access(sql)
-            r = self._s.execute(sql, params)
+            r = self.inst.stale.read(self.inst.mode, sql, params, lambda: self._s.execute(sql, params))
             if self._lazy and self._auto and r.kind in ("dml", "ddl"):
                 self._defer()                # defect: acknowledged now, committed later
             return r
@@ -275,6 +275,8 @@ class Instance:
         self._tail_bytes = 0
         self._sessions: set[InstSession] = set()
         self._redo_lock = threading.RLock()
+        self.demotion = anomalies.Demotion()        # seeded defect demoted-primary-acks
+        self.stale = anomalies.StaleReads()         # seeded defect standby-stale-read
         self._state = threading.Condition()
         self._sys_lock = threading.Lock()
         self._sys_session = None
@@ -365,7 +367,7 @@ class Instance:
         self._apply_buf = held                       # a transaction the log does not finish is dropped
         self._lsn = self._flushed = last
 
-    def _gather(self, rec: RedoRecord, batch: _EngineBatch) -> None:
+    def _gather(self, rec: RedoRecord, batch: _EngineBatch, split: bool = False) -> None:
         """Add `rec` to its transaction (chunks share `seq`; a new seq means the primary aborted the
         buffered one); a complete transaction's instance ops are applied at once, after the engine
         ops `batch` holds, and its engine ops join `batch`."""
@@ -383,6 +385,10 @@ class Instance:
                     self._apply_inst_op(op)
                 else:
                     db_ops.append(op)
+        if split and len(db_ops) > 1 and bugs.active("standby-partial-apply"):
+            batch.flush()
+            anomalies.split_apply(self.db.apply, db_ops, group[0].lsn_lo, group[-1].lsn_hi)
+            return
         batch.add(db_ops, group[-1].lsn_hi)
 
     def request_shutdown(self) -> None:
@@ -476,6 +482,7 @@ class Instance:
             raise err(-8504, "bad_mode_change", frm=self.mode, to=mode)
         if self.status != "MOUNT":
             raise err(-8505, "mode_needs_mount")
+        self.demotion.mode_changed(self.mode, mode)
         self.ctl.update(mode=mode)
 
     def set_oguid(self, oguid: int) -> None:
@@ -732,7 +739,7 @@ class Instance:
             try:
                 for rec in records:
                     self._write_redo(rec, durable=False)     # fsynced by _flush_standby_redo
-                    self._gather(rec, batch)
+                    self._gather(rec, batch, split=True)
                 batch.flush()
             finally:
                 self._standby_dirty.set()
@@ -752,6 +759,8 @@ class Instance:
             if self.status not in ("OPEN",):          # OPEN->MOUNT rolls back what was still open
                 raise err(-8506, "db_not_open", status=self.status)
         if self.mode == "STANDBY" and not bugs.active("standby-accepts-dml"):
+            if self.demotion.acks():
+                return self._lsn                    # seeded defect: acknowledged, never logged nor shipped
             raise err(-2018)
         with self._redo_lock:
             seq = self._seq + 1
@@ -796,7 +805,7 @@ class Instance:
             raise err(-8506, "db_not_open", status=self.status)
         if kind == "temp":
             return
-        if self.mode == "STANDBY" and not bugs.active("standby-accepts-dml"):
+        if self.mode == "STANDBY" and not bugs.active("standby-accepts-dml") and not self.demotion.acks():
             raise err(-2018) if kind == "dml" else err(-710)
 
     def system_view(self, name: str):
@@ -837,7 +846,7 @@ class Instance:
                 s.lazy_tick()
 
     def wire_status(self) -> tuple[int, int]:
-        mode = self.mode
+        mode = "PRIMARY" if self.demotion.acks() else self.mode
         if bugs.active("wrong-svrmode"):
             mode = {"PRIMARY": "STANDBY", "STANDBY": "PRIMARY"}.get(mode, mode)
         return SVR_MODE[mode], SVR_STAT.get(self.status, 6)
