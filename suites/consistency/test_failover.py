@@ -1,5 +1,6 @@
-"""Failover under transactional workloads: no anomaly a client can see through a switchover and back
-(seed 十二.2.1) or a takeover after the primary's host is lost (seed 十二.2.2).
+"""Consistency through failover: no anomaly a client can see through a switchover and back (seed
+十二.2.1), a takeover after the primary's host is lost (seed 十二.2.2), or a kill -9 of the primary's
+dmserver under its watcher (reference 3.4).
 
 Each workload records every operation (invoke, ok / fail / info, instance) and its checker
 (harness.checkers) judges the run: bank (whole transfers only, also on the standby), list-append
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-pytestmark = [pytest.mark.failover]
+pytestmark = [pytest.mark.consistency, pytest.mark.failover]
 
 WORKLOADS = {
     "bank": lambda w: w.bank(accounts=8),
@@ -65,3 +66,18 @@ def test_no_anomaly_through_a_takeover_after_the_primary_host_is_isolated(dw, mo
         verdict = history.check(cut_off={old.name: fault.start})
         assert verdict.valid, verdict.explain()
     assert dw.role(new).writable_primary
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["bank", "list-append", "register"])
+def test_no_anomaly_when_the_primary_dmserver_is_killed(kind, dw, runbook, workloads, chaos) -> None:
+    """Reference 3.4 (INST_AUTO_RESTART=1): kill -9 the primary's dmserver; its watcher restarts it as
+    PRIMARY (MANUAL: no takeover). Writes in flight are `info`; nothing acknowledged may be lost and no
+    read may see a partial or backwards state."""
+    old, new = dw.primary, dw.standby
+    with WORKLOADS[kind](workloads).running() as history:
+        chaos.kill(old.host_name, "dmserver")
+        dw.wait_roles(primary=old, standby=new, timeout=dw.t.timers.recovery())
+        history.wait_ok(10)
+    verdict = history.check()
+    assert verdict.valid, verdict.explain()
