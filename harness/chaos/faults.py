@@ -18,6 +18,7 @@ from typing import Any
 
 from harness.chaos.blockfile import BlockFileNet
 from harness.chaos.flows import Selection, resolve_flows, select_streams
+from harness.chaos.hostfiles import WHERE as DISK_WHERE
 from harness.chaos.hostfiles import HostFaultFiles
 from harness.chaos.iptables import IptablesNet
 from harness.chaos.mechanism import Heal, NetBackend
@@ -244,6 +245,8 @@ class Chaos:
         """No space left in the host's archive directory (ARCH_DEST) or data directory (DM8 hangs its
         commits while its local archive cannot be written: ARCH_HANG_FLAG=1)."""
         self._host(host)
+        if where not in DISK_WHERE:
+            raise HarnessError(f"disk_full where={where!r} is not one of {', '.join(DISK_WHERE)}")
         return Fault(self, f"disk full {where}@{host}", None, {"host": host, "where": where},
                      lambda: self.files.disk_full(host, where))
 
