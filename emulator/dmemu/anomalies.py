@@ -1,7 +1,8 @@
 """The seeded defects only the harness's anomaly checkers can see (bugs.CATALOG, the client-visible ones):
 
 - `standby-partial-apply`: the standby applies a transaction of several row changes in two engine
-  commits SPLIT_PAUSE_S apart, so a read on the standby can see half of it (a partial bank transfer);
+  commits, every SPLIT_EVERY-th of them SPLIT_PAUSE_S apart, so a read on the standby can see half of
+  it (a partial bank transfer);
 - `demoted-primary-acks`: for DEMOTED_ACK_S after its switch to STANDBY a former primary still calls
   itself PRIMARY at login and acknowledges DML without logging or shipping it (lost on the group);
 - `standby-stale-read`: every STALE_EVERY-th user query on a standby answers with the result that query
@@ -14,6 +15,7 @@ Kept here so instance.py holds only one-line hooks; none of this runs unless DME
 from __future__ import annotations
 
 import copy
+import itertools
 import re
 import threading
 import time
@@ -22,18 +24,24 @@ from typing import Any
 
 from . import bugs
 
-SPLIT_PAUSE_S = 0.3
+SPLIT_PAUSE_S = 0.2
+SPLIT_EVERY = 25        # only every 25th transaction pauses, so apply keeps up with the primary
 DEMOTED_ACK_S = 6.0
 STALE_EVERY = 3
 _SELECT = re.compile(r"^\s*SELECT\b", re.I)
 _FROM = re.compile(r"\b(?:FROM|JOIN)\s+([\w$.\"]+)", re.I)
 
 
+_split = itertools.count(1)
+
+
 def split_apply(apply: Callable[[list, int], None], ops: list, lsn_lo: int, lsn_hi: int) -> None:
-    """standby-partial-apply: apply one transaction's `ops` in two engine commits with a pause between."""
+    """standby-partial-apply: apply one transaction's `ops` in two engine commits (a pause between them
+    every SPLIT_EVERY-th time)."""
     half = len(ops) // 2
     apply(ops[:half], max(lsn_lo, lsn_hi - 1))
-    time.sleep(SPLIT_PAUSE_S)
+    if next(_split) % SPLIT_EVERY == 0:
+        time.sleep(SPLIT_PAUSE_S)
     apply(ops[half:], lsn_hi)
 
 
