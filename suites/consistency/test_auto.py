@@ -29,16 +29,11 @@ def test_no_anomaly_through_an_auto_takeover(dw, runbook, workloads, chaos) -> N
 
 
 @pytest.mark.slow
-def test_no_anomaly_through_an_auto_group_switchover(dw, monitor, workloads) -> None:
+def test_no_anomaly_through_an_auto_group_switchover(dw, monitor, runbook, workloads) -> None:
     """A switchover in AUTO mode (the confirm monitor stays): bank and unique ids see no anomaly."""
-    old, new = dw.primary, dw.standby
+    new = dw.standby
     with workloads.bank(accounts=8).running() as bank, workloads.unique_ids().running() as ids:
-        monitor.login()
-        monitor.switchover(new.name)
-        dw.wait_roles(primary=new, standby=old)
-        monitor.wait_healthy()
-        bank.wait_ok(10)
-        ids.wait_ok(10)
+        runbook.switchover(monitor, new, bank, ids)
     for history in (bank, ids):
         verdict = history.check()
         assert verdict.valid, verdict.explain()

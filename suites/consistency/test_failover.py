@@ -29,15 +29,8 @@ def test_no_anomaly_through_a_switchover_and_back(kind, dw, monitor, runbook, wo
     no anomaly and operations were acknowledged after each switchover."""
     old, new = dw.primary, dw.standby
     with WORKLOADS[kind](workloads).running() as history:
-        monitor.login()
-        monitor.switchover(new.name)
-        dw.wait_roles(primary=new, standby=old)
-        monitor.wait_healthy()
-        history.wait_ok(10)
-        monitor.switchover(old.name)
-        dw.wait_roles(primary=old, standby=new)
-        monitor.wait_healthy()
-        history.wait_ok(10)
+        runbook.switchover(monitor, new, history)
+        runbook.switchover(monitor, old, history)
     verdict = history.check()
     assert verdict.valid, verdict.explain()
     assert verdict.stats["ok"] > 0, verdict.explain()

@@ -78,22 +78,16 @@ def test_no_anomaly_with_a_slow_disk_under_the_primary_redo(dw, workloads, chaos
     assert verdict.valid, verdict.explain()
 
 
-def test_no_anomaly_through_a_switchover_while_the_standby_clock_is_ahead(dw, monitor, workloads, chaos) -> None:
+def test_no_anomaly_through_a_switchover_while_the_standby_clock_is_ahead(dw, monitor, runbook, workloads,
+                                                                         chaos) -> None:
     """Reference §10 pitfall 5: the standby's clock jumps 90 s ahead; a switchover to it and back still
     completes and list-append sees no anomaly (the order of commits is the redo's, not the clocks')."""
     _require(chaos, "clock_skew")
     old, new = dw.primary, dw.standby
     with workloads.list_append(keys=6).running() as lists:
         with chaos.clock_skew(new.host_name, 90):
-            monitor.login()
-            monitor.switchover(new.name)
-            dw.wait_roles(primary=new, standby=old)
-            monitor.wait_healthy()
-            lists.wait_ok(10)
-            monitor.switchover(old.name)
-            dw.wait_roles(primary=old, standby=new)
-            monitor.wait_healthy()
-            lists.wait_ok(10)
+            runbook.switchover(monitor, new, lists)
+            runbook.switchover(monitor, old, lists)
     verdict = lists.check()
     assert verdict.valid, verdict.explain()
 
