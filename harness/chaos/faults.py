@@ -263,10 +263,15 @@ class Chaos:
                      lambda: self.files.clock_skew(host, seconds))
 
     def unsupported(self, kind: str) -> str:
-        """Why a host fault (disk_full, slow_disk, clock_skew) or `packets` cannot run here; "" when it can."""
-        if kind == "packets":
-            return "" if isinstance(self._net_for("MAL"), IptablesNet) else \
-                "packet loss, duplication and reordering need the iptables network backend (docker, vagrant)"
+        """Why a host fault (disk_full, slow_disk, clock_skew), `packets` or `packet_duplication` cannot run
+        here; "" when it can."""
+        if kind in ("packets", "packet_duplication"):
+            net = self._net_for("MAL")
+            if not isinstance(net, IptablesNet):
+                return "packet loss, duplication and reordering need the iptables network backend (docker, vagrant)"
+            if kind == "packet_duplication" and not all(net._has_netem(h) for h in self.hosts if h in net.helpers):
+                return "packet duplication needs tc netem, which this kernel does not have"
+            return ""
         return self.files.unsupported(kind)
 
     # ---- bookkeeping ---------------------------------------------------------------------------

@@ -25,7 +25,7 @@ FAULTS = {  # name -> (kind chaos.unsupported() knows, fault)
     "clock-ahead-standby": ("clock_skew", lambda c, dw: c.clock_skew(dw.standby.host_name, 90)),
     "clock-behind-primary": ("clock_skew", lambda c, dw: c.clock_skew(dw.primary.host_name, -90)),
     "loss-reorder-mal": ("packets", lambda c, dw: c.packets("MAL", loss=3, reorder=25)),
-    "duplicate-mal": ("packets", lambda c, dw: c.packets("MAL", duplicate=5)),
+    "duplicate-mal": ("packet_duplication", lambda c, dw: c.packets("MAL", duplicate=5)),
 }
 
 
