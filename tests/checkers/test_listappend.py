@@ -197,3 +197,19 @@ def test_random_history_with_an_append_erased_from_every_read_is_caught() -> Non
                 m[2] = [v for v in m[2] if v != victim[1]]
     res = listappend.check(operations(hist.ops))
     assert {a.detail.get("value") for a in res.anomalies if a.kind == "lost-append"} == {victim[1]}
+
+
+def test_two_antidependencies_through_real_time_are_g2_realtime_not_realtime() -> None:
+    """T3 misses T2's append, T2 missed T1's, T1 completed before T3 began: a cycle through real time with
+    two rw edges between concurrent txns (READ COMMITTED allows it, like G2); one rw edge stays `realtime`."""
+    b = Build()
+    b.txn([["append", 5, 1]], (0, 1), process="w0")
+    b.txn([["r", 5, []], ["append", 3, 2]], (0.5, 2), process="w1")
+    b.txn([["r", 3, []]], (1.5, 1.6), process="w2")
+    b.txn([["r", 5, [1]], ["r", 3, [2]]], (3, 4), process="final")
+    assert kinds(b) == {"G2-realtime"}
+    stale = Build()
+    stale.txn([["append", 5, 1]], (0, 1), process="w0")
+    stale.txn([["r", 5, []]], (1.5, 1.6), process="w2")
+    stale.txn([["r", 5, [1]]], (3, 4), process="final")
+    assert kinds(stale) == {"realtime"}
