@@ -99,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
         counts[res.verdict] = counts.get(res.verdict, 0) + 1
         where = rec.source.replace(str(args.run_dir) + "/", "", 1)
         print(f"{where} [{rec.kind}, seed {rec.history.seed}] {res.summary()}")
+        if terms is not None and terms.summary and terms.summary != res.summary():
+            print(f"  the run reported: {terms.summary}")  # today's checkers judge it otherwise
         if res.verdict != "valid":
             for line in res.explain(args.limit).splitlines()[1:]:
                 print(f"  {line}")
