@@ -6,7 +6,7 @@
 - `demoted-primary-acks`: for DEMOTED_ACK_S after its switch to STANDBY a former primary still calls
   itself PRIMARY at login and acknowledges DML without logging or shipping it (lost on the group);
 - `standby-stale-read`: every STALE_EVERY-th user query on a standby answers with the result that query
-  had one read earlier, from before the commits applied since (reads go back in time);
+  had before its latest change, from before the commits applied since (reads go back in time);
 - `takeover-lost-update` (dw/agent.py): takeover drops KEEP_BUF, the last acknowledged package.
 
 Kept here so instance.py holds only one-line hooks; none of this runs unless DMEMU_BUGS names it.
@@ -35,14 +35,45 @@ _FROM = re.compile(r"\b(?:FROM|JOIN)\s+([\w$.\"]+)", re.I)
 _split = itertools.count(1)
 
 
-def split_apply(apply: Callable[[list, int], None], ops: list, lsn_lo: int, lsn_hi: int) -> None:
-    """standby-partial-apply: apply one transaction's `ops` in two engine commits (a pause between them
-    every SPLIT_EVERY-th time)."""
-    half = len(ops) // 2
-    apply(ops[:half], max(lsn_lo, lsn_hi - 1))
+def split_rows(ops: list) -> tuple[list, list] | None:
+    """The ops of one transaction in two parts: the first changed row (its delete and its new image)
+    and everything else; None when the transaction changes a single row."""
+    pick = next(((op[1], op[2][0]) for op in ops if op[0] == "D" and op[2]), None) or \
+        next(((op[1], op[2]) for op in ops if op[0] == "DR"), None)
+    if pick is None:
+        return None
+    phys, rid = pick
+    first: list = []
+    rest: list = []
+    for op in ops:
+        if op[0] == "D" and op[1] == phys and rid in op[2]:
+            first.append(("D", phys, [rid]))
+            others = [r for r in op[2] if r != rid]
+            rest += [("D", phys, others)] if others else []
+        elif op[0] == "DR" and op[1] == phys and op[2] <= rid <= op[3]:
+            first.append(("D", phys, [rid]))
+            rest.append(("D", phys, [r for r in range(op[2], op[3] + 1) if r != rid]))
+        elif op[0] == "I" and op[1] == phys:
+            mine = [r for r in op[3] if r[0] == rid]
+            others = [r for r in op[3] if r[0] != rid]
+            first += [("I", phys, op[2], mine)] if mine else []
+            rest += [("I", phys, op[2], others)] if others else []
+        else:
+            rest.append(op)
+    return (first, rest) if first and rest else None
+
+
+def split_apply(apply: Callable[[list, int], None], ops: list, lsn_lo: int, lsn_hi: int) -> bool:
+    """standby-partial-apply: apply one transaction as two engine commits, its first changed row alone
+    first (a pause between them every SPLIT_EVERY-th time); False when it changes a single row."""
+    parts = split_rows(ops)
+    if parts is None:
+        return False
+    apply(parts[0], max(lsn_lo, lsn_hi - 1))
     if next(_split) % SPLIT_EVERY == 0:
         time.sleep(SPLIT_PAUSE_S)
-    apply(ops[half:], lsn_hi)
+    apply(parts[1], lsn_hi)
+    return True
 
 
 class Demotion:
@@ -69,7 +100,7 @@ def _user_query(sql: str) -> bool:
 
 
 class StaleReads:
-    """standby-stale-read: the last two results of each (query, parameters) on this standby."""
+    """standby-stale-read: the last two different results of each (query, parameters) on this standby."""
 
     def __init__(self) -> None:
         self._seen: dict[tuple, list[Any]] = {}
@@ -88,7 +119,9 @@ class StaleReads:
         res = run()
         res.rows = list(res.rows)
         with self._lock:
-            self._seen[key] = [*gens[-1:], _copy(res)]
+            gens = self._seen.get(key, [])
+            if not gens or gens[-1].rows != res.rows:    # keep the last two different answers
+                self._seen[key] = [*gens[-1:], _copy(res)]
         return res
 
 

@@ -385,10 +385,10 @@ class Instance:
                     self._apply_inst_op(op)
                 else:
                     db_ops.append(op)
-        if split and len(db_ops) > 1 and bugs.active("standby-partial-apply"):
+        if split and bugs.active("standby-partial-apply") and len(db_ops) > 1:
             batch.flush()
-            anomalies.split_apply(self.db.apply, db_ops, group[0].lsn_lo, group[-1].lsn_hi)
-            return
+            if anomalies.split_apply(self.db.apply, db_ops, group[0].lsn_lo, group[-1].lsn_hi):
+                return
         batch.add(db_ops, group[-1].lsn_hi)
 
     def request_shutdown(self) -> None:
