@@ -25,7 +25,7 @@ SUFFIX = ".terms.json"
 
 @dataclass
 class Terms:
-    """cut_off {instance: monotonic time}; forgiven [(process, time)] of the ok writes judged as info;
+    """cut_off {instance: monotonic time}; forgiven [(process, time)] of the ok ops judged as info;
     allowed anomaly classes; extra stats the run added; the summary line the suite got."""
 
     cut_off: dict[str, float] = field(default_factory=dict)
@@ -55,7 +55,7 @@ class Terms:
         return cls(**{k: v for k, v in raw.items() if k in {f.name for f in dataclasses.fields(cls)}})
 
     def view(self, hist: History) -> History:
-        """The history with the forgiven ok writes turned into info."""
+        """The history with the forgiven ok operations turned into info."""
         keys = {(p, round(t, 6)) for p, t in self.forgiven}
         ops = [dataclasses.replace(op, type="info")
                if op.type == "ok" and (op.process, round(op.time, 6)) in keys else op for op in hist.ops]
@@ -68,15 +68,23 @@ class Terms:
         return res
 
 
-def forgive(hist: History, cut_off: dict[str, float], readonly: Callable[[str, Any], bool]) -> list[tuple[str, float]]:
-    """(process, time) of the ok writes an instance acknowledged at or after its cut-off time."""
+def forgive(hist: History, cut_off: dict[str, float]) -> list[tuple[str, float]]:
+    """(process, time) of the ok operations an instance answered at or after its cut-off time: its writes
+    may be lost by design, its reads show a lineage the group has left (they prove nothing about it)."""
     cut = {k.upper(): t for k, t in cut_off.items()}
     out = []
     for op in hist.ops:
         since = cut.get((op.node or "").upper())
-        if op.type == "ok" and since is not None and op.time >= since and not readonly(op.f, op.value):
+        if op.type == "ok" and since is not None and op.time >= since and op.process != "final":
             out.append((op.process, op.time))
     return out
+
+
+def writes(hist: History, ops: list[tuple[str, float]], readonly: Callable[[str, Any], bool]) -> int:
+    """How many of `ops` ((process, time) of ok operations) are writes."""
+    keys = {(p, round(t, 6)) for p, t in ops}
+    return sum(1 for op in hist.ops if op.type == "ok" and (op.process, round(op.time, 6)) in keys
+               and not readonly(op.f, op.value))
 
 
 def allow(res: Result, kinds: tuple[str, ...]) -> Result:

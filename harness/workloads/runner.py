@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.checkers import Recorded, Result, declare, judge
-from harness.checkers.terms import Terms, allow, forgive  # noqa: F401 - allow: re-exported
+from harness.checkers.terms import Terms, allow, forgive, writes  # noqa: F401 - allow: re-exported
 from harness.history import History
 from harness.wait import hold, wait_until
 from harness.workload import JOIN_MARGIN, WRITE_LOGIN_TIMEOUT, Workload
@@ -87,15 +87,16 @@ class Run:
         cut_off {instance: time}: that instance was cut off from the group at `time` (isolated, then
         replaced by a takeover). Writes it acknowledged after that may be lost by design (seed 十二.2.3:
         a client can still reach a primary the group has left); they are judged as `info` (may or may not
-        have happened) and counted in the stats as `acked_after_cut_off`. Everything else stays strict."""
+        have happened) and counted in the stats as `acked_after_cut_off`; its reads after that show a lineage
+        the group has left and are set aside the same way. Everything else stays strict."""
         hist = self.history
         terms = Terms(cut_off=dict(cut_off or {}), allowed=list(getattr(self.wl.model, "allowed", ())))
-        terms.forgiven = forgive(hist, terms.cut_off, self.wl.model.readonly) if cut_off else []
+        terms.forgiven = forgive(hist, terms.cut_off) if cut_off else []
         view = terms.view(hist)
         rec = Recorded(str(hist.path or self.wl.model.kind), self.wl.model.kind, view, self.wl.model.params())
         terms.stats = dict(self.counts())
         if cut_off:
-            terms.stats["acked_after_cut_off"] = len(terms.forgiven)
+            terms.stats["acked_after_cut_off"] = writes(hist, terms.forgiven, self.wl.model.readonly)
         res = terms.judged(judge(rec, hist.faults))
         terms.summary = res.summary()
         if hist.path is not None:

@@ -140,7 +140,7 @@ def test_terms_beside_a_history_make_the_offline_verdict_the_suites(tmp_path: Pa
     assert check.main([str(tmp_path)]) == 1
     assert "lost-append" in capsys.readouterr().out
     (rec,) = load(path)
-    terms = Terms(cut_off={"mema1": 5.0}, forgiven=forgive(rec.history, {"mema1": 5.0}, lambda f, v: False),
+    terms = Terms(cut_off={"mema1": 5.0}, forgiven=forgive(rec.history, {"mema1": 5.0}),
                   allowed=["G-single", "G2"], stats={"crashed_clients": 0})
     terms.summary = terms.judged(judge(terms_view := type(rec)(rec.source, rec.kind, terms.view(rec.history),
                                                              rec.params))).summary()
