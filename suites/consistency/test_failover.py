@@ -12,23 +12,19 @@ from __future__ import annotations
 
 import pytest
 
+from harness.workloads import Workloads
+
 pytestmark = [pytest.mark.consistency, pytest.mark.failover]
 
-WORKLOADS = {
-    "bank": lambda w: w.bank(accounts=8),
-    "list-append": lambda w: w.list_append(keys=6),
-    "register": lambda w: w.register(keys=4),
-    "unique-ids": lambda w: w.unique_ids(),
-}
 
 
-@pytest.mark.parametrize("kind", list(WORKLOADS))
+@pytest.mark.parametrize("kind", list(Workloads.KINDS))
 def test_no_anomaly_through_a_switchover_and_back(kind, dw, monitor, runbook, workloads) -> None:
     """Seed 十二.2.1: `switchover` to the standby and back while the workload runs; the clients follow the
     primary through the service name, the pinned readers keep reading each instance. The checker finds
     no anomaly and operations were acknowledged after each switchover."""
     old, new = dw.primary, dw.standby
-    with WORKLOADS[kind](workloads).running() as history:
+    with workloads.make(kind).running() as history:
         runbook.switchover(monitor, new, history)
         runbook.switchover(monitor, old, history)
     verdict = history.check()
@@ -68,7 +64,7 @@ def test_no_anomaly_when_the_primary_dmserver_is_killed(kind, dw, runbook, workl
     PRIMARY (MANUAL: no takeover). Writes in flight are `info`; nothing acknowledged may be lost and no
     read may see a partial or backwards state."""
     old, new = dw.primary, dw.standby
-    with WORKLOADS[kind](workloads).running() as history:
+    with workloads.make(kind).running() as history:
         chaos.kill(old.host_name, "dmserver")
         dw.wait_roles(primary=old, standby=new, timeout=dw.t.timers.recovery())
         history.wait_ok(10)

@@ -10,14 +10,10 @@ from __future__ import annotations
 
 import pytest
 
+from harness.workloads import Workloads
+
 pytestmark = [pytest.mark.consistency, pytest.mark.chaos]
 
-WORKLOADS = {
-    "bank": lambda w: w.bank(accounts=8),
-    "list-append": lambda w: w.list_append(keys=6),
-    "register": lambda w: w.register(keys=4),
-    "unique-ids": lambda w: w.unique_ids(),
-}
 FAULTS = {  # name -> (kind chaos.unsupported() knows, fault)
     "disk-full-archive": ("disk_full", lambda c, dw: c.disk_full(dw.primary.host_name, "archive")),
     "disk-full-data": ("disk_full", lambda c, dw: c.disk_full(dw.primary.host_name, "data")),
@@ -107,14 +103,14 @@ def test_no_anomaly_with_packet_loss_and_reordering_on_mal(dw, workloads, chaos)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", list(WORKLOADS))
+@pytest.mark.parametrize("kind", list(Workloads.KINDS))
 @pytest.mark.parametrize("fault", list(FAULTS))
 def test_fault_matrix(fault, kind, dw, workloads, chaos) -> None:
     """Every new fault x every workload: the fault dwells 5 s while the workload runs, heals, the group is
     healthy again and the workload makes progress; its checker finds no anomaly."""
     need, make = FAULTS[fault]
     _require(chaos, need)
-    with WORKLOADS[kind](workloads).running() as history:
+    with workloads.make(kind).running() as history:
         with make(chaos, dw):
             history.run_for(5)
         dw.wait_healthy()
