@@ -24,7 +24,7 @@ CATALOG: dict[str, str] = {
     "standby-partial-apply": "the standby applies a multi-row transaction in two visible steps",
     "demoted-primary-acks": "a demoted primary keeps acknowledging writes for a moment after switchover",
     "standby-stale-read": "the standby serves a read from before its last applied commit (reads go back)",
-    "takeover-lost-update": "takeover drops KEEP_BUF: the last acknowledged commit is lost",
+    "takeover-lost-update": "takeover drops the redo the standby acknowledged but held back: the last commits are lost",
     "frame-kills-link-owner": "a malformed Data Watch frame kills the process that receives it",
     # dmmonitor commands (reference 4.2)
     "detach-primary-allowed": "`detach database` of the primary is carried out instead of refused",
