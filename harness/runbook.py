@@ -89,6 +89,19 @@ class Runbook:
         self.dw.wait_healthy(t, via_monitor=False)
         return self.dw.monitor
 
+    def switchover(self, monitor: Any, to: str | Node, *running: Any) -> None:
+        """Seed 十二.2.1: `switchover` to `to` from a logged-in monitor; wait until `to` is the primary with
+        the old primary its standby, `show` is healthy, and every running workload has acknowledged ten
+        more operations since."""
+        old = self.dw.primary
+        if not monitor.logged_in:
+            monitor.login()
+        monitor.switchover(self.dw.node(to).name)
+        self.dw.wait_roles(primary=to, standby=old)
+        monitor.wait_healthy()
+        for run in running:
+            run.wait_ok(10)
+
     def leave_group(self, workload: Any, node: str | Node) -> None:
         """The node left the group (stopped after a takeover): the workload's final phase reads the
         remaining instances only (and skips one that answers but is no longer part of the group)."""

@@ -24,6 +24,10 @@ CATALOG: dict[str, str] = {
                                   "the other real-time standbys get it about a second later",
     "async-takeover-candidate": "an asynchronous standby is offered and accepted as a takeover candidate",
     "watcher-ignores-oguid": "dmwatcher does not check the instance's OGUID",
+    "standby-partial-apply": "the standby applies a multi-row transaction in two visible steps",
+    "demoted-primary-acks": "a demoted primary keeps acknowledging writes for a moment after switchover",
+    "standby-stale-read": "the standby serves a read from before its last applied commit (reads go back)",
+    "takeover-lost-update": "takeover drops the redo the standby acknowledged but held back: the last commits are lost",
     "frame-kills-link-owner": "a malformed Data Watch frame kills the process that receives it",
     # dmmonitor commands (reference 4.2)
     "detach-primary-allowed": "`detach database` of the primary is carried out instead of refused",

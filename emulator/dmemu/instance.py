@@ -10,6 +10,7 @@ committed yet, so a kill -9 loses no acknowledged commit.
 from __future__ import annotations
 
 import collections
+import errno
 import fcntl
 import os
 import re
@@ -17,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 
-from . import SERVER_VERSION, bugs, instmsg, statements, sysviews  # noqa: F401 - instmsg registers messages
+from . import SERVER_VERSION, anomalies, bugs, hostfaults, instmsg, statements, sysviews  # noqa: F401 - instmsg registers messages
 from . import ini as dmini
 from .api import SVR_MODE, SVR_STAT, Column, RedoRecord, Result
 from .errors import DmError, err
@@ -194,7 +195,7 @@ class InstSession:
         with self._op_lock:
             self._flush(force=False)
             self.inst.check_data_access(sql)
-            r = self._s.execute(sql, params)
+            r = self.inst.stale.read(self.inst.mode, sql, params, lambda: self._s.execute(sql, params))
             if self._lazy and self._auto and r.kind in ("dml", "ddl"):
                 self._defer()                # defect: acknowledged now, committed later
             return r
@@ -275,6 +276,8 @@ class Instance:
         self._tail_bytes = 0
         self._sessions: set[InstSession] = set()
         self._redo_lock = threading.RLock()
+        self.demotion = anomalies.Demotion()        # seeded defect demoted-primary-acks
+        self.stale = anomalies.StaleReads()         # seeded defect standby-stale-read
         self._state = threading.Condition()
         self._sys_lock = threading.Lock()
         self._sys_session = None
@@ -365,7 +368,7 @@ class Instance:
         self._apply_buf = held                       # a transaction the log does not finish is dropped
         self._lsn = self._flushed = last
 
-    def _gather(self, rec: RedoRecord, batch: _EngineBatch) -> None:
+    def _gather(self, rec: RedoRecord, batch: _EngineBatch, split: bool = False) -> None:
         """Add `rec` to its transaction (chunks share `seq`; a new seq means the primary aborted the
         buffered one); a complete transaction's instance ops are applied at once, after the engine
         ops `batch` holds, and its engine ops join `batch`."""
@@ -383,6 +386,10 @@ class Instance:
                     self._apply_inst_op(op)
                 else:
                     db_ops.append(op)
+        if split and bugs.active("standby-partial-apply") and len(db_ops) > 1:
+            batch.flush()
+            if anomalies.split_apply(self.db.apply, db_ops, group[0].lsn_lo, group[-1].lsn_hi):
+                return
         batch.add(db_ops, group[-1].lsn_hi)
 
     def request_shutdown(self) -> None:
@@ -476,6 +483,7 @@ class Instance:
             raise err(-8504, "bad_mode_change", frm=self.mode, to=mode)
         if self.status != "MOUNT":
             raise err(-8505, "mode_needs_mount")
+        self.demotion.mode_changed(self.mode, mode)
         self.ctl.update(mode=mode)
 
     def set_oguid(self, oguid: int) -> None:
@@ -629,7 +637,7 @@ class Instance:
         lo = self._lsn + 1
         return RedoRecord(lsn_lo=lo, lsn_hi=lo + max(1, len(ops)) - 1, ops=ops, db_magic=self.db_magic,
                           permanent_magic=self.permanent_magic, oguid=self.oguid,
-                          seq=self._seq + 1 if seq is None else seq, ts=time.time(), last=last)
+                          seq=self._seq + 1 if seq is None else seq, ts=hostfaults.now(), last=last)
 
     def _ship_and_log(self, rec: RedoRecord) -> None:
         blob = rec.encode()
@@ -681,13 +689,25 @@ class Instance:
         durable = durable and not bugs.active("commit-not-durable")
         blob = rec.encode() if blob is None else blob
         frame = encode_frame(rec, blob)
-        self.log.append_frame(frame, durable=durable)
+        self._until_written(lambda: self.log.append_frame(frame, durable=durable))
         for a in self._archives:
-            a.append_frame(frame, self.db_magic)
+            self._until_written(lambda a=a: a.append_frame(frame, self.db_magic))
         self._tail.append((rec, blob))
         self._tail_bytes += len(blob)
         while self._tail_bytes > REDO_TAIL_BYTES and len(self._tail) > 1:
             self._tail_bytes -= len(self._tail.popleft()[1])
+
+    def _until_written(self, write: Callable[[], object]) -> None:
+        """ARCH_HANG_FLAG=1 (DM8's default, reference §1): a redo or archive write that finds no space
+        left hangs the commit (and every commit behind it) until space returns, instead of failing it."""
+        while True:
+            try:
+                write()
+                return
+            except OSError as e:
+                if e.errno != errno.ENOSPC or self.status == "SHUTDOWN":
+                    raise
+                time.sleep(0.2)
 
     def redo_since(self, lsn: int) -> Iterator[tuple[RedoRecord, bytes]]:
         """(record, encoding) with lsn_hi > lsn in LSN order: from the in-memory tail of the newest redo this
@@ -722,7 +742,7 @@ class Instance:
             try:
                 for rec in records:
                     self._write_redo(rec, durable=False)     # fsynced by _flush_standby_redo
-                    self._gather(rec, batch)
+                    self._gather(rec, batch, split=True)
                 batch.flush()
             finally:
                 self._standby_dirty.set()
@@ -742,6 +762,8 @@ class Instance:
             if self.status not in ("OPEN",):          # OPEN->MOUNT rolls back what was still open
                 raise err(-8506, "db_not_open", status=self.status)
         if self.mode == "STANDBY" and not bugs.active("standby-accepts-dml"):
+            if self.demotion.acks():
+                return self._lsn                    # seeded defect: acknowledged, never logged nor shipped
             raise err(-2018)
         with self._redo_lock:
             seq = self._seq + 1
@@ -786,7 +808,7 @@ class Instance:
             raise err(-8506, "db_not_open", status=self.status)
         if kind == "temp":
             return
-        if self.mode == "STANDBY" and not bugs.active("standby-accepts-dml"):
+        if self.mode == "STANDBY" and not bugs.active("standby-accepts-dml") and not self.demotion.acks():
             raise err(-2018) if kind == "dml" else err(-710)
 
     def system_view(self, name: str):
@@ -827,7 +849,7 @@ class Instance:
                 s.lazy_tick()
 
     def wire_status(self) -> tuple[int, int]:
-        mode = self.mode
+        mode = "PRIMARY" if self.demotion.acks() else self.mode
         if bugs.active("wrong-svrmode"):
             mode = {"PRIMARY": "STANDBY", "STANDBY": "PRIMARY"}.get(mode, mode)
         return SVR_MODE[mode], SVR_STAT.get(self.status, 6)

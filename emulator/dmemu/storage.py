@@ -17,6 +17,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from . import hostfaults
 from .api import RedoRecord
 
 FRAME_MAGIC = b"RLG1"
@@ -176,10 +177,18 @@ def last_frame(path: str, verify: bool = False) -> FrameInfo | None:
 
 
 def _append(path: str, frame: bytes, durable: bool) -> int:
+    """Append one frame; a write that fails (no space left) leaves the file as it was, no torn frame."""
+    hostfaults.check_space(path)
     with open(path, "ab") as f:
-        f.write(frame)
-        f.flush()
+        start = f.tell()
+        try:
+            f.write(frame)
+            f.flush()
+        except OSError:
+            f.truncate(start)
+            raise
         if durable:
+            hostfaults.before_fsync()
             os.fsync(f.fileno())
         return f.tell()
 
@@ -229,6 +238,7 @@ class OnlineLog:
         if os.path.exists(path):
             fd = os.open(path, os.O_RDONLY)
             try:
+                hostfaults.before_fsync()
                 os.fsync(fd)
             finally:
                 os.close(fd)
@@ -327,6 +337,7 @@ class LocalArchive:
             if not os.path.exists(p):
                 break
             when += _dt.timedelta(seconds=1)
+        hostfaults.check_space(p)
         with open(p, "wb") as f:
             os.fsync(f.fileno())
         fsync_dir(self.spec.dest)
@@ -353,6 +364,7 @@ class LocalArchive:
         if self.current and os.path.exists(self.current):
             fd = os.open(self.current, os.O_RDONLY)
             try:
+                hostfaults.before_fsync()
                 os.fsync(fd)
             finally:
                 os.close(fd)

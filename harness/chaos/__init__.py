@@ -6,8 +6,10 @@
     blockfile.py  BlockFileNet: the emulator's per-host block files (local backend)
     iptables.py   IptablesNet: iptables, tc and the NFQUEUE delayer in each host's network namespace
     toxiproxy.py  ToxiproxyNet: one Toxiproxy proxy per flow, steered by DMEMU_DIAL_MAP or DNAT
+    hostfiles.py  HostFaultFiles: disk full, slow disk (fsync delay), clock skew on a DB host
 The backend provides what a mechanism needs (Backend.net_mechanism(), net_shell(), proxy_site()), so
-nothing here asks which backend runs. Host faults: kill -9, SIGSTOP/SIGCONT through Host.signal.
+nothing here asks which backend runs. Host faults: kill -9, SIGSTOP/SIGCONT through Host.signal;
+disk full, slow disk and clock skew through HostFaultFiles. A fault with no mechanism raises Unsupported.
 """
 
 from __future__ import annotations
@@ -18,12 +20,13 @@ from typing import Any
 from harness.chaos.blockfile import BlockFileNet
 from harness.chaos.faults import MODES, PROCESSES, Chaos, Fault, FaultRecord
 from harness.chaos.flows import LINKS, STREAMS, Flow, Selection, describe, resolve_flows, select_streams
+from harness.chaos.hostfiles import HostFaultFiles
 from harness.chaos.iptables import Egress, IptablesNet, NfqDelayer
-from harness.chaos.mechanism import Heal, NetBackend
+from harness.chaos.mechanism import Heal, NetBackend, Unsupported
 from harness.chaos.toxiproxy import ToxiproxyNet
 
 __all__ = ["LINKS", "MODES", "PROCESSES", "STREAMS", "BlockFileNet", "Chaos", "Egress", "Fault", "FaultRecord",
-           "Flow", "Heal", "IptablesNet", "NetBackend", "NfqDelayer", "Selection", "ToxiproxyNet", "describe",
+           "Flow", "Heal", "HostFaultFiles", "IptablesNet", "NetBackend", "NfqDelayer", "Selection", "ToxiproxyNet", "Unsupported", "describe",
            "resolve_flows", "select_streams"]
 
 # names that moved to the backends that own them, still importable from here (loaded on first use)

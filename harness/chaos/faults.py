@@ -18,6 +18,8 @@ from typing import Any
 
 from harness.chaos.blockfile import BlockFileNet
 from harness.chaos.flows import Selection, resolve_flows, select_streams
+from harness.chaos.hostfiles import WHERE as DISK_WHERE
+from harness.chaos.hostfiles import HostFaultFiles
 from harness.chaos.iptables import IptablesNet
 from harness.chaos.mechanism import Heal, NetBackend
 from harness.chaos.toxiproxy import ToxiproxyNet
@@ -115,6 +117,9 @@ class Chaos:
             isolator = isolator or auto_iso
         self.net = net
         self.isolator = isolator
+        target = getattr(getattr(backend, "options", None), "target", "emulator")
+        self.files = HostFaultFiles(hosts, topology, target)
+        self._owned.append(self.files)
 
     def _default_nets(self, proxy: bool, binary: str | None, image: str | None) -> tuple[NetBackend, NetBackend]:
         """(mechanism for links, mechanism for isolation and CLIENT) from what the backend offers."""
@@ -184,6 +189,18 @@ class Chaos:
         return Fault(self, f"bandwidth {link} {kbps}kbps", link, {"kbps": kbps, "direction": direction},
                      lambda: self._net_for(link).bandwidth(sel, kbps))
 
+    def packets(self, link: str, *, loss: float = 0.0, duplicate: float = 0.0, reorder: float = 0.0,
+                direction: str | None = None, between: tuple[str, ...] | None = None) -> Fault:
+        """Lose, duplicate and/or reorder a share (percent) of a link's packets."""
+        for what, pct in (("loss", loss), ("duplicate", duplicate), ("reorder", reorder)):
+            if not 0 <= pct <= 100:
+                raise HarnessError(f"packets {what}={pct} is not a percentage between 0 and 100")
+        sel = self._sel(link, direction, between)
+        name = " ".join(f"{w} {p:g}%" for w, p in (("loss", loss), ("dup", duplicate), ("reorder", reorder)) if p)
+        return Fault(self, f"packets {link} {name or 'none'}", link,
+                     {"loss": loss, "duplicate": duplicate, "reorder": reorder, "direction": direction},
+                     lambda: self._net_for(link).packets(sel, loss, duplicate, reorder))
+
     def heal(self, link: str | None = None) -> None:
         """Heal every active fault (of one link when given)."""
         for fault in list(reversed(self._active)):
@@ -223,6 +240,39 @@ class Chaos:
         fault.start()
         fault.heal()
         return fault.record
+
+    def disk_full(self, host: str, where: str = "archive") -> Fault:
+        """No space left in the host's archive directory (ARCH_DEST) or data directory (DM8 hangs its
+        commits while its local archive cannot be written: ARCH_HANG_FLAG=1)."""
+        self._host(host)
+        if where not in DISK_WHERE:
+            raise HarnessError(f"disk_full where={where!r} is not one of {', '.join(DISK_WHERE)}")
+        return Fault(self, f"disk full {where}@{host}", None, {"host": host, "where": where},
+                     lambda: self.files.disk_full(host, where))
+
+    def slow_disk(self, host: str, ms: int) -> Fault:
+        """Every redo/archive fsync on the host takes `ms` longer (emulator hook; see chaos/hostfiles.py)."""
+        self._host(host)
+        return Fault(self, f"slow disk {ms}ms@{host}", None, {"host": host, "ms": ms},
+                     lambda: self.files.slow_disk(host, ms))
+
+    def clock_skew(self, host: str, seconds: float) -> Fault:
+        """The host's clock jumps by `seconds` (either sign) and stays skewed until healed."""
+        self._host(host)
+        return Fault(self, f"clock {seconds:+g}s@{host}", None, {"host": host, "seconds": seconds},
+                     lambda: self.files.clock_skew(host, seconds))
+
+    def unsupported(self, kind: str) -> str:
+        """Why a host fault (disk_full, slow_disk, clock_skew), `packets` or `packet_duplication` cannot run
+        here; "" when it can."""
+        if kind in ("packets", "packet_duplication"):
+            net = self._net_for("MAL")
+            if not isinstance(net, IptablesNet):
+                return "packet loss, duplication and reordering need the iptables network backend (docker, vagrant)"
+            if kind == "packet_duplication" and not all(net._has_netem(h) for h in self.hosts if h in net.helpers):
+                return "packet duplication needs tc netem, which this kernel does not have"
+            return ""
+        return self.files.unsupported(kind)
 
     # ---- bookkeeping ---------------------------------------------------------------------------
     def _started(self, fault: Fault) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 from harness.backends.base import NetShell
 from harness.chaos.flows import Flow, Selection
-from harness.chaos.mechanism import Heal, NetBackend
+from harness.chaos.mechanism import Heal, NetBackend, Unsupported
 from harness.errors import HarnessError
 from harness.hostside import nfqdelay_source
 
@@ -273,6 +273,56 @@ class IptablesNet(NetBackend):
 
     def bandwidth(self, sel: Selection, kbps: int) -> Heal:
         return self._shape(sel, int(kbps), None)
+
+    def packets(self, sel: Selection, loss: float, duplicate: float, reorder: float) -> Heal:
+        """netem loss / duplicate / reorder (a share sent at once, the rest 20 ms later) where the kernel
+        has netem; else loss by an iptables statistic DROP and reordering by the NFQUEUE delayer's
+        jitter (every packet 0-20 ms late); duplication has no stand-in without netem."""
+        hosts = {self._egress(f, s).host for f, streams in sel for s in streams}
+        if all(self._has_netem(h) for h in hosts):
+            spec = [f"delay 20ms reorder {100 - reorder:g}% 50%"] if reorder else []
+            spec += [f"loss {loss:g}%"] if loss else []
+            spec += [f"duplicate {duplicate:g}%"] if duplicate else []
+            return self._shape(sel, None, " ".join(spec) or "delay 0ms")
+        if duplicate:
+            raise Unsupported("packet duplication needs tc netem, which this kernel does not have")
+        heals: list[Heal] = []
+        try:
+            if loss:
+                heals.append(self._drop_share(sel, loss / 100.0))
+            if reorder:
+                heals.append(self._delay(sel, 10, 10))
+        except Exception:
+            for h in reversed(heals):
+                h()
+            raise
+
+        def heal() -> None:
+            for h in reversed(heals):
+                h()
+
+        return heal
+
+    def _drop_share(self, sel: Selection, p: float) -> Heal:
+        """Drop a random share p of each selected stream's packets at its sender (mangle DMDW_DELAY)."""
+        tag = self._tag()
+        applied: list[tuple[str, str]] = []
+        try:
+            for flow, streams in sel:
+                for stream in streams:
+                    egress = self._egress(flow, stream)
+                    rule = (f"DMDW_DELAY {egress.iptables()} -m statistic --mode random --probability {p:.4f} "
+                            f"-m comment --comment {tag} -j DROP")
+                    self._nfq_helper(egress.host).sh(f"iptables -t mangle -I {rule}")
+                    applied.append((egress.host, rule))
+        except Exception:
+            self._undrop(applied)
+            raise
+        return lambda: self._undrop(applied)
+
+    def _undrop(self, applied: list[tuple[str, str]]) -> None:
+        for host, rule in applied:
+            self.helpers[host].sh(f"iptables -t mangle -D {rule}", check=False)
 
     def close(self) -> None:
         for host, h in self.helpers.items():

@@ -10,6 +10,10 @@ from harness.errors import HarnessError
 Heal = Callable[[], None]
 
 
+class Unsupported(HarnessError):
+    """A fault with no mechanism on this backend or for this target (suites skip with the reason)."""
+
+
 class NetBackend:
     """A way to apply link faults; each method applies at once and returns the function that heals it."""
 
@@ -28,6 +32,10 @@ class NetBackend:
     def bandwidth(self, sel: Selection, kbps: int) -> Heal:
         raise HarnessError(f"the {self.name} network backend cannot limit bandwidth; use the toxiproxy or "
                            "iptables network backend")
+
+    def packets(self, sel: Selection, loss: float, duplicate: float, reorder: float) -> Heal:
+        raise Unsupported(f"the {self.name} network backend cannot lose, duplicate or reorder packets; the "
+                          "iptables backend (docker, vagrant) can")
 
     def isolate(self, host: str) -> Heal:
         raise HarnessError(f"the {self.name} network backend cannot isolate a host")

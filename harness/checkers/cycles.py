@@ -4,7 +4,8 @@ Why: a serializable history has an acyclic dependency graph; the edge kinds on a
 the violation is. Each strongly connected component is searched for the weakest-edged cycle first:
 G0 (ww only), G1c (ww and wr), G-single (exactly one rw), G2 (two or more rw); a component with none of
 those has a cycle only through real-time or process order: a real-time violation (e.g. a read after a
-switchover that misses an acknowledged write).
+switchover that misses an acknowledged write) when it has at most one rw edge, else G2-realtime (two or
+more anti-dependencies between concurrent txns, which READ COMMITTED allows like G2).
 """
 
 from __future__ import annotations
@@ -90,11 +91,11 @@ def _find(g: nx.DiGraph, allowed: tuple[str, ...]) -> list[int] | None:
     return [u for u, _v in edges]
 
 
-def _single(g: nx.DiGraph, deadline: float) -> list[int] | None:
-    """A cycle with exactly one rw edge: an rw edge u -> v and a ww/wr path v -> u. Edges inside one
-    component of the ww/wr graph are tried first (such a path surely exists), then up to MAX_RW_TRIES
-    searches, while time is left."""
-    dep = _view(g, ("ww", "wr"))
+def _single(g: nx.DiGraph, deadline: float, via: tuple[str, ...] = ("ww", "wr")) -> list[int] | None:
+    """A cycle with exactly one rw edge: an rw edge u -> v and a path v -> u over `via` edges (ww/wr; also
+    rt/process for real-time cycles). Edges inside one component of the `via` graph are tried first (such
+    a path surely exists), then up to MAX_RW_TRIES searches, while time is left."""
+    dep = _view(g, via)
     where = {n: i for i, comp in enumerate(nx.strongly_connected_components(dep)) for n in comp}
     rws = [(u, v) for u, v, data in g.edges(data=True) if "rw" in data["types"]]
     rws.sort(key=lambda e: where[e[0]] != where[e[1]])
@@ -144,20 +145,26 @@ def classify(g: Graph, txns: dict[int, Operation], time_limit: float = 30.0) -> 
             cyc = _single(sub, deadline)
             if cyc is not None:
                 found = (cyc, DATA_EDGES)
-        for allowed in (DATA_EDGES, DATA_EDGES + ORDER_EDGES):
-            if found is None:
-                cyc = _find(sub, allowed)
-                found = None if cyc is None else (cyc, allowed)
+        if found is None:
+            cyc = _find(sub, DATA_EDGES)
+            found = None if cyc is None else (cyc, DATA_EDGES)
+        if found is None:  # only through real-time / process order: the weakest such cycle first
+            for_order = ("ww", "wr") + ORDER_EDGES
+            cyc = _find(sub, for_order) or _single(sub, deadline, for_order)
+            found = None if cyc is None else (cyc, DATA_EDGES + ORDER_EDGES)
+        if found is None:
+            cyc = _find(sub, DATA_EDGES + ORDER_EDGES)
+            found = None if cyc is None else (cyc, DATA_EDGES + ORDER_EDGES)
         if found is None:
             continue
         cyc, allowed = found
         text, kinds = _describe(sub, cyc, allowed)
         rws = kinds.count("rw")
         if any(k in ORDER_EDGES for k in kinds):
-            kind = "realtime"
+            kind = "G2-realtime" if rws > 1 else "realtime"
         else:
             kind = "G2" if rws > 1 else "G-single" if rws else "G1c" if "wr" in kinds else "G0"
-        note = "" if kind != "realtime" else f" ({rws} rw edge(s); needs real-time/process order)"
+        note = "" if "realtime" not in kind else f" ({rws} rw edge(s); needs real-time/process order)"
         out.append(Anomaly(kind, f"cycle of {len(cyc)} txns in a component of {len(scc)}: {text}{note}",
                            [txns[n] for n in cyc], {"cycle": cyc, "edges": kinds, "component": len(scc)}))
     return out

@@ -6,7 +6,8 @@ order (every other read must be a prefix of it: else "incompatible-order"). From
 follows another), wr (a read's last value came from that txn), rw (a read missed the next append); plus
 real-time (completed before the other was invoked) and process order. Cycles are classified in
 harness.checkers.cycles. Checked without a graph: G1a (a read saw a failed txn's append), G1b (a read
-ended on another txn's non-final append to the key), lost appends (acknowledged, absent from the version
+ended on another txn's non-final append to the key), reads going back on one instance
+(non-monotonic-read), lost appends (acknowledged, absent from the version
 order although a later read of the key ran), duplicates, values nobody appended, and a txn not seeing its
 own appends. An info txn may have committed: its appends may appear but are never required; it joins the
 graph only when one of its appends was read.
@@ -141,6 +142,34 @@ def _read_checks(res: Result, reads: _Reads, writer: dict, intermediate: dict, f
                                     f"append {lst[-1]}", [t, w], {"key": k}))
 
 
+def _monotonic_reads(res: Result, reads: _Reads) -> None:
+    """Reads never go back on one instance: a read of a key invoked after another read of it on the same
+    instance completed sees at least as much (a standby may lag, never go back; READ COMMITTED still
+    shows every commit made before the statement). Checked apart from the cycles, where a component's
+    allowed G-single cycle would hide it. One anomaly per key and instance."""
+    for k, rs in reads.by_key.items():
+        by_inst: dict[Any, list[tuple[Operation, list]]] = defaultdict(list)
+        for t, lst in rs:
+            if t.instance is not None:
+                by_inst[t.instance].append((t, lst))
+        for inst, group in by_inst.items():
+            events = sorted([(t.complete, 0, n) for n, (t, _l) in enumerate(group) if not math.isinf(t.complete)]
+                            + [(t.invoke, 1, n) for n, (t, _l) in enumerate(group)])
+            best: tuple[Operation, list] | None = None
+            for _at, is_invoke, n in events:
+                t, lst = group[n]
+                if not is_invoke:
+                    if best is None or len(lst) > len(best[1]):
+                        best = (t, lst)
+                elif best is not None and len(lst) < len(best[1]):
+                    earlier, seen = best
+                    res.add(Anomaly("non-monotonic-read",
+                                    f"key {k} on {inst}: T{t.index} read {_brief(lst)} after T{earlier.index} "
+                                    f"had read {_brief(seen)} there (completed {earlier.complete:.3f})",
+                                    [t, earlier], {"key": k, "instance": inst}))
+                    break
+
+
 def _lost(res: Result, reads: _Reads, orders: dict, writer: dict, strict: Callable[[Operation], bool]) -> int:
     """Acknowledged appends absent from the version order while a later-invoked read of the key ran (one
     held to real time: a lagging standby's read proves nothing)."""
@@ -239,6 +268,7 @@ def check(ops: list[Operation], realtime: bool = True, roles: list[RoleSample] |
     reads = _external_reads(res, txns)
     orders = _version_orders(res, reads)
     _read_checks(res, reads, writer, intermediate, failed)
+    _monotonic_reads(res, reads)
     unread = _lost(res, reads, orders, writer, held_to_real_time(roles))
     observed = {writer[(k, v)].index for k, order in orders.items() for v in order if (k, v) in writer}
     nodes = [t for t in txns if t.ok or (t.type == "info" and t.index in observed)]

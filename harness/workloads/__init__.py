@@ -63,6 +63,16 @@ class Workloads:
         """Per-key read / write / compare-and-set."""
         return self._make(Register(self._table("REG"), keys), **kw)
 
+    KINDS = ("bank", "list-append", "register", "unique-ids")
+
+    def make(self, kind: str, **kw: Any) -> TxnWorkload:
+        """The workload of `kind` (one of KINDS) at the suites' usual size."""
+        sized = {"bank": lambda: self.bank(accounts=8, **kw), "list-append": lambda: self.list_append(keys=6, **kw),
+                 "register": lambda: self.register(keys=4, **kw), "unique-ids": lambda: self.unique_ids(**kw)}
+        if kind not in sized:
+            raise ValueError(f"workload kind {kind!r} is not one of {', '.join(self.KINDS)}")
+        return sized[kind]()
+
     def unique_ids(self, **kw: Any) -> TxnWorkload:
         """Ids from a SEQUENCE and from an IDENTITY column."""
         return self._make(UniqueIds(self._table("UID")), **kw)

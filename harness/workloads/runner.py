@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from harness.checkers import Recorded, Result, declare, judge
+from harness.checkers.terms import Terms, allow, forgive, writes  # noqa: F401 - allow: re-exported
 from harness.history import History
-from harness.wait import wait_until
+from harness.wait import hold, wait_until
 from harness.workload import JOIN_MARGIN, WRITE_LOGIN_TIMEOUT, Workload
 from harness.workloads.client import ClientSpec, Tx, main
 
@@ -64,30 +65,42 @@ class Run:
         return wait_until(lambda: self.ok_count(t), timeout, f"{n} {self.wl.model.kind} operations acknowledged",
                           ok=lambda k: k >= n, interval=0.2)
 
+    def writes_acked(self, since: float) -> int:
+        """Write operations (not reads) acknowledged after `since` (monotonic)."""
+        ro = self.wl.model.readonly
+        return sum(1 for op in list(self.history.ops) if op.type == "ok" and op.time > since and not ro(op.f, op.value))
+
+    def hold_no_writes(self, seconds: float, grace: float = 1.0) -> None:
+        """Assert no write is acknowledged for `seconds`, starting `grace` seconds from now (commits already
+        past the redo write when the fault began may still return): the commit path is hung."""
+        time.sleep(grace)
+        t = time.monotonic()
+        hold(lambda: self.writes_acked(t) == 0, seconds, f"no {self.wl.model.kind} write acknowledged")
+
+    def run_for(self, seconds: float) -> None:
+        """Let the workload run `seconds` under whatever is going on (a fault's dwell time)."""
+        time.sleep(seconds)
+
     def check(self, cut_off: dict[str, float] | None = None, *, report: bool = True) -> Result:
         """The verdict of the workload's checker (harness.checkers) over this run.
 
         cut_off {instance: time}: that instance was cut off from the group at `time` (isolated, then
         replaced by a takeover). Writes it acknowledged after that may be lost by design (seed 十二.2.3:
         a client can still reach a primary the group has left); they are judged as `info` (may or may not
-        have happened) and counted in the stats as `acked_after_cut_off`. Everything else stays strict."""
+        have happened) and counted in the stats as `acked_after_cut_off`; its reads after that show a lineage
+        the group has left and are set aside the same way. Everything else stays strict."""
         hist = self.history
-        ops, forgiven = list(hist.ops), 0
-        if cut_off:
-            ops, cut = [], {k.upper(): t for k, t in cut_off.items()}
-            for op in hist.ops:
-                since = cut.get((op.node or "").upper())
-                if op.type == "ok" and since is not None and op.time >= since and not self.wl.model.readonly(
-                        op.f, op.value):
-                    op = dataclasses.replace(op, type="info")
-                    forgiven += 1
-                ops.append(op)
-        view = History(seed=hist.seed, ops=ops, roles=list(hist.roles), notes=list(hist.notes))
+        terms = Terms(cut_off=dict(cut_off or {}), allowed=list(getattr(self.wl.model, "allowed", ())))
+        terms.forgiven = forgive(hist, terms.cut_off) if cut_off else []
+        view = terms.view(hist)
         rec = Recorded(str(hist.path or self.wl.model.kind), self.wl.model.kind, view, self.wl.model.params())
-        res = allow(judge(rec, hist.faults), getattr(self.wl.model, "allowed", ()))
-        res.stats.update(self.counts())
+        terms.stats = dict(self.counts())
         if cut_off:
-            res.stats["acked_after_cut_off"] = forgiven
+            terms.stats["acked_after_cut_off"] = writes(hist, terms.forgiven, self.wl.model.readonly)
+        res = terms.judged(judge(rec, hist.faults))
+        terms.summary = res.summary()
+        if hist.path is not None:
+            terms.save(hist.path)  # python -m harness.check RUN_DIR judges it the same way
         if report:
             self._report(res)
         return res
@@ -113,19 +126,6 @@ class Run:
         if "acked_after_cut_off" in res.stats:
             measure(f"{kind} writes acknowledged after the cut-off", res.stats["acked_after_cut_off"],
                     "ops", note="judged as info: may be lost by design after a takeover")
-
-
-def allow(res: Result, kinds: tuple[str, ...]) -> Result:
-    """The verdict without the anomaly classes the isolation level in use allows (counted in the stats as
-    `allowed`); a verdict left with no anomaly becomes valid, an `unknown` stays unknown."""
-    allowed = [a for a in res.anomalies if a.kind in kinds]
-    if not allowed:
-        return res
-    res.anomalies = [a for a in res.anomalies if a.kind not in kinds]
-    res.stats["allowed"] = ", ".join(sorted({a.kind for a in allowed})) + f" x{len(allowed)}"
-    if res.verdict == "invalid" and not res.anomalies:
-        res.verdict = "valid"
-    return res
 
 
 class TxnWorkload:

@@ -166,7 +166,7 @@ def test_standby_going_back_in_time() -> None:
     b.txn([["append", "x", 1]], (0, 1), node="mema1")
     b.txn([["r", "x", [1]]], (2, 3), node="mema2")
     b.txn([["r", "x", []]], (4, 5), node="mema2")
-    assert listappend.check(b.done(), roles=_roles(None)).kinds() == {"realtime"}
+    assert listappend.check(b.done(), roles=_roles(None)).kinds() == {"realtime", "non-monotonic-read"}
 
 
 @settings(max_examples=30, deadline=None, database=None)
@@ -197,3 +197,38 @@ def test_random_history_with_an_append_erased_from_every_read_is_caught() -> Non
                 m[2] = [v for v in m[2] if v != victim[1]]
     res = listappend.check(operations(hist.ops))
     assert {a.detail.get("value") for a in res.anomalies if a.kind == "lost-append"} == {victim[1]}
+
+
+def test_two_antidependencies_through_real_time_are_g2_realtime_not_realtime() -> None:
+    """T3 misses T2's append, T2 missed T1's, T1 completed before T3 began: a cycle through real time with
+    two rw edges between concurrent txns (READ COMMITTED allows it, like G2); one rw edge stays `realtime`."""
+    b = Build()
+    b.txn([["append", 5, 1]], (0, 1), process="w0")
+    b.txn([["r", 5, []], ["append", 3, 2]], (0.5, 2), process="w1")
+    b.txn([["r", 3, []]], (1.5, 1.6), process="w2")
+    b.txn([["r", 5, [1]], ["r", 3, [2]]], (3, 4), process="final")
+    assert kinds(b) == {"G2-realtime"}
+    stale = Build()
+    stale.txn([["append", 5, 1]], (0, 1), process="w0")
+    stale.txn([["r", 5, []]], (1.5, 1.6), process="w2")
+    stale.txn([["r", 5, [1]]], (3, 4), process="final")
+    assert kinds(stale) == {"realtime"}
+
+
+def test_a_read_going_back_is_found_even_where_a_g_single_cycle_hides_it() -> None:
+    """One anomaly per cycle component: an allowed G-single there would hide the real-time cycle of a
+    standby read going back; non-monotonic-read still names it. Reads on different instances may differ
+    (a lagging standby), so they are not compared."""
+    roles = [RoleSample(0.0, "mema1", "PRIMARY", "OPEN"), RoleSample(0.0, "mema2", "STANDBY", "OPEN")]
+    back = Build()
+    back.txn([["append", "x", 1]], (0, 1), node="mema1")
+    back.txn([["append", "x", 2]], (2, 3), node="mema1")
+    back.txn([["r", "x", [1, 2]]], (4, 5), node="mema2", process="r2")
+    back.txn([["r", "x", [1]]], (6, 7), node="mema2", process="r2")
+    assert "non-monotonic-read" in listappend.check(back.done(), roles=roles).kinds()
+    lag = Build()
+    lag.txn([["append", "x", 1]], (0, 1), node="mema1")
+    lag.txn([["append", "x", 2]], (2, 3), node="mema1")
+    lag.txn([["r", "x", [1, 2]]], (4, 5), node="mema1", process="r1")
+    lag.txn([["r", "x", [1]]], (6, 7), node="mema2", process="r2")
+    assert "non-monotonic-read" not in listappend.check(lag.done(), roles=roles).kinds()

@@ -119,3 +119,71 @@ def test_a_kind_without_checker_is_unknown(tmp_path: Path) -> None:
     (rec,) = load(tmp_path / "history-x.jsonl")
     rec.kind = "queue"
     assert judge(rec).verdict == "unknown"
+
+
+def test_terms_beside_a_history_make_the_offline_verdict_the_suites(tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """A write acknowledged after its instance's cut-off and then lost: invalid without the stored terms,
+    valid (with the suite's figures) with them."""
+    from harness.checkers.terms import Terms, forgive
+
+    path = tmp_path / "history-list-append-1.jsonl"
+    h = History(seed=5, path=path)
+    declare(h, "list-append")
+    h.record("w1", "invoke", "txn", [["append", 1, 10]], node="mema1", at=1.0)
+    h.record("w1", "ok", "txn", [["append", 1, 10]], node="mema1", at=2.0)
+    h.record("w2", "invoke", "txn", [["append", 1, 11]], node="mema1", at=6.0)
+    h.record("w2", "ok", "txn", [["append", 1, 11]], node="mema1", at=7.0)
+    h.record("final", "invoke", "txn", [["r", 1, None]], node="mema2", at=9.0)
+    h.record("final", "ok", "txn", [["r", 1, [10]]], node="mema2", at=9.5)
+    h.close()
+    assert check.main([str(tmp_path)]) == 1
+    assert "lost-append" in capsys.readouterr().out
+    (rec,) = load(path)
+    terms = Terms(cut_off={"mema1": 5.0}, forgiven=forgive(rec.history, {"mema1": 5.0}),
+                  allowed=["G-single", "G2"], stats={"crashed_clients": 0})
+    terms.summary = terms.judged(judge(terms_view := type(rec)(rec.source, rec.kind, terms.view(rec.history),
+                                                             rec.params))).summary()
+    assert terms.forgiven == [("w2", 7.0)] and terms_view.history.ops[3].type == "info"
+    terms.save(path)
+    assert check.main([str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert f"{terms.summary}\n" in out and "crashed_clients=0" in out
+
+
+def test_edn_export_is_jepsen_history_format(tmp_path: Path) -> None:
+    """--edn writes one op map per line: :index, :time in ns from the first event, :type/:f keywords,
+    a numeric :process, list-append micro-ops as [:append k v] / [:r k [..]], faults as :nemesis ops."""
+    path = tmp_path / "history-list-append-1.jsonl"
+    h = History(seed=5, path=path)
+    declare(h, "list-append")
+    h.record("w1", "invoke", "txn", [["append", 1, 10], ["r", 2, None]], node="mema1", at=1.0)
+    h.record("w1", "ok", "txn", [["append", 1, 10], ["r", 2, [3, 4]]], node="mema1", at=1.5)
+    h.record("w2", "invoke", "txn", [["r", 1, None]], node="mema2", at=2.0)
+    h.record("w2", "fail", "txn", [["r", 1, None]], node="mema2", error="-2018: read only", at=2.25)
+    h.close()
+    (tmp_path / "faults.jsonl").write_text(json.dumps({"name": "cut MAL", "link": "MAL", "start": 1.2, "end": 1.8}) + "\n")
+    out = tmp_path / "edn"
+    check.main([str(tmp_path), "--edn", str(out)])  # key 2's values were never appended: garbage-read
+    lines = (out / "history-list-append-1.edn").read_text().splitlines()
+    assert lines == [
+        '{:index 0, :time 0, :type :invoke, :process 0, :f :txn, :value [[:append 1 10] [:r 2 nil]], '
+        ':client "w1", :node "mema1"}',
+        '{:index 1, :time 200000000, :type :info, :process :nemesis, :f :start, :value "cut MAL"}',
+        '{:index 2, :time 500000000, :type :ok, :process 0, :f :txn, :value [[:append 1 10] [:r 2 [3 4]]], '
+        ':client "w1", :node "mema1"}',
+        '{:index 3, :time 800000000, :type :info, :process :nemesis, :f :stop, :value "cut MAL"}',
+        '{:index 4, :time 1000000000, :type :invoke, :process 1, :f :txn, :value [[:r 1 nil]], :client "w2", '
+        ':node "mema2"}',
+        '{:index 5, :time 1250000000, :type :fail, :process 1, :f :txn, :value [[:r 1 nil]], :client "w2", '
+        ':node "mema2", :error "-2018: read only"}',
+    ]
+
+
+def test_edn_values_of_bank_and_register() -> None:
+    from harness.checkers import edn
+
+    assert edn.value({"0": 100, "1": 95}) == "{0 100, 1 95}"
+    assert edn.value({"from": "0", "to": "3", "amount": 5}) == '{:from "0", :to "3", :amount 5}'
+    assert edn.value([2, None]) == "[2 nil]"
+    assert edn.value('say "hi"') == '"say \\"hi\\""'

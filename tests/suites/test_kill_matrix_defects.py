@@ -23,6 +23,9 @@ SW = "suites/failover/test_switchover.py::test_switchover_to_the_standby_and_bac
 TK_HEALTHY = "suites/failover/test_takeover.py::test_takeover_is_refused_while_the_group_is_healthy"
 OGUID = "suites/lifecycle/test_oguid_guard.py::test_watcher_refuses_an_instance_with_another_oguid"
 STANDBY_RO = "suites/replication/test_redo_apply.py::test_standby_rejects_dml_and_ddl"
+CONS = "suites/consistency/test_failover.py"
+CONS_SW = CONS + "::test_no_anomaly_through_a_switchover_and_back"
+CONS_TK = CONS + "::test_no_anomaly_through_a_takeover_after_the_primary_host_is_isolated"
 SMOKE_HEALTHY = "suites/smoke/test_smoke.py::test_group_is_built_and_healthy"
 
 # (defect, suite test that must go red under it); the fast ones run by default
@@ -37,6 +40,11 @@ SLOW = [
     ("standby-skips-redo", SW),                   # divergence check after the switchover
     ("wrong-svrmode", "suites/smoke/test_smoke.py::test_service_name_reaches_the_primary"),
     ("commit-not-durable", SW),
+    # anomaly-class defects: only the transactional checkers see them (suites/consistency)
+    ("standby-partial-apply", CONS_SW + "[bank]"),         # bank: partial transfer read on the standby
+    ("standby-stale-read", CONS_SW + "[list-append]"),     # list-append: a standby read going back
+    ("demoted-primary-acks", CONS_SW + "[list-append]"),   # list-append: appends acked then lost
+    ("takeover-lost-update", CONS_TK),                     # list-append: the last acked append lost
 ]
 TIMEOUT = 300.0
 

@@ -108,3 +108,20 @@ def test_an_op_inside_a_role_change_is_not_held_to_real_time() -> None:
     assert held(Operation(0, "p", "ok", "txn", [], 0.5, 0.9, "a"))
     assert not held(Operation(1, "p", "ok", "txn", [], 1.5, 1.6, "a"))  # b was primary at the next poll
     assert held(Operation(2, "p", "ok", "txn", [], 2.5, 2.6, "b"))
+
+
+def test_offline_check_prints_the_verdict_the_run_gave(tmp_path: Path, capsys) -> None:
+    """The run stores its terms (cut-off, forgiven ops, allowed classes, its figures) beside the history;
+    `python -m harness.check` re-judges with them and prints the very summary the suite got."""
+    from harness import check
+
+    wl = _workloads(tmp_path).register(**_fake(writers=2))
+    with wl.running(acked=5) as history:
+        history.wait_ok(10, timeout=30)
+    verdict = history.check({INST: 0.0}, report=False)
+    assert verdict.stats["acked_after_cut_off"] > 0
+    terms = list(tmp_path.glob("history-register-*.terms.json"))
+    assert len(terms) == 1
+    check.main([str(tmp_path)])
+    out = capsys.readouterr().out
+    assert f"{verdict.summary()}\n" in out, out

@@ -181,7 +181,8 @@ class Agent:
             self.mal.dw_status = int(m.group(2))
             return Result(kind="other")
         if _KEEP.match(s):
-            drop = bugs.active("switchover-drops-keepbuf") and self.mal.dw_status == 6
+            drop = (bugs.active("switchover-drops-keepbuf") and self.mal.dw_status == 6) or \
+                (bugs.active("takeover-lost-update") and self.mal.dw_status == 7)
             self.mal.apply_keep(drop=drop)
             return Result(kind="other")
         raise DmError(-2007, lang.msg("dw_bad_stmt", sql=sql))

@@ -23,7 +23,7 @@ import queue
 import threading
 import time
 
-from .. import bugs, lang
+from .. import anomalies, bugs, lang
 from ..api import RedoRecord
 from ..errors import DmError
 from . import protocol
@@ -67,11 +67,12 @@ def _err(code: int, key: str, **fmt: object) -> DmError:
 class Pkg:
     """A received RLOG_PKG: header fields checked on arrival, the body decoded only when applied."""
 
-    __slots__ = ("lsn_lo", "lsn_hi", "oguid", "permanent_magic", "db_magic", "blob")
+    __slots__ = ("lsn_lo", "lsn_hi", "oguid", "permanent_magic", "db_magic", "blob", "at")
 
     def __init__(self, hdr: tuple, blob: bytes):
         self.lsn_lo, self.lsn_hi, self.oguid, self.permanent_magic, self.db_magic = hdr
         self.blob = blob
+        self.at = time.monotonic()
 
     @staticmethod
     def header(rec: RedoRecord) -> tuple:
@@ -129,6 +130,7 @@ class Mal:
         self.flush_interval = float(os.environ.get("DMEMU_KEEP_FLUSH_INTERVAL", "1.0"))
         self._async_q: queue.Queue | None = None
         self.recent = collections.deque(maxlen=64)
+        self.discard = False               # takeover-lost-update: the apply queue is being thrown away
         self.listener = protocol.Listener(me.host, me.port, self._on_conn, name=f"mal-{me.name}",
                                           on_request=self._on_request, on_push=self._on_push)
         threading.Thread(target=self._checker, name="mal-check", daemon=True).start()
@@ -447,7 +449,10 @@ class Mal:
             except queue.Empty:
                 continue
             try:
-                self._apply(pkg.record())
+                while anomalies.holds(pkg.at) and not self.discard and not self._stop.is_set():
+                    time.sleep(0.05)
+                if not self.discard:
+                    self._apply(pkg.record())
             except Exception as e:                    # noqa: BLE001 - reported in the views, never fatal
                 self.recent.append(f"apply LSN[{pkg.lsn_lo}-{pkg.lsn_hi}] failed: {e}")
             finally:
@@ -470,4 +475,8 @@ class Mal:
                 else:
                     self.recv_hi = -1
                 self.keep = None
-            self.apply_q.join()
+            self.discard = drop and self.dw_status == 7 and bugs.active("takeover-lost-update")
+            try:
+                self.apply_q.join()
+            finally:
+                self.discard = False

@@ -25,7 +25,7 @@ import sys
 import threading
 import time
 
-from .. import bugs, lang
+from .. import bugs, hostfaults, lang
 from ..errors import DmError
 from ..ini import load as load_ini
 from ..instance import is_running
@@ -85,7 +85,7 @@ lang.register({
 
 
 def now_str(ts: float | None = None) -> str:
-    return _dt.datetime.fromtimestamp(ts or time.time()).strftime("%Y-%m-%d %H:%M:%S")
+    return _dt.datetime.fromtimestamp(ts or hostfaults.now()).strftime("%Y-%m-%d %H:%M:%S")
 
 
 class Watcher:
@@ -165,7 +165,7 @@ class Watcher:
     def wmsg(self) -> dict:
         c = self.cfg
         return {"op": "wmsg", "name": self.inst_name, "group": c.group, "dw_ip": self.me.host,
-                "dw_port": self.me.dw_port, "wtime": time.time(), "wtype": c.dw_type, "wstatus": self.wstatus,
+                "dw_port": self.me.dw_port, "wtime": hostfaults.now(), "wtype": c.dw_type, "wstatus": self.wstatus,
                 "wctlstat": self.wctlstat, "inst_ok": self.inst_ok(), "inst": dict(self.inst),
                 "dw_mode": c.dw_mode, "dw_error_time": c.dw_error_time, "inst_error_time": c.inst_error_time,
                 "inst_recover_time": self.recover_time, "auto_restart": self.auto_restart,

@@ -14,6 +14,8 @@ import re
 import sqlite3
 import uuid
 
+from .. import hostfaults
+
 # DM/Oracle date format elements -> strftime
 _FMT = [("YYYY", "%Y"), ("YY", "%y"), ("MM", "%m"), ("MON", "%b"), ("DD", "%d"), ("HH24", "%H"),
         ("HH12", "%I"), ("HH", "%H"), ("MI", "%M"), ("SS", "%S"), ("FF6", "%f"), ("FF", "%f"), ("AM", "%p"),
@@ -180,7 +182,7 @@ def _concat(*args):
 
 
 def _now() -> str:
-    return _dt.datetime.now().isoformat(sep=" ", timespec="microseconds")
+    return _dt.datetime.fromtimestamp(hostfaults.now()).isoformat(sep=" ", timespec="microseconds")
 
 
 def _ts_shift(v, modifier):

@@ -1,5 +1,6 @@
-"""Failover under transactional workloads: no anomaly a client can see through a switchover and back
-(seed 十二.2.1) or a takeover after the primary's host is lost (seed 十二.2.2).
+"""Consistency through failover: no anomaly a client can see through a switchover and back (seed
+十二.2.1), a takeover after the primary's host is lost (seed 十二.2.2), or a kill -9 of the primary's
+dmserver under its watcher (reference 3.4).
 
 Each workload records every operation (invoke, ok / fail / info, instance) and its checker
 (harness.checkers) judges the run: bank (whole transfers only, also on the standby), list-append
@@ -11,32 +12,21 @@ from __future__ import annotations
 
 import pytest
 
-pytestmark = [pytest.mark.failover]
+from harness.workloads import Workloads
 
-WORKLOADS = {
-    "bank": lambda w: w.bank(accounts=8),
-    "list-append": lambda w: w.list_append(keys=6),
-    "register": lambda w: w.register(keys=4),
-    "unique-ids": lambda w: w.unique_ids(),
-}
+pytestmark = [pytest.mark.consistency, pytest.mark.failover]
 
 
-@pytest.mark.parametrize("kind", list(WORKLOADS))
+
+@pytest.mark.parametrize("kind", list(Workloads.KINDS))
 def test_no_anomaly_through_a_switchover_and_back(kind, dw, monitor, runbook, workloads) -> None:
     """Seed 十二.2.1: `switchover` to the standby and back while the workload runs; the clients follow the
     primary through the service name, the pinned readers keep reading each instance. The checker finds
     no anomaly and operations were acknowledged after each switchover."""
     old, new = dw.primary, dw.standby
-    with WORKLOADS[kind](workloads).running() as history:
-        monitor.login()
-        monitor.switchover(new.name)
-        dw.wait_roles(primary=new, standby=old)
-        monitor.wait_healthy()
-        history.wait_ok(10)
-        monitor.switchover(old.name)
-        dw.wait_roles(primary=old, standby=new)
-        monitor.wait_healthy()
-        history.wait_ok(10)
+    with workloads.make(kind).running() as history:
+        runbook.switchover(monitor, new, history)
+        runbook.switchover(monitor, old, history)
     verdict = history.check()
     assert verdict.valid, verdict.explain()
     assert verdict.stats["ok"] > 0, verdict.explain()
@@ -65,3 +55,18 @@ def test_no_anomaly_through_a_takeover_after_the_primary_host_is_isolated(dw, mo
         verdict = history.check(cut_off={old.name: fault.start})
         assert verdict.valid, verdict.explain()
     assert dw.role(new).writable_primary
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["bank", "list-append", "register"])
+def test_no_anomaly_when_the_primary_dmserver_is_killed(kind, dw, runbook, workloads, chaos) -> None:
+    """Reference 3.4 (INST_AUTO_RESTART=1): kill -9 the primary's dmserver; its watcher restarts it as
+    PRIMARY (MANUAL: no takeover). Writes in flight are `info`; nothing acknowledged may be lost and no
+    read may see a partial or backwards state."""
+    old, new = dw.primary, dw.standby
+    with workloads.make(kind).running() as history:
+        chaos.kill(old.host_name, "dmserver")
+        dw.wait_roles(primary=old, standby=new, timeout=dw.t.timers.recovery())
+        history.wait_ok(10)
+    verdict = history.check()
+    assert verdict.valid, verdict.explain()
