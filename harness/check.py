@@ -2,8 +2,9 @@
 
 Why: a run folder holds everything a verdict needs (the workload histories, role samples inside them, the
 fault log), so a verdict can be re-checked, or checked with newer checkers, long after the run. Every
-`history*.jsonl` under the folder is judged with the checker of its workload kind (set-full for the insert
-workload); one line per history, the anomalies of those not valid, a summary. Exit 1 when any is invalid.
+`history*.jsonl` (or `.jsonl.gz`, as the run folder stores it) under the folder is judged with the checker
+of its workload kind (set-full for the insert workload); one line per history, the anomalies of those not
+valid, a summary. Exit 1 when any is invalid.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from harness.archive import histories
 from harness.checkers import Recorded, judge, load
 
 
@@ -70,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     faults = load_faults(args.run_dir)
     counts = {"valid": 0, "invalid": 0, "unknown": 0}
-    recs, copies = distinct(rec for path in sorted(args.run_dir.rglob("history*.jsonl")) for rec in load(path))
+    recs, copies = distinct(rec for path in histories(args.run_dir) for rec in load(path))
     for rec in recs:
         res = judge(rec, _overlapping(faults, rec.history.ops), max_states=args.max_states,
                     time_limit=args.time_limit)
