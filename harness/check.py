@@ -39,7 +39,8 @@ def load_faults(run_dir: Path) -> list[Any]:
     return sorted(seen.values(), key=lambda f: f.start)
 
 
-def _overlapping(faults: list[Any], ops: list[Any]) -> list[Any]:
+def overlapping(faults: list[Any], ops: list[Any]) -> list[Any]:
+    """The faults whose window touches the span of these operations."""
     if not ops:
         return []
     lo, hi = min(o.time for o in ops), max(o.time for o in ops)
@@ -74,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     counts = {"valid": 0, "invalid": 0, "unknown": 0}
     recs, copies = distinct(rec for path in histories(args.run_dir) for rec in load(path))
     for rec in recs:
-        res = judge(rec, _overlapping(faults, rec.history.ops), max_states=args.max_states,
+        res = judge(rec, overlapping(faults, rec.history.ops), max_states=args.max_states,
                     time_limit=args.time_limit)
         counts[res.verdict] = counts.get(res.verdict, 0) + 1
         where = rec.source.replace(str(args.run_dir) + "/", "", 1)

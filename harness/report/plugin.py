@@ -210,6 +210,17 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> Iterator[N
     _finish_files(session.config, int(exitstatus))
 
 
+def _trend_section(run_dir: Path) -> str:
+    """This run against the earlier ones of the report dir (harness.report.trend); a broken earlier run
+    folder must not cost the report, so a failure is one line in the section instead."""
+    from harness.report.trend import report_section
+
+    try:
+        return report_section(run_dir)
+    except Exception as exc:  # noqa: BLE001 - shown in the report, the run's own verdict stands
+        return f'<section id="dw-trend"><p class="dw-error">trend: {escape(type(exc).__name__)}: {escape(str(exc))}</p></section>'
+
+
 def _finish_files(config: pytest.Config, exitstatus: int) -> None:
     run = run_of(config)
     if run is None or run.run_dir is None:
@@ -232,7 +243,7 @@ def _finish_files(config: pytest.Config, exitstatus: int) -> None:
     if html_path.exists() and not worker:
         text = html_path.read_text(encoding="utf-8")
         interrupted = exitstatus == int(pytest.ExitCode.INTERRUPTED)
-        block = top_block(run, interrupted, exitstatus)
+        block = top_block(run, interrupted, exitstatus, extra=_trend_section(run.run_dir))
         m = re.search(r'<h1 id="title">.*?</h1>\s*<p>.*?</p>', text, re.S)
         text = text[:m.end()] + block + text[m.end():] if m else text.replace("<body>", "<body>" + block, 1)
         html_path.write_text(redact(text), encoding="utf-8")

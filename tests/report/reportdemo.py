@@ -119,11 +119,12 @@ def _chromium_run(args: list[str], timeout: float) -> subprocess.CompletedProces
         shutil.rmtree(profile, ignore_errors=True)
 
 
-def probe(html: Path, workdir: Path, timeout: float = 60) -> dict:
-    """Open a probed copy of html in headless Chromium and return what was visible (see PROBE)."""
+def probe(html: Path, workdir: Path, timeout: float = 60, script: str = PROBE) -> dict:
+    """Open a probed copy of html in headless Chromium and return what was visible (see PROBE; another
+    page passes its own script, which writes its findings as JSON into <pre id="dw-probe">)."""
     copy = workdir / "probe.html"
     text = html.read_text(encoding="utf-8")
-    copy.write_text(text.replace("</body>", PROBE + "</body>", 1), encoding="utf-8")
+    copy.write_text(text.replace("</body>", script + "</body>", 1), encoding="utf-8")
     res = _chromium_run(["--virtual-time-budget=5000", "--window-size=1280,2400", "--dump-dom",
                          copy.as_uri()], timeout)
     start = res.stdout.find('<pre id="dw-probe">')
