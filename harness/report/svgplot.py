@@ -46,7 +46,8 @@ def line_chart(title: str, unit: str, labels: Sequence[str], values: Sequence[fl
                      f'r="{6 if newest else 4}" fill="{color}"><title>{escape(labels[i])}: {format_value(v)} '
                      f"{escape(unit)}</title></circle>")
     for i, label in enumerate(labels):
-        parts.append(f'<text x="{x(i):.1f}" y="{HEIGHT - _BOTTOM + 16}" font-size="10" text-anchor="middle">'
+        anchor = "end" if i == len(labels) - 1 and len(labels) > 1 else "start" if i == 0 else "middle"
+        parts.append(f'<text x="{x(i):.1f}" y="{HEIGHT - _BOTTOM + 16}" font-size="10" text-anchor="{anchor}">'
                      f"{escape(label[:18])}</text>")
     parts.append("</svg>")
     return "".join(parts)

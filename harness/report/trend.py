@@ -215,7 +215,7 @@ def plots_html(trend: Trend) -> str:
     """One inline SVG chart per figure (RTO, RPO, switchover, takeover, apply lag, suite durations)."""
     runs = [*trend.earlier, trend.newest]
     labels = [f"{r.run[4:13]} {r.build[-12:]}" for r in runs]
-    charts = "".join(f'<figure class="dw-plot" data-series="{escape(name)}">' + line_chart(
+    charts = "".join(f'<figure class="dw-plot" style="display:inline-block" data-series="{escape(name)}">' + line_chart(
         name, series.unit_of(name), labels, [r.figures().get(name) for r in runs], [r.failed for r in runs])
         + "</figure>" for name in _series_names(runs))
     return (f'<h2 id="dw-trend-plots">Figures over runs</h2>'
