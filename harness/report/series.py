@@ -8,6 +8,7 @@ lag and suite durations, each read from what the run stored (never from a senten
   `show` reported the new roles (the procedure's "(decision)" steps in steps.jsonl).
 - apply lag: the largest "max apply lag" measurement, else the largest lag among the apply-lag samples.
 - suite <name>: the summed junit time of the tests of suites/<name>.
+A merged run (python -m harness.report.merge) is read through its shards' folders.
 """
 
 from __future__ import annotations
@@ -117,14 +118,21 @@ def suite_durations(junit: Path) -> dict[str, float]:
     return out
 
 
+def parts(folder: Path) -> list[Path]:
+    """The folders holding a run's files: the run folder, or a merged folder's shards (links under shards/)."""
+    shards = sorted(p.resolve() for p in (folder / "shards").glob("*") if p.is_dir())
+    return shards or [folder]
+
+
 def run_figures(folder: Path, measurements: list[dict]) -> dict[str, float]:
     """Every trend figure one run folder yields (series name -> value); series without data are absent."""
     figures: dict[str, float] = {}
     _measurements(measurements, figures)
-    _rto(folder, figures)
-    _steps(folder, figures)
-    if "apply lag" not in figures:
-        _apply_lag_samples(folder, figures)
+    for part in parts(folder):
+        _rto(part, figures)
+        _steps(part, figures)
+        if "apply lag" not in figures:
+            _apply_lag_samples(part, figures)
     for suite, seconds in suite_durations(folder / "junit.xml").items():
         figures[f"suite {suite}"] = round(seconds, 3)
     return figures

@@ -5,61 +5,13 @@ status a nightly job keys on, and the page as headless Chromium shows it."""
 from __future__ import annotations
 
 import json
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from fakeruns import RUNS, fake_run
 from reportdemo import probe
 
-from harness import archive
-from harness.history import History
 from harness.report import series, trend
-
-TOPOLOGY = {"group": "GRP1", "dw_mode": "MANUAL", "timers": {"dw_error_time": 4},
-            "hosts": {"host1": {"role": "primary"}, "host2": {"role": "standby"}}}
-RUNS = ("20261201T010000Z-aaaaaa", "20261202T010000Z-bbbbbb", "20261203T010000Z-cccccc")
-
-
-def fake_run(reports: Path, run: str, build: str, *, takeover_ok: bool, outage: float, lost: int,
-             takeover_s: float, lag: int) -> Path:
-    """A run folder as a session leaves it: env, junit, sign-off, measurements, steps and a compressed
-    workload history with the fault around which writes stopped for `outage` seconds."""
-    folder = reports / run
-    folder.mkdir(parents=True)
-    (folder / "env.json").write_text(json.dumps({"target": "emulator", "topology": TOPOLOGY,
-                                                 "dm_build": {"BUILD_VERSION": build}}))
-    root = ET.Element("testsuites")
-    suite = ET.SubElement(root, "testsuite")
-    for cls, name, ok, secs in (("suites.failover.test_takeover", "test_takeover", takeover_ok, 40.0),
-                                ("suites.failover.test_switchover", "test_switchover", True, 30.0),
-                                ("suites.smoke.test_group", "test_show", True, 5.0)):
-        case = ET.SubElement(suite, "testcase", classname=cls, name=name, time=str(secs))
-        if not ok:
-            ET.SubElement(case, "failure", message="takeover left two primaries")
-    ET.ElementTree(root).write(folder / "junit.xml")
-    outcome = "passed" if takeover_ok else "failed"
-    (folder / "signoff.json").write_text(json.dumps({"exitstatus": 0 if takeover_ok else 1, "tallies": {
-        "takeover": {"outcomes": {"suites/failover/test_takeover.py::test_takeover": outcome}, "pending": []}}}))
-    (folder / "measurements.json").write_text(json.dumps([
-        {"test": "suites/failover/test_takeover.py::test_takeover", "name": "acknowledged writes lost",
-         "value": lost, "unit": "writes"},
-        {"test": "suites/replication/test_redo_apply.py::test_bulk", "name": "max apply lag", "value": lag,
-         "unit": "LSN"}]))
-    steps = [{"step": "monitor: switchover GRP1.mema2 (decision)", "duration": 3.5, "ok": True},
-             {"step": "monitor: takeover GRP1.mema2 (decision)", "duration": takeover_s, "ok": True},
-             {"step": "monitor: takeover GRP1.mema1 (decision)", "duration": 99.0, "ok": False}]
-    (folder / "steps.jsonl").write_text("".join(json.dumps(s) + "\n" for s in steps))
-    h = History(seed=1, path=folder / "history-dw_chk.jsonl")
-    t = 100.0
-    for i in range(40):
-        h.record("w0", "invoke", "add", i, at=t)
-        h.record("w0", "ok", "add", i, at=t + 0.1)
-        t += outage if i == 19 else 0.5
-    h.close()
-    archive.compress(folder / "history-dw_chk.jsonl")
-    (folder / "faults.jsonl").write_text(json.dumps({"name": "isolate host1", "start": 100.0 + 19 * 0.5 + 0.2,
-                                                     "end": 100.0 + 19 * 0.5 + 1.0}) + "\n")
-    return folder
 
 
 @pytest.fixture
@@ -162,3 +114,12 @@ def test_every_report_has_the_trend_section(tmp_path: Path) -> None:
     assert '<section id="dw-trend">' in page and f"Compared with {first.name}" in page
     assert "Verdicts that changed (0)" in page and 'id="dw-trend-plots"' in page
     assert (second / "figures.json").is_file(), "the run keeps its figures for later trends"
+
+
+def test_a_merged_run_is_read_through_its_shards(reports: Path) -> None:
+    from harness.report.merge import merge
+
+    merged = merge([reports / RUNS[0], reports / RUNS[1]], reports / "20261204T010000Z-eeeeee")
+    figs = series.run_figures(merged.folder, json.loads((merged.folder / "measurements.json").read_text()))
+    assert figs["RTO"] == pytest.approx(7.0) and figs["takeover"] == 8.0 and figs["apply lag"] == 950
+    assert figs["suite failover"] == 140.0, "both shards' junit times"
