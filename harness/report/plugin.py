@@ -21,7 +21,7 @@ import pytest
 
 from harness import archive, progress
 from harness.redact import redact, redact_file
-from harness.report import runfolder
+from harness.report import remote, runfolder
 from harness.report.api import Recorder
 from harness.report.attachments import render
 from harness.report.autoattach import auto_attach
@@ -76,14 +76,18 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
     """xdist controller: tell each worker where the run folder is (it writes into a sub-folder)."""
-    node.workerinput.update(runfolder.worker_input(node.config))
+    node.workerinput.update(runfolder.worker_input(node.config, remote=remote.is_remote(node)))
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: Any, error: Any) -> None:
-    """xdist controller: take a finished worker's measurements, plots and errors into the one report."""
+    """xdist controller: take a finished worker's measurements, plots and errors into the one report, and
+    a remote worker's folder into <run folder>/<gwN>/."""
     run = run_of(node.config)
-    data = getattr(node, "workeroutput", {}).get("dmdw_report")
+    output = getattr(node, "workeroutput", {})
+    data = output.get("dmdw_report")
+    if run is not None and run.run_dir is not None and output.get(remote.OUTPUT_KEY):
+        remote.unpack(output[remote.OUTPUT_KEY], run.run_dir / node.gateway.id)
     if run is None or not data:
         return
     run.measurements += [Measurement(**m) for m in data["measurements"]]
@@ -250,3 +254,5 @@ def _finish_files(config: pytest.Config, exitstatus: int) -> None:
     for path in sorted(run.run_dir.rglob("*")):
         if path.is_file() and not path.is_symlink() and path != html_path and path.suffix != ".png":
             redact_file(path)
+    if runfolder.is_remote_worker(config):  # its folder goes back to the controller (harness.report.remote)
+        config.workeroutput[remote.OUTPUT_KEY] = remote.pack(run.run_dir)  # type: ignore[attr-defined]
