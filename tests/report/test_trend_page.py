@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from fakeruns import RUNS, fake_run
-from reportdemo import probe
+from reportdemo import probe, probe_script
 
 from harness.report import series, trend
 
@@ -65,41 +65,21 @@ def test_exit_status_for_a_nightly_job(reports: Path, capsys: pytest.CaptureFixt
     capsys.readouterr()
 
 
-TREND_PROBE = """
-<script>
-(function () {
-  function vis(el) {
-    if (!el) return false;
-    var r = el.getBoundingClientRect(), s = getComputedStyle(el);
-    return r.width > 0 && r.height > 0 && s.display !== 'none' && s.visibility !== 'hidden';
-  }
-  function probe() {
+TREND_PROBE = probe_script("""
     var changed = document.getElementById('dw-changed');
     var table = changed ? changed.nextElementSibling : null;
     var nf = document.getElementById('dw-new-failures');
     var figs = Array.prototype.slice.call(document.querySelectorAll('figure[data-series] svg'));
-    var res = {
+    var points = Array.prototype.slice.call(document.querySelectorAll('circle.dw-point'));
+    return {
       changed_visible: vis(table),
       changed_text: table ? table.innerText : '',
       new_failures_text: nf && nf.nextElementSibling ? nf.nextElementSibling.innerText : '',
       plots: figs.map(function (s) { return s.parentNode.getAttribute('data-series'); }),
       plots_visible: figs.filter(vis).length,
-      points: document.querySelectorAll('circle.dw-point').length,
-      red_points: Array.prototype.slice.call(document.querySelectorAll('circle.dw-point'))
-        .filter(function (c) { return c.getAttribute('fill') === '#c62828'; }).length,
-      external: Array.prototype.slice.call(document.querySelectorAll('img[src],script[src],link[href]'))
-        .map(function (e) { return e.getAttribute('src') || e.getAttribute('href'); })
-        .filter(function (u) { return u && !/^data:/.test(u); }),
-    };
-    var pre = document.createElement('pre');
-    pre.id = 'dw-probe';
-    pre.textContent = JSON.stringify(res);
-    document.body.appendChild(pre);
-  }
-  if (document.readyState === 'complete') probe(); else window.addEventListener('load', probe);
-})();
-</script>
-"""
+      points: points.length,
+      red_points: points.filter(function (c) { return c.getAttribute('fill') === '#c62828'; }).length,
+    };""")
 
 
 def test_every_report_has_the_trend_section(tmp_path: Path) -> None:
