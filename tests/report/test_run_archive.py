@@ -76,3 +76,35 @@ def test_offline_check_reads_compressed_histories(tmp_path: Path, capsys: pytest
     out = capsys.readouterr().out
     assert "history-dw_chk.jsonl.gz [set, seed 11] set-full: VALID" in out
     assert "tests/t1/history.jsonl.gz" in out and "2 histories: 1 valid, 1 invalid" in out
+
+
+def test_a_remote_workers_folder_travels_back_packed(tmp_path: Path) -> None:
+    import base64
+    import io
+    import tarfile
+
+    from harness.report import remote
+
+    folder = remote.worker_folder("20261205T000000Z-abcdef", "gw1")
+    try:
+        _history(folder / "history-a.jsonl")
+        archive.compress(folder / "history-a.jsonl")
+        (folder / "tests" / "t1").mkdir(parents=True)
+        (folder / "tests" / "t1" / "show.txt").write_text("GRP1 mema1 PRIMARY OPEN")
+        data = remote.pack(folder)
+        assert not folder.parent.exists(), "the worker's own copy is removed once packed"
+        dest = tmp_path / "run" / "gw1"
+        assert remote.unpack(data, dest) == 2
+        assert (dest / "tests" / "t1" / "show.txt").read_text() == "GRP1 mema1 PRIMARY OPEN"
+        assert len(History.load(dest / "history-a.jsonl.gz").ops) == 402
+    finally:
+        import shutil
+
+        shutil.rmtree(folder.parent, ignore_errors=True)
+    buf = io.BytesIO()  # a member leaving the destination is not written
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        info = tarfile.TarInfo("../escaped.txt")
+        info.size = 2
+        tar.addfile(info, io.BytesIO(b"no"))
+    assert remote.unpack(base64.b64encode(buf.getvalue()).decode(), tmp_path / "run" / "gw2") == 0
+    assert not (tmp_path / "run" / "escaped.txt").exists()
