@@ -2,8 +2,9 @@
 
 Why: a run folder holds everything a verdict needs (the workload histories, role samples inside them, the
 fault log), so a verdict can be re-checked, or checked with newer checkers, long after the run. Every
-`history*.jsonl` under the folder is judged with the checker of its workload kind (set-full for the insert
-workload); one line per history, the anomalies of those not valid, a summary. Exit 1 when any is invalid.
+`history*.jsonl` (or `.jsonl.gz`, as the run folder stores it) under the folder is judged with the checker
+of its workload kind (set-full for the insert workload); one line per history, the anomalies of those not
+valid, a summary. Exit 1 when any is invalid.
 A history's terms (cut-offs, allowed anomaly classes: harness/checkers/terms.py) are read from the
 `<history>.terms.json` beside it, so the verdicts are the ones the report showed. `--edn DIR` also writes
 each history in Jepsen's EDN history format (harness/checkers/edn.py) as DIR/<history>.edn.
@@ -19,6 +20,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from harness.archive import histories
 from harness.checkers import Recorded, edn, judge, load
 from harness.checkers.terms import Terms
 
@@ -41,7 +43,8 @@ def load_faults(run_dir: Path) -> list[Any]:
     return sorted(seen.values(), key=lambda f: f.start)
 
 
-def _overlapping(faults: list[Any], ops: list[Any]) -> list[Any]:
+def overlapping(faults: list[Any], ops: list[Any]) -> list[Any]:
+    """The faults whose window touches the span of these operations."""
     if not ops:
         return []
     lo, hi = min(o.time for o in ops), max(o.time for o in ops)
@@ -67,7 +70,7 @@ def export_edn(rec: Recorded, faults: list[Any], out_dir: Path, run_dir: Path) -
     rel = Path(rec.source.split(":")[0]).resolve().relative_to(run_dir.resolve())
     path = out_dir / rel.with_suffix(".edn")
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(x + "\n" for x in edn.lines(rec.history, _overlapping(faults, rec.history.ops))),
+    path.write_text("".join(x + "\n" for x in edn.lines(rec.history, overlapping(faults, rec.history.ops))),
                     encoding="utf-8")
     return path
 
@@ -85,12 +88,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     faults = load_faults(args.run_dir)
     counts = {"valid": 0, "invalid": 0, "unknown": 0}
-    recs, copies = distinct(rec for path in sorted(args.run_dir.rglob("history*.jsonl")) for rec in load(path))
+    recs, copies = distinct(rec for path in histories(args.run_dir) for rec in load(path))
     for rec in recs:
         terms = Terms.load(rec.source) if Path(rec.source).is_file() else None
         if terms is not None:
             rec = Recorded(rec.source, rec.kind, terms.view(rec.history), rec.params)
-        res = judge(rec, _overlapping(faults, rec.history.ops), max_states=args.max_states,
+        res = judge(rec, overlapping(faults, rec.history.ops), max_states=args.max_states,
                     time_limit=args.time_limit)
         if terms is not None:
             res = terms.judged(res)

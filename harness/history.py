@@ -158,9 +158,11 @@ class History:
 
     @classmethod
     def load(cls, path: str | Path) -> History:
-        """Read a JSONL history back (for re-analysis of a stored run)."""
+        """Read a JSONL history back, plain or gzip (for re-analysis of a stored run)."""
+        from harness.archive import read_text
+
         hist = cls()
-        for line in Path(path).read_text(encoding="utf-8").splitlines():
+        for line in read_text(Path(path)).splitlines():
             if not line.strip():
                 continue
             rec = json.loads(line)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.archive import read_text
 from harness.checkers.uniqueids import ID_FS
 from harness.history import History, Op, RoleSample, TableSnapshot
 
@@ -77,10 +78,10 @@ def _apply(hist: History, rec: dict[str, Any], state: dict[str, Any]) -> None:
 
 
 def load(path: str | Path) -> list[Recorded]:
-    """Every run recorded in one JSONL file (a new run starts at each `meta` record)."""
+    """Every run recorded in one JSONL file, plain or gzip (a new run starts at each `meta` record)."""
     path = Path(path)
     runs: list[tuple[History, dict[str, Any]]] = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
+    for n, line in enumerate(read_text(path).splitlines()):
         if not line.strip():
             continue
         try:

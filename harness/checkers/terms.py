@@ -37,7 +37,7 @@ class Terms:
     @staticmethod
     def path_for(history_path: str | Path) -> Path:
         p = Path(history_path)
-        return p.with_name(p.name.removesuffix(".jsonl") + SUFFIX)
+        return p.with_name(p.name.removesuffix(".gz").removesuffix(".jsonl") + SUFFIX)
 
     def save(self, history_path: str | Path) -> Path:
         path = self.path_for(history_path)

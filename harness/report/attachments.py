@@ -7,6 +7,7 @@ Kinds: steps, show, log, timeline, apply_lag (see harness/ARCHITECTURE.md, "Repo
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 import re
 from collections.abc import Mapping
@@ -15,8 +16,9 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from harness import plots
+from harness import archive, plots
 from harness.redact import redact
+from harness.report import runfolder
 from harness.report.html import plot_anchor, steps_html
 from harness.report.state import Run
 
@@ -40,7 +42,7 @@ def render(run: Run, nodeid: str, kind: str, payload: Any, name: str | None,
         if kind == "log":
             return _log(run, nodeid, payload, name, failed), None
         if kind == "timeline":
-            return "", _timeline(run, nodeid, payload)
+            return _timeline(run, nodeid, payload)
         if kind == "apply_lag":
             data = payload if isinstance(payload, Mapping) else {"samples": payload}
             title = str(data.get("title") or "Standby apply lag during load")
@@ -80,19 +82,38 @@ def _log(run: Run, nodeid: str, payload: Any, name: str | None, failed: bool) ->
             f'<pre class="dw-pre">{escape(redact(tail))}</pre></details>')
 
 
-def _timeline(run: Run, nodeid: str, payload: Any) -> tuple[str, str]:
+def _timeline(run: Run, nodeid: str, payload: Any) -> tuple[str, tuple[str, str]]:
     data = payload if isinstance(payload, Mapping) else {"history": payload}
     title = str(data.get("title") or "Roles, faults and writes")
     samples, faults, rto = timeline_parts(data)
     png = plots.timeline(samples, faults, data.get("history"), rto=rto, title=title)
-    history = [as_dict(op) for op in plots.records(data.get("history"))]
-    if history:
-        save(run, nodeid, unique(run, nodeid, "history", "jsonl"), _jsonl(history))
+    link = _history_link(run, nodeid, data.get("history"))
     faults = [as_dict(f) for f in plots.records(faults)]
     if faults:
         save(run, nodeid, unique(run, nodeid, "faults", "json"),
              json.dumps(faults, default=str, indent=1, ensure_ascii=False))
-    return _image(run, nodeid, "timeline", title, png)
+    return link, _image(run, nodeid, "timeline", title, png)
+
+
+def _history_link(run: Run, nodeid: str, history: Any) -> str:
+    """A link to the history behind a timeline. A workload's history is already a file of the run folder
+    (stored once: it is compressed at the end of the session); any other is saved here, compressed."""
+    stored = getattr(history, "path", None)
+    if run.run_dir is None:
+        return ""
+    if stored is not None and Path(stored).resolve().is_relative_to(run.run_dir.resolve()):
+        target = archive.archived_name(Path(stored).resolve())
+    else:
+        ops = [as_dict(op) for op in plots.records(history)]
+        if not ops:
+            return ""
+        folder = test_folder(run, nodeid)
+        assert folder is not None
+        target = folder / unique(run, nodeid, "history", "jsonl.gz")
+        target.write_bytes(gzip.compress(redact(_jsonl(ops)).encode("utf-8")))
+    home = run.run_dir.resolve().parent if runfolder.is_worker(run.config) else run.run_dir.resolve()
+    href = target.relative_to(home).as_posix()
+    return f'<p class="dw-history">Workload history: <a href="{escape(href)}">{escape(href)}</a></p>'
 
 
 def timeline_parts(data: Mapping) -> tuple[Any, Any, Any]:

@@ -79,8 +79,9 @@ def measurements_html(measurements: Iterable[Measurement], *, with_test: bool) -
     return f'<table class="dw-measurements"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
 
 
-def top_block(run: Run, interrupted: bool, exitstatus: int) -> str:
-    """Sign-off, measurements, plots, procedure step log and run folder, right under the report title."""
+def top_block(run: Run, interrupted: bool, exitstatus: int, extra: str = "") -> str:
+    """Sign-off, measurements, plots, `extra` (the trend section), procedure step log and run folder, right
+    under the report title."""
     parts = [f"<style>{CSS}</style>", '<div id="dw-top">',
              run.signoff.html(interrupted=interrupted, exitstatus=exitstatus), unconfirmed_html(UNCONFIRMED_WORDING)]
     if run.errors:
@@ -97,6 +98,7 @@ def top_block(run: Run, interrupted: bool, exitstatus: int) -> str:
                          f'<img alt="{escape(title)}" src="data:image/png;base64,{b64}"/></figure>')
         parts.append("</section>")
     assert run.run_dir is not None
+    parts.append(extra)  # the trend across runs
     parts.append(_procedure_html(run.run_dir / "steps.jsonl"))
     parts.append(_files_html(run.run_dir))
     parts.append("</div>")

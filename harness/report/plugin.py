@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 
-from harness import progress
+from harness import archive, progress
 from harness.redact import redact, redact_file
-from harness.report import runfolder
+from harness.report import remote, runfolder
 from harness.report.api import Recorder
 from harness.report.attachments import render
 from harness.report.autoattach import auto_attach
@@ -76,14 +76,18 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
     """xdist controller: tell each worker where the run folder is (it writes into a sub-folder)."""
-    node.workerinput.update(runfolder.worker_input(node.config))
+    node.workerinput.update(runfolder.worker_input(node.config, remote=remote.is_remote(node)))
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: Any, error: Any) -> None:
-    """xdist controller: take a finished worker's measurements, plots and errors into the one report."""
+    """xdist controller: take a finished worker's measurements, plots and errors into the one report, and
+    a remote worker's folder into <run folder>/<gwN>/."""
     run = run_of(node.config)
-    data = getattr(node, "workeroutput", {}).get("dmdw_report")
+    output = getattr(node, "workeroutput", {})
+    data = output.get("dmdw_report")
+    if run is not None and run.run_dir is not None and output.get(remote.OUTPUT_KEY):
+        remote.unpack(output[remote.OUTPUT_KEY], run.run_dir / node.gateway.id)
     if run is None or not data:
         return
     run.measurements += [Measurement(**m) for m in data["measurements"]]
@@ -210,6 +214,17 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> Iterator[N
     _finish_files(session.config, int(exitstatus))
 
 
+def _trend_section(run_dir: Path) -> str:
+    """This run against the earlier ones of the report dir (harness.report.trend); a broken earlier run
+    folder must not cost the report, so a failure is one line in the section instead."""
+    from harness.report.trend import report_section
+
+    try:
+        return report_section(run_dir)
+    except Exception as exc:  # noqa: BLE001 - shown in the report, the run's own verdict stands
+        return f'<section id="dw-trend"><p class="dw-error">trend: {escape(type(exc).__name__)}: {escape(str(exc))}</p></section>'
+
+
 def _finish_files(config: pytest.Config, exitstatus: int) -> None:
     run = run_of(config)
     if run is None or run.run_dir is None:
@@ -219,6 +234,7 @@ def _finish_files(config: pytest.Config, exitstatus: int) -> None:
         json.dumps(measurements, ensure_ascii=False, indent=1), encoding="utf-8")
     (run.run_dir / "unconfirmed-wording.json").write_text(
         json.dumps(UNCONFIRMED_WORDING, ensure_ascii=False, indent=1), encoding="utf-8")
+    archive.compress_histories(run.run_dir, clean=redact_file)  # stored once, redacted, compressed
     worker = runfolder.is_worker(config)
     if not worker:  # the verdicts behind the sign-off table, for python -m harness.report.merge and harness.trend
         (run.run_dir / "signoff.json").write_text(json.dumps(
@@ -231,10 +247,12 @@ def _finish_files(config: pytest.Config, exitstatus: int) -> None:
     if html_path.exists() and not worker:
         text = html_path.read_text(encoding="utf-8")
         interrupted = exitstatus == int(pytest.ExitCode.INTERRUPTED)
-        block = top_block(run, interrupted, exitstatus)
+        block = top_block(run, interrupted, exitstatus, extra=_trend_section(run.run_dir))
         m = re.search(r'<h1 id="title">.*?</h1>\s*<p>.*?</p>', text, re.S)
         text = text[:m.end()] + block + text[m.end():] if m else text.replace("<body>", "<body>" + block, 1)
         html_path.write_text(redact(text), encoding="utf-8")
     for path in sorted(run.run_dir.rglob("*")):
         if path.is_file() and not path.is_symlink() and path != html_path and path.suffix != ".png":
             redact_file(path)
+    if runfolder.is_remote_worker(config):  # its folder goes back to the controller (harness.report.remote)
+        config.workeroutput[remote.OUTPUT_KEY] = remote.pack(run.run_dir)  # type: ignore[attr-defined]

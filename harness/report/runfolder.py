@@ -12,6 +12,7 @@ import secrets
 import shutil
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -72,10 +73,11 @@ def open_run_dir(config: pytest.Config) -> Path | None:
     return folder
 
 
-def worker_input(config: pytest.Config) -> dict[str, str]:
-    """What an xdist worker needs from the controller's run folder (pytest_configure_node)."""
+def worker_input(config: pytest.Config, remote: bool = False) -> dict[str, Any]:
+    """What an xdist worker needs from the controller's run folder (pytest_configure_node); a remote
+    worker (ssh) writes on its own machine and sends its folder back (harness.report.remote)."""
     folder, rid = config.stash.get(_FOLDER_KEY, (None, ""))
-    return {"dmdw_run_id": rid, "dmdw_run_dir": str(folder) if folder else ""}
+    return {"dmdw_run_id": rid, "dmdw_run_dir": str(folder) if folder else "", "dmdw_remote": remote}
 
 
 def _worker_folder(workerinput: dict) -> tuple[Path | None, str]:
@@ -83,9 +85,18 @@ def _worker_folder(workerinput: dict) -> tuple[Path | None, str]:
     parent, parent_id = workerinput.get("dmdw_run_dir", ""), workerinput.get("dmdw_run_id", "")
     if not parent:
         return None, parent_id or worker
+    if workerinput.get("dmdw_remote"):
+        from harness.report.remote import worker_folder
+
+        return worker_folder(parent_id, worker), f"{parent_id}-{worker}"
     folder = Path(parent) / worker
     folder.mkdir(parents=True, exist_ok=True)
     return folder, f"{parent_id}-{worker}"
+
+
+def is_remote_worker(config: pytest.Config) -> bool:
+    """True in an xdist worker reached over ssh (its folder goes back to the controller at the end)."""
+    return bool(getattr(config, "workerinput", {}).get("dmdw_remote"))
 
 
 def is_worker(config: pytest.Config) -> bool:

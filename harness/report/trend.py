@@ -1,13 +1,15 @@
 """Trends across runs: the newest run folder compared with the earlier ones of the same target and topology.
 
-    python -m harness.report.trend REPORTS_DIR [--html FILE] [--last N]
+    python -m harness.report.trend REPORTS_DIR [--html FILE] [--last N] [--fail-on-change]
 
 Runs are the run folders (RUN_ID names) with an env.json; each is keyed by its DM build (env.json
 `dm_build`), target and topology (group, DW mode, hosts and their roles, timers; not the addresses and ports
 a backend picked). For the newest run it prints, against the previous comparable run: verdicts that
 changed (per test, from junit.xml, and per sign-off item, from signoff.json), new failures, and the
-measurements (measurements.json) of the last N comparable runs side by side. The same as a self-contained
-HTML page (default REPORTS_DIR/trend.html).
+measurements (measurements.json) of the last N comparable runs side by side, and plots over those runs of
+RTO, RPO, switchover and takeover times, apply lag and suite durations (harness.report.series; inline SVG).
+The same as a self-contained HTML page (default REPORTS_DIR/trend.html); every report carries the section.
+Exit status: 1 on a new failure (with --fail-on-change: on any changed verdict), 2 without runs, else 0.
 """
 
 from __future__ import annotations
@@ -21,10 +23,13 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from harness.report import series
 from harness.report.html import CSS, format_value
 from harness.report.runfolder import RUN_ID
+from harness.report.svgplot import line_chart
 
 FAILING = ("failed", "error")
+FIGURES = "figures.json"  # a run's trend figures, written when its session ends
 
 
 @dataclass
@@ -38,6 +43,21 @@ class RunSummary:
     tests: dict[str, str] = field(default_factory=dict)  # junit classname::name -> outcome
     items: dict[str, str] = field(default_factory=dict)  # sign-off item -> verdict
     measurements: dict[tuple[str, str], tuple[float, str]] = field(default_factory=dict)  # (test, name) -> (v, unit)
+    folder: Path | None = None
+    raw_measurements: list[dict] = field(default_factory=list)
+    _figures: dict[str, float] | None = None
+
+    @property
+    def failed(self) -> bool:
+        return any(o in FAILING for o in self.tests.values())
+
+    def figures(self) -> dict[str, float]:
+        """The run's trend figures (harness.report.series), from figures.json when the run wrote one."""
+        if self._figures is None:
+            stored = _json(self.folder / FIGURES, None) if self.folder else None
+            self._figures = stored if isinstance(stored, dict) else (
+                series.run_figures(self.folder, self.raw_measurements) if self.folder else {})
+        return self._figures
 
     @property
     def key(self) -> tuple[str, str]:
@@ -60,7 +80,10 @@ def topology_key(env: dict) -> str:
 
 
 def build_of(env: dict) -> str:
+    """The DM build of a run (v$instance BUILD_VERSION as the core plugin stores it, or a plain string)."""
     build = env.get("dm_build") or {}
+    if not isinstance(build, dict):
+        return str(build)
     return str(build.get("BUILD_VERSION") or build.get("SVR_VERSION") or "unknown build")
 
 
@@ -92,10 +115,11 @@ def item_verdicts(path: Path) -> dict[str, str]:
 
 def load_run(folder: Path) -> RunSummary:
     env = _json(folder / "env.json", {})
-    run = RunSummary(folder.name, build_of(env), str(env.get("target", "")), topology_key(env))
+    run = RunSummary(folder.name, build_of(env), str(env.get("target", "")), topology_key(env), folder=folder)
     run.tests = junit_outcomes(folder / "junit.xml")
     run.items = item_verdicts(folder / "signoff.json")
-    for m in _json(folder / "measurements.json", []):
+    run.raw_measurements = [m for m in _json(folder / "measurements.json", []) if isinstance(m, dict)]
+    for m in run.raw_measurements:
         run.measurements[(m.get("test", ""), m.get("name", ""))] = (m.get("value", 0), m.get("unit", ""))
     return run
 
@@ -121,8 +145,13 @@ class Trend:
     def previous(self) -> RunSummary | None:
         return self.earlier[-1] if self.earlier else None
 
+    @property
+    def verdict_changed(self) -> bool:
+        return bool(self.changed or self.items_changed)
 
-def compare(runs: list[RunSummary], last: int = 5) -> Trend:
+
+def compare(runs: list[RunSummary], last: int = 10) -> Trend:
+    """The newest run against the last `last`-1 earlier runs of the same target and topology."""
     newest = runs[-1]
     earlier = [r for r in runs[:-1] if r.key == newest.key][-(last - 1):] if last > 1 else []
     prev = earlier[-1] if earlier else None
@@ -164,6 +193,11 @@ def text(trend: Trend) -> str:
         lines += [f"  {t}" for t in trend.new_failures]
         lines += [f"sign-off {k}: {b} -> {a}" for k, b, a in trend.items_changed]
     runs, rows = _measure_rows(trend)
+    names = _series_names(runs)
+    if names:
+        lines.append("figures over runs (" + " | ".join(r.run for r in runs) + "):")
+        lines += [f"  {name}: " + " | ".join(format_value(r.figures()[name]) if name in r.figures() else "-"
+                                             for r in runs) + f" {series.unit_of(name)}" for name in names]
     if rows:
         lines.append("measurements (" + " | ".join(r.run for r in runs) + "):")
         lines += [f"  {test} {name}: " + " | ".join(c or "-" for c in cells) + f" {unit}"
@@ -171,11 +205,36 @@ def text(trend: Trend) -> str:
     return "\n".join(lines)
 
 
+def _series_names(runs: list[RunSummary]) -> list[str]:
+    present = {k for r in runs for k in r.figures()}
+    fixed = [name for name, _ in series.FIXED]
+    return [n for n in fixed if n in present] + sorted(present - set(fixed))
+
+
+def plots_html(trend: Trend) -> str:
+    """One inline SVG chart per figure (RTO, RPO, switchover, takeover, apply lag, suite durations)."""
+    runs = [*trend.earlier, trend.newest]
+    labels = [f"{r.run[4:13]} {r.build[-12:]}" for r in runs]
+    charts = "".join(f'<figure class="dw-plot" style="display:inline-block" data-series="{escape(name)}">' + line_chart(
+        name, series.unit_of(name), labels, [r.figures().get(name) for r in runs], [r.failed for r in runs])
+        + "</figure>" for name in _series_names(runs))
+    return (f'<h2 id="dw-trend-plots">Figures over runs</h2>'
+            f"<p>{len(runs)} comparable run(s), oldest first; a red point is a run with a failing test.</p>"
+            f"{charts or '<p>No figure in these runs.</p>'}")
+
+
 def html(trend: Trend) -> str:
+    """The self-contained trend page."""
+    n = trend.newest
+    return (f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>DM8 Data Watch trend — {escape(n.run)}'
+            f"</title><style>{CSS}</style></head><body><div id=\"dw-top\">"
+            f"<h1>Trend: run {escape(n.run)}</h1>{section_html(trend)}</div></body></html>")
+
+
+def section_html(trend: Trend) -> str:
+    """The trend as a section of a page: what changed since the previous comparable run, plots, figures."""
     n, prev = trend.newest, trend.previous
-    parts = [f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>DM8 Data Watch trend — {escape(n.run)}'
-             f"</title><style>{CSS}</style></head><body><div id=\"dw-top\">",
-             f"<h1>Trend: run {escape(n.run)}</h1><p>Build <b>{escape(n.build)}</b>, target {escape(n.target)}, "
+    parts = [f"<p>Build <b>{escape(n.build)}</b>, target {escape(n.target)}, "
              f"topology <code>{escape(n.topology)}</code></p>"]
     if prev is None:
         parts.append("<p>No earlier run of the same target and topology.</p>")
@@ -193,6 +252,7 @@ def html(trend: Trend) -> str:
         if trend.items_changed:
             parts.append("<h2>Sign-off items that changed</h2><ul>" + "".join(
                 f"<li>{escape(k)}: {escape(b)} → {escape(a)}</li>" for k, b, a in trend.items_changed) + "</ul>")
+    parts.append(plots_html(trend))
     runs, rows = _measure_rows(trend)
     head = "".join(f"<th>{escape(r.run)}<br>{escape(r.build)}</th>" for r in runs)
     body = "".join(f"<tr><td>{escape(t)}</td><td>{escape(m)}</td>"
@@ -200,15 +260,32 @@ def html(trend: Trend) -> str:
                    for (t, m), cells, u in rows)
     parts.append(f'<h2 id="dw-trend-measurements">Measurements</h2><table class="dw-measurements"><thead><tr>'
                  f"<th>Test</th><th>Measurement</th>{head}<th>Unit</th></tr></thead><tbody>{body}</tbody></table>")
-    parts.append("</div></body></html>")
     return "".join(parts)
+
+
+def report_section(run_dir: Path, last: int = 10) -> str:
+    """The trend section of a run's report (run_dir's report dir holds the earlier runs); also writes the
+    run's figures.json, so later trends need not recompute them."""
+    runs = [r for r in load_runs(run_dir.parent) if r.run <= run_dir.name]
+    if not runs or runs[-1].run != run_dir.name:
+        return ""
+    trend = compare(runs, last)
+    (run_dir / FIGURES).write_text(json.dumps(trend.newest.figures(), indent=1), encoding="utf-8")
+    return f'<section id="dw-trend"><h2>Trend across runs</h2>{section_html(trend)}</section>'
+
+
+def exit_status(trend: Trend, fail_on_change: bool = False) -> int:
+    """1 on a new failure, or with fail_on_change on any changed verdict (test or sign-off item); else 0."""
+    return 1 if trend.new_failures or (fail_on_change and trend.verdict_changed) else 0
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m harness.report.trend", description=__doc__.split("\n\n")[0])
     ap.add_argument("reports", type=Path, metavar="REPORTS_DIR")
     ap.add_argument("--html", type=Path, default=None, help="the HTML page (default REPORTS_DIR/trend.html)")
-    ap.add_argument("--last", type=int, default=5, help="comparable runs shown side by side (default 5)")
+    ap.add_argument("--last", type=int, default=10, help="comparable runs shown side by side (default 10)")
+    ap.add_argument("--fail-on-change", action="store_true",
+                    help="exit 1 when any verdict changed since the previous comparable run (not only new failures)")
     args = ap.parse_args(argv)
     runs = load_runs(args.reports)
     if not runs:
@@ -219,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     out = args.html or args.reports / "trend.html"
     out.write_text(html(trend), encoding="utf-8")
     print(f"trend page: {out}")
-    return 1 if trend.new_failures else 0
+    return exit_status(trend, args.fail_on_change)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""conftest.py of the synthetic demo run: stands in for the core plugin's config.dmdw_env and steps.jsonl."""
+"""conftest.py of the synthetic demo run: stands in for the core plugin's config.dmdw_env, env.json and steps.jsonl."""
 
 import json
 
@@ -26,3 +26,8 @@ def pytest_sessionstart(session):
     with open(folder / "steps.jsonl", "w") as f:
         f.writelines(json.dumps(s, ensure_ascii=False) + "\n" for s in steps)
     (folder / "monitor-1.log").write_text("show\nGRP1 ... SYSDBA/Mema_1234@host1\n")
+
+
+def pytest_sessionfinish(session):
+    """env.json, as the core plugin writes it (the trend keys runs by it)."""
+    (session.config.dmdw_run_dir / "env.json").write_text(json.dumps(session.config.dmdw_env))

@@ -99,11 +99,11 @@ def workload():
 
 
 @pytest.mark.signoff("chaos")
-def test_workload_timeline_is_automatic(workload):
+def test_workload_timeline_is_automatic(workload, request):
     from harness.chaos import FaultRecord
     from harness.history import History
 
-    h = History(seed=7)
+    h = History(seed=7, path=request.config.dmdw_run_dir / "history-demo.jsonl")  # a workload's file: stored once, compressed
     for i in range(30):
         t = 500.0 + i * 0.5
         h.sample("mema1", "PRIMARY", "OPEN" if not 6 <= i * 0.5 < 9 else "SUSPEND", at=t)

@@ -18,9 +18,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 
-# Appended to a copy of report.html: after pytest-html's script rendered the page, record what is
-# really visible (laid out with a size, not display:none/visibility:hidden) into a <pre id="dw-probe">.
-PROBE = """
+# Appended to a copy of a page: once it is loaded (after pytest-html's script rendered the report), a JS
+# object expression (it may call vis(el): laid out with a size, not display:none/visibility:hidden) is
+# written as JSON into a <pre id="dw-probe">.
+_PROBE_FRAME = """
 <script>
 (function () {
   function vis(el) {
@@ -28,22 +29,14 @@ PROBE = """
     var r = el.getBoundingClientRect(), s = getComputedStyle(el);
     return r.width > 0 && r.height > 0 && s.display !== 'none' && s.visibility !== 'hidden';
   }
+  function external() {
+    return Array.prototype.slice.call(document.querySelectorAll('img[src],script[src],link[href]'))
+      .map(function (e) { return e.getAttribute('src') || e.getAttribute('href'); })
+      .filter(function (u) { return u && !/^data:/.test(u); });
+  }
   function probe() {
-    var env = document.getElementById('environment');
-    var signoff = document.getElementById('dw-signoff-table');
-    var imgs = Array.prototype.slice.call(document.querySelectorAll('img[src^="data:image/png;base64,"]'));
-    var res = {
-      signoff_visible: vis(signoff),
-      signoff_rows: signoff ? signoff.querySelectorAll('tbody tr').length : 0,
-      signoff_text: signoff ? signoff.innerText : '',
-      env_visible: vis(env),
-      env_text: env ? env.innerText : '',
-      images_visible: imgs.filter(function (i) { return vis(i) && i.naturalWidth > 0; }).length,
-      external: Array.prototype.slice.call(document.querySelectorAll('img[src],script[src],link[href]'))
-        .map(function (e) { return e.getAttribute('src') || e.getAttribute('href'); })
-        .filter(function (u) { return u && !/^data:/.test(u); }),
-      title: document.getElementById('title') ? document.getElementById('title').innerText : '',
-    };
+    var res = RESULT;
+    res.external = external();
     var pre = document.createElement('pre');
     pre.id = 'dw-probe';
     pre.textContent = JSON.stringify(res);
@@ -53,6 +46,28 @@ PROBE = """
 })();
 </script>
 """
+
+
+def probe_script(result_js: str) -> str:
+    """A probe for probe(): result_js is a JS expression giving an object (it may call vis(el)); the
+    result also gets `external`, every script, style or image the page would fetch."""
+    return _PROBE_FRAME.replace("RESULT", "(function () { " + result_js + " })()")
+
+
+# What the report test looks at: the sign-off table, the environment table, the embedded plots, the title.
+PROBE = probe_script("""
+    var env = document.getElementById('environment');
+    var signoff = document.getElementById('dw-signoff-table');
+    var imgs = Array.prototype.slice.call(document.querySelectorAll('img[src^="data:image/png;base64,"]'));
+    return {
+      signoff_visible: vis(signoff),
+      signoff_rows: signoff ? signoff.querySelectorAll('tbody tr').length : 0,
+      signoff_text: signoff ? signoff.innerText : '',
+      env_visible: vis(env),
+      env_text: env ? env.innerText : '',
+      images_visible: imgs.filter(function (i) { return vis(i) && i.naturalWidth > 0; }).length,
+      title: document.getElementById('title') ? document.getElementById('title').innerText : '',
+    };""")
 
 
 def write_demo(folder: Path) -> None:
@@ -119,11 +134,12 @@ def _chromium_run(args: list[str], timeout: float) -> subprocess.CompletedProces
         shutil.rmtree(profile, ignore_errors=True)
 
 
-def probe(html: Path, workdir: Path, timeout: float = 60) -> dict:
-    """Open a probed copy of html in headless Chromium and return what was visible (see PROBE)."""
+def probe(html: Path, workdir: Path, timeout: float = 60, script: str = PROBE) -> dict:
+    """Open a probed copy of html in headless Chromium and return what was visible (see PROBE; another
+    page passes its own script, which writes its findings as JSON into <pre id="dw-probe">)."""
     copy = workdir / "probe.html"
     text = html.read_text(encoding="utf-8")
-    copy.write_text(text.replace("</body>", PROBE + "</body>", 1), encoding="utf-8")
+    copy.write_text(text.replace("</body>", script + "</body>", 1), encoding="utf-8")
     res = _chromium_run(["--virtual-time-budget=5000", "--window-size=1280,2400", "--dump-dom",
                          copy.as_uri()], timeout)
     start = res.stdout.find('<pre id="dw-probe">')

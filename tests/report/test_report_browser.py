@@ -49,7 +49,9 @@ def test_run_folder_holds_report_junit_and_artifacts(demo: tuple[Path, str, int]
     run, out, _ = demo
     names = {str(p.relative_to(run)) for p in run.rglob("*") if p.is_file()}
     assert {"report.html", "junit.xml", "steps.jsonl", "monitor-1.log", "progress.log"} <= names, names
-    assert any(n.endswith("history.jsonl") for n in names), names
+    assert "history-demo.jsonl.gz" in names, "a workload's history is compressed where the workload wrote it"
+    assert not any(n.endswith(".jsonl") and "history" in n for n in names), "no plain history is left"
+    assert any(n.endswith("history.jsonl.gz") for n in names), "a timeline's list of ops is saved compressed"
     assert any(n.endswith("timeline.png") for n in names), names
     assert any(n.endswith("apply-lag.png") for n in names), names
     assert any("log-host2-dm_MEMA2.log" in n for n in names), names
@@ -100,6 +102,8 @@ def test_a_workload_history_gets_its_timeline_without_a_call(demo: tuple[Path, s
     assert "<b>Roles, faults and writes (workload)</b> — test_demo.py::test_workload_timeline_is_automatic" in html
     folder = next(run.glob("tests/*test_workload_timeline_is_automatic*"))
     assert (folder / "timeline.png").exists() and "cut MAL" in (folder / "faults.json").read_text()
+    assert not list(folder.glob("history*")), "the workload's history is stored once, at the top"
+    assert '<a href="history-demo.jsonl.gz">' in html, "the test links to it"
     # the explicit timeline of the takeover test is not doubled by an automatic one
     assert len(list(run.glob("tests/*test_takeover_after_isolation*/timeline*.png"))) == 1
 
