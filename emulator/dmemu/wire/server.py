@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from .. import api, lang
 from ..dw.protocol import BLOCKS
 from ..errors import DmError
-from . import codec
+from . import codec, trace
 from .protocol import (
     CMD_ALLOC_STMT,
     CMD_CLOSE_CURSOR,
@@ -60,6 +60,7 @@ from .protocol import (
     lp,
     parse_header,
     read_lp,
+    stamp_mode,
 )
 
 log = logging.getLogger("dmemu.wire")
@@ -227,6 +228,8 @@ class ClientConnection:
         return bytes(buf)
 
     def dispatch(self, stmt: int, cmd: int, h: bytes, body: bytes) -> None:
+        if trace.enabled():
+            self.trace(stmt, cmd, h, body)
         handler = self.handlers.get(cmd)
         if handler is None:
             self.send(error_frame(stmt, ERR_BAD_CMD, lang.msg("wire_bad_cmd", cmd=cmd)))
@@ -247,6 +250,15 @@ class ClientConnection:
             log.exception("command %d failed", cmd)
             self.send(error_frame(stmt, ERR_INTERNAL, lang.msg("wire_internal", why=f"{type(e).__name__}: {e}")))
 
+    def trace(self, stmt: int, cmd: int, h: bytes, body: bytes) -> None:
+        """DMEMU_WIRE_TRACE line for one received command (SQL text for PREPARE)."""
+        detail = f"cmd={cmd} stmt={stmt}"
+        if cmd == CMD_PREPARE:
+            detail += f" direct={h[21]} autocommit={h[20]} sql=" + body.split(b"\0", 1)[0].decode("utf-8", "replace")
+        elif cmd == CMD_EXECUTE2:
+            detail += f" autocommit={h[20]}"
+        trace.record(self.local, self.peer, "CMD", detail)
+
     def stall_while_blocked(self) -> None:
         """DMEMU_NET_BLOCK_FILE black hole: hold this connection (no command run, no reply) while the
         listener's address is blocked; the client sees silence, as behind an iptables DROP."""
@@ -257,6 +269,10 @@ class ClientConnection:
 
     def send(self, data: bytes) -> None:
         self.stall_while_blocked()
+        data = stamp_mode(data, self.server.wire_status()[0])
+        if trace.enabled():
+            trace.record(self.local, self.peer, "REPLY", f"len={len(data)} ret={_I.unpack_from(data, 10)[0]} "
+                         f"head={data[:64].hex()}")
         try:
             self.sock.sendall(data)
         except OSError as e:
@@ -306,11 +322,15 @@ class ClientConnection:
             v, pos = read_lp(body, pos) if pos + 4 <= len(body) else (b"", pos)
             fields.append(v.decode("utf-8", "replace"))
         option = ""
+        rw_standby = body[pos] if pos < len(body) else 0
         if pos + 3 <= len(body):
             (n,) = _H.unpack_from(body, pos + 1)
             option = body[pos + 3:pos + 3 + n].decode("utf-8", "replace")
         user = self.crypto.decrypt(enc_user).decode("utf-8", "replace")
         pwd = self.crypto.decrypt(enc_pwd).decode("utf-8", "replace")
+        if trace.enabled():
+            trace.record(self.local, self.peer, "LOGIN", f"user={user} rwStandby={rw_standby} readOnly={h[32]} "
+                         f"rwSeparate={h[40]} option={option}")
         client = {"app": fields[0], "os": fields[1], "host": fields[2], "peer": f"{self.peer[0]}:{self.peer[1]}",
                   "version": self.client_version, "server_option": option,
                   "options": parse_server_option(option)}
@@ -329,9 +349,15 @@ class ClientConnection:
         struct.pack_into("<hh", o, 15, mode, stat)     # @35 SvrMode, @37 SvrStat
         o[23] = 1                                      # @43 NewLobFlag
         struct.pack_into("<i", o, 24, 100)             # @44 bufPrefetch
+        standby = b""
+        info = getattr(self.server, "standby_info", None)
+        sb = info() if info is not None else None
+        if sb is not None:                             # @42 standby-info flag: host, port, count follow DbName
+            o[22] = 1
+            standby = lp(sb[0].encode()) + struct.pack("<iH", sb[1], sb[2])
         reply = (info_block() + lp(self.server.instance_name.encode()) + lp(user.upper().encode())
                  + lp(b"") + lp(b"") + struct.pack("<iii", 0, 0, 0) + lp(b"")
-                 + lp(self.server.db_name.encode()) + struct.pack("<q", id(session) & 0x7FFFFFFF)
+                 + lp(self.server.db_name.encode()) + standby + struct.pack("<q", id(session) & 0x7FFFFFFF)
                  + LOGIN_TAIL + LOGIN_PAD)
         self.send(frame(0, RCMD_LOGIN, 0, bytes(o), reply))
 
