@@ -32,6 +32,8 @@ CATALOG: dict[str, str] = {
     "second-confirm-monitor-accepted": "a watcher accepts a second confirm monitor instead of -14",
     "open-database-ignored": "`open database` answers success but leaves the instance in MOUNT",
     "arch-invalid-ignored": "`set database ... arch invalid` answers success but leaves the archive VALID",
+    # client read/write separation (reference 8.3)
+    "rw-routes-invalid-standby": "the primary keeps naming a standby for reads while its archive is INVALID",
 }
 
 

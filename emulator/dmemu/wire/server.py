@@ -96,6 +96,8 @@ PAGE_ROWS = 32_000                 # the execute reply carries the batch row cou
 PAGE_BYTES = 1024 * 1024
 
 MSG_VERSION = 8
+TRX_STATUS_AT = 40                 # execute reply opts offset of TrxStatus (header @60)
+TRX_ACTIVE = 1                     # unconfirmed value: drivers treat (status & 0xFFF) not in {0, 0x20, 0x40} as open
 # Row total announced while a result is still streaming. INT64_MAX makes the DPI seek to the last
 # row to count them; INT32_MAX makes it fetch forward (and dm-pure sees 0xFFFF = "more rows").
 UNKNOWN_TOTAL = 0x7FFFFFFF
@@ -351,7 +353,7 @@ class ClientConnection:
         struct.pack_into("<i", o, 24, 100)             # @44 bufPrefetch
         standby = b""
         info = getattr(self.server, "standby_info", None)
-        sb = info() if info is not None else None
+        sb = info() if info is not None and h[40] else None     # login @40: the client separates reads
         if sb is not None:                             # @42 standby-info flag: host, port, count follow DbName
             o[22] = 1
             standby = lp(sb[0].encode()) + struct.pack("<iH", sb[1], sb[2])
@@ -481,6 +483,7 @@ class ClientConnection:
         total = cur.pos if cur.done else UNKNOWN_TOTAL
         o = bytearray(OPTS_LEN)                        # no print text here: dm-pure would misparse it
         _EXEC_OPTS.pack_into(o, 0, SQL_SELECT, len(columns), total, 0, 0, n, 0)
+        self._pack_trx(o)
         desc = b"".join(codec.column_desc(c) for c in columns)
         self.send(frame(stmt, RCMD_RESULT, 0, bytes(o), desc + data))
 
@@ -488,7 +491,14 @@ class ClientConnection:
         printed = message.encode("utf-8")
         o = bytearray(OPTS_LEN)
         _EXEC_OPTS.pack_into(o, 0, SQL_DML, 0, max(rowcount, 0), 0, 0, 0, len(printed))
+        self._pack_trx(o)
         return frame(stmt, RCMD_RESULT, 0, bytes(o), printed)
+
+    def _pack_trx(self, o: bytearray) -> None:
+        """Execute reply @60 TrxStatus: TRX_ACTIVE while the session holds uncommitted writes, else 0
+        (finished). With read/write separation the DPI keeps reads on the primary while it is active."""
+        if getattr(self.session, "in_transaction", False):
+            _I.pack_into(o, TRX_STATUS_AT, TRX_ACTIVE)
 
     def on_fetch(self, stmt: int, h: bytes, body: bytes) -> None:
         st = self.stmts.get(stmt)
