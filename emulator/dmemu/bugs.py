@@ -33,7 +33,7 @@ CATALOG: dict[str, str] = {
     "open-database-ignored": "`open database` answers success but leaves the instance in MOUNT",
     "arch-invalid-ignored": "`set database ... arch invalid` answers success but leaves the archive VALID",
     # client read/write separation (reference 8.3)
-    "rw-routes-invalid-standby": "the primary keeps naming a standby for reads while its archive is INVALID",
+    "rw-routes-invalid-standby": "the primary names a standby for reads even while its archive is INVALID or its MAL link down",
 }
 
 

@@ -232,14 +232,13 @@ class Agent:
         """(MAL_INST_HOST, MAL_INST_PORT) of every standby fit for reads (reference 8.3): a TIMELY or
         REALTIME archive to it that is VALID, and the MAL link to it CONNECTED."""
         links = {k.upper(): v for k, v in self.mal.link_status().items()}
+        any_state = bugs.active("rw-routes-invalid-standby")
         out = []
         for a in self.inst.arch:
-            if a["type"] not in ("TIMELY", "REALTIME"):
-                continue
-            if a["status"] != "VALID" and not bugs.active("rw-routes-invalid-standby"):
+            if a["type"] not in ("TIMELY", "REALTIME") or (a["status"] != "VALID" and not any_state):
                 continue
             m = next((m for m in self.cfg.insts if m.name.upper() == a["dest"].upper()), None)
-            if m is not None and links.get(m.name.upper()) == "CONNECTED":
+            if m is not None and (any_state or links.get(m.name.upper()) == "CONNECTED"):
                 out.append((m.inst_host, m.inst_port))
         return out
 
