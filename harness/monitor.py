@@ -490,3 +490,14 @@ class Monitor:
         return wait_until(self.show, timeout or self.t.timers.group_open(),
                           "`show` to report every watcher and instance OPEN, one PRIMARY, standby RSTAT VALID",
                           ok=lambda s: s.healthy(names), interval=0.5, describe=lambda s: s.summary())
+
+
+def extra_monitor(monitor: Monitor, name: str, *, confirm: int = 0) -> Monitor:
+    """A further dmmonitor on the monitor host (not started), from a copy of the seed's dmmonitor.ini (十一.1)
+    with MON_DW_CONFIRM=`confirm`; the caller starts and closes it."""
+    text = monitor.host.read_file(monitor.t.dmmonitor_ini)
+    path = f"{monitor.t.db_dir}/dmmonitor_{name}.ini"
+    monitor.host.write_file(path, re.sub(r"(?m)^(\s*MON_DW_CONFIRM\s*=\s*)\d+", rf"\g<1>{confirm}", text))
+    run_dir = monitor.transcript_path.parent if monitor.transcript_path else None
+    return Monitor(monitor.host, monitor.t, run_dir, name=name, ini=path)
+

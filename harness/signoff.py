@@ -49,6 +49,8 @@ ITEMS: tuple[Item, ...] = (
     Item("split-brain", "Split-brain rebuild", "十二.2.3–十二.2.4: split brain after the old primary returns; "
          "rebuilt online as standby"),
     Item("client-failover", "Client failover", "十三: dm_svc.conf LOGIN_MODE, SWITCH_TIME/SWITCH_INTERVAL"),
+    Item("rw-separation", "Read/write separation", "十三: dm_svc.conf RW_SEPARATE, RW_PERCENT: writes on the "
+         "primary, reads spread over the standbys fit for them"),
     Item("shutdown-order", "Shutdown order", "十二.3: stop the monitor, the primary's watcher, then the "
          "standby's (十二.3.1); start the primary's watcher, the standby's, then the monitor (十二.3.2)"),
     Item("chaos", "Chaos", "十二.2 and beyond: network and process faults: no lost acknowledged writes, "

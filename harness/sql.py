@@ -228,9 +228,12 @@ class Sql:
         return svc.name
 
     def service(self, name: str, *, login_mode: int | None = None, switch_time: int | None = None,
-                switch_interval: int | None = None, targets: list[str] | None = None) -> str:
-        """Declare a service name over the DB hosts (or `targets`) with its own LOGIN_MODE/SWITCH_* keys."""
-        return self.add_service(Service(name, self._endpoints(targets), login_mode, switch_time, switch_interval))
+                switch_interval: int | None = None, targets: list[str] | None = None,
+                extra: dict[str, str] | None = None) -> str:
+        """Declare a service name over the DB hosts (or `targets`) with its own LOGIN_MODE/SWITCH_* keys
+        (and further dm_svc.conf keys in `extra`, e.g. RW_SEPARATE)."""
+        return self.add_service(Service(name, self._endpoints(targets), login_mode, switch_time, switch_interval,
+                                        dict(extra or {})))
 
     @property
     def svc_conf(self) -> Path:

@@ -38,7 +38,10 @@ CATALOG: dict[str, str] = {
     "show-monitor-self-only": "`show monitor` lists only the monitor itself, not the others connected",
     "second-confirm-monitor-accepted": "a watcher accepts a second confirm monitor instead of -14",
     "open-database-ignored": "`open database` answers success but leaves the instance in MOUNT",
+    "monitor-commands-overlap": "a watcher runs a second monitor's command while another monitor's command runs",
     "arch-invalid-ignored": "`set database ... arch invalid` answers success but leaves the archive VALID",
+    # client read/write separation (reference 8.3)
+    "rw-routes-invalid-standby": "the primary names a standby for reads even while its archive is INVALID or its MAL link down",
 }
 
 

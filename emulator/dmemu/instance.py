@@ -13,6 +13,7 @@ import collections
 import errno
 import fcntl
 import os
+import random
 import re
 import threading
 import time
@@ -156,6 +157,11 @@ class InstSession:
     def autocommit(self) -> bool:
         return self._auto
 
+    @property
+    def in_transaction(self) -> bool:
+        """True while the session holds uncommitted writes (the wire reports it as TrxStatus)."""
+        return bool(self._s.in_txn)
+
     @autocommit.setter
     def autocommit(self, value: bool) -> None:
         if bool(value) == self._auto:
@@ -268,6 +274,7 @@ class Instance:
         self.listeners: list[object] = []
         self.realtime_sender: Callable[[RedoRecord], None] | None = None
         self.timely_sender: Callable[[RedoRecord], None] | None = None     # TIMELY: after the local flush
+        self.rw_standbys: Callable[[], list[tuple[str, int]]] | None = None   # dw/agent: read targets
         self.watcher_active = False          # dw/agent sets it while its watcher is past STARTUP
         self.on_shutdown_request: Callable[[], None] | None = None
         self.arch: list[dict] = []
@@ -853,6 +860,17 @@ class Instance:
         if bugs.active("wrong-svrmode"):
             mode = {"PRIMARY": "STANDBY", "STANDBY": "PRIMARY"}.get(mode, mode)
         return SVR_MODE[mode], SVR_STAT.get(self.status, 6)
+
+    def standby_info(self) -> tuple[str, int, int] | None:
+        """(host, port, count) of the standby a read/write-separating client is sent to, for the login
+        reply; None unless this is an OPEN primary with at least one standby fit for reads."""
+        if self.mode != "PRIMARY" or self.status != "OPEN" or self.rw_standbys is None:
+            return None
+        targets = self.rw_standbys()
+        if not targets:
+            return None
+        host, port = random.choice(targets)
+        return host, port, len(targets)
 
     def execute_sys(self, sql: str) -> Result:
         """Run SQL as SYSDBA inside the server (autocommit; rows materialised)."""

@@ -3,12 +3,11 @@
 
 from __future__ import annotations
 
-import re
 import time
 
 import pytest
 
-from harness.monitor import Monitor, MonitorError
+from harness.monitor import Monitor, MonitorError, extra_monitor
 from harness.show import connect_info, error_code
 
 pytestmark = [pytest.mark.lifecycle]
@@ -100,14 +99,6 @@ def test_set_arch_invalid_then_recovery(dw, monitor) -> None:
     dw.wait_healthy()
 
 
-def _monitor_ini(monitor, confirm: int, name: str) -> str:
-    """A copy of the seed's dmmonitor.ini (十一.1) on the monitor host with MON_DW_CONFIRM set."""
-    text = monitor.host.read_file(monitor.t.dmmonitor_ini)
-    path = f"{monitor.t.db_dir}/dmmonitor_{name}.ini"
-    monitor.host.write_file(path, re.sub(r"(?m)^(\s*MON_DW_CONFIRM\s*=\s*)\d+", rf"\g<1>{confirm}", text))
-    return path
-
-
 def _confirm_flags(monitor) -> list[str]:
     return [row.get("MON_CONFIRM", "") for row in connect_info(monitor.show_monitor())]
 
@@ -117,23 +108,21 @@ def test_show_monitor_with_a_second_monitor_and_a_refused_second_confirm(dw, mon
     block, tests/corpus/dm8/dmmonitor/startup-messages-confirm-monitor-cn-dmshell-c7-auto.txt); a second,
     non-confirm monitor appears in it under every watcher; a second confirm monitor is refused (at most one
     per system), so the list never holds two confirm monitors."""
-    run_dir = monitor.transcript_path.parent if monitor.transcript_path else None
     n_watchers = len(dw.nodes)
     started: list[Monitor] = []
     try:
         confirm = monitor
         if monitor.t.monitor.mon_dw_confirm != 1:
-            confirm = Monitor(monitor.host, monitor.t, run_dir, name="confirm1",
-                              ini=_monitor_ini(monitor, 1, "confirm1")).start()
+            confirm = extra_monitor(monitor, "confirm1", confirm=1).start()
             started.append(confirm)
         before = _confirm_flags(confirm)
         assert before.count("TRUE") == n_watchers, before
-        second = Monitor(monitor.host, monitor.t, run_dir, name="second", ini=_monitor_ini(monitor, 0, "second"))
+        second = extra_monitor(monitor, "second")
         started.append(second.start())
         with_second = _confirm_flags(confirm)
         assert len(with_second) == len(before) + n_watchers, with_second
         assert with_second.count("TRUE") == n_watchers, with_second
-        extra = Monitor(monitor.host, monitor.t, run_dir, name="confirm2", ini=_monitor_ini(monitor, 1, "confirm2"))
+        extra = extra_monitor(monitor, "confirm2", confirm=1)
         try:
             started.append(extra.start(timeout=15))
         except MonitorError:

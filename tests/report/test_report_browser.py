@@ -26,7 +26,7 @@ def test_signoff_environment_and_plot_are_visible_in_chromium(demo: tuple[Path, 
     html = run / "report.html"
     seen = probe(html, tmp_path)
     assert seen["signoff_visible"], seen
-    assert seen["signoff_rows"] == 8, seen
+    assert seen["signoff_rows"] == 9, seen  # one row per harness.signoff ITEMS entry
     assert re.search(r"Takeover\s.*PASS", seen["signoff_text"]), seen["signoff_text"]
     assert re.search(r"Switchover\s.*FAIL", seen["signoff_text"]), seen["signoff_text"]
     assert re.search(r"Client failover\s.*NOT RUN", seen["signoff_text"]), seen["signoff_text"]

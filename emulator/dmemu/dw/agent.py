@@ -77,6 +77,7 @@ class Agent:
             "V$ARCH_SEND_INFO": self.v_arch_send_info, "V$RAPPLY_SYS": self.v_rapply_sys,
         })
         inst.statement_handlers.append(self.sql_handler)
+        inst.rw_standbys = self.rw_standbys
 
     def stop(self) -> None:
         self.listener.stop()
@@ -228,6 +229,20 @@ class Agent:
         for name, st in self.mal.link_status().items():
             rows.append((self.inst.name, name, st, st, _ts(self.mal.link_up.get(name.upper(), 0))))
         return cols, rows
+
+    def rw_standbys(self) -> list[tuple[str, int]]:
+        """(MAL_INST_HOST, MAL_INST_PORT) of every standby fit for reads (reference 8.3): a TIMELY or
+        REALTIME archive to it that is VALID, and the MAL link to it CONNECTED."""
+        links = {k.upper(): v for k, v in self.mal.link_status().items()}
+        any_state = bugs.active("rw-routes-invalid-standby")
+        out = []
+        for a in self.inst.arch:
+            if a["type"] not in ("TIMELY", "REALTIME") or (a["status"] != "VALID" and not any_state):
+                continue
+            m = next((m for m in self.cfg.insts if m.name.upper() == a["dest"].upper()), None)
+            if m is not None and (any_state or links.get(m.name.upper()) == "CONNECTED"):
+                out.append((m.inst_host, m.inst_port))
+        return out
 
     def v_arch_send_info(self):
         cols = [_v("ARCH_DEST"), _v("ARCH_TYPE"), _b("MAX_SEND_LSN"), _b("LAST_SEND_LSN"), _b("LAST_SEND_CODE"),

@@ -626,7 +626,7 @@ class Watcher:
             return {"ok": bool(r.get("ok"))}
         if op == "lock":
             with self._lock:
-                if self.cmd_owner not in (None, mon["id"]):
+                if self.cmd_owner not in (None, mon["id"]) and not bugs.active("monitor-commands-overlap"):
                     return {"ok": False, "code": DWMON_CMD_RUNNING, "error": lang.msg("w_cmd_running")}
                 self.cmd_owner = mon["id"]
             return {"ok": True}

@@ -88,6 +88,21 @@ def frame(stmt: int, cmd: int, ret: int = 0, opts: bytes = b"", body: bytes = b"
     return bytes(h) + body if body else bytes(h)
 
 
+def stamp_mode(msg: bytes, svr_mode: int) -> bytes:
+    """`msg` with the server's current SvrMode in header @14 (i16), checksum redone.
+
+    DM8 stamps its mode on every reply; with read/write separation the DPI compares it with the mode the
+    login reply gave for that connection and, when they differ, drops the connection and logs in again
+    (dpi_stat_need_swich: primary connections expect 1, standby connections 2)."""
+    h = bytearray(msg[:HDR_LEN])
+    struct.pack_into("<h", h, 14, svr_mode)
+    x = 0
+    for b in h[:19]:
+        x ^= b
+    h[19] = x
+    return bytes(h) + msg[HDR_LEN:]
+
+
 def parse_header(h: bytes) -> tuple[int, int, int, int]:
     """Return (stmt, cmd, body_length, ret) of a 64-byte header; ProtocolError if it is corrupt."""
     x = 0

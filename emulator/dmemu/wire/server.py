@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from .. import api, lang
 from ..dw.protocol import BLOCKS
 from ..errors import DmError
-from . import codec
+from . import codec, trace
 from .protocol import (
     CMD_ALLOC_STMT,
     CMD_CLOSE_CURSOR,
@@ -60,6 +60,7 @@ from .protocol import (
     lp,
     parse_header,
     read_lp,
+    stamp_mode,
 )
 
 log = logging.getLogger("dmemu.wire")
@@ -95,6 +96,8 @@ PAGE_ROWS = 32_000                 # the execute reply carries the batch row cou
 PAGE_BYTES = 1024 * 1024
 
 MSG_VERSION = 8
+TRX_STATUS_AT = 40                 # execute reply opts offset of TrxStatus (header @60)
+TRX_ACTIVE = 1                     # unconfirmed value: drivers treat (status & 0xFFF) not in {0, 0x20, 0x40} as open
 # Row total announced while a result is still streaming. INT64_MAX makes the DPI seek to the last
 # row to count them; INT32_MAX makes it fetch forward (and dm-pure sees 0xFFFF = "more rows").
 UNKNOWN_TOTAL = 0x7FFFFFFF
@@ -227,6 +230,8 @@ class ClientConnection:
         return bytes(buf)
 
     def dispatch(self, stmt: int, cmd: int, h: bytes, body: bytes) -> None:
+        if trace.enabled():
+            self.trace(stmt, cmd, h, body)
         handler = self.handlers.get(cmd)
         if handler is None:
             self.send(error_frame(stmt, ERR_BAD_CMD, lang.msg("wire_bad_cmd", cmd=cmd)))
@@ -247,6 +252,15 @@ class ClientConnection:
             log.exception("command %d failed", cmd)
             self.send(error_frame(stmt, ERR_INTERNAL, lang.msg("wire_internal", why=f"{type(e).__name__}: {e}")))
 
+    def trace(self, stmt: int, cmd: int, h: bytes, body: bytes) -> None:
+        """DMEMU_WIRE_TRACE line for one received command (SQL text for PREPARE)."""
+        detail = f"cmd={cmd} stmt={stmt}"
+        if cmd == CMD_PREPARE:
+            detail += f" direct={h[21]} autocommit={h[20]} sql=" + body.split(b"\0", 1)[0].decode("utf-8", "replace")
+        elif cmd == CMD_EXECUTE2:
+            detail += f" autocommit={h[20]}"
+        trace.record(self.local, self.peer, "CMD", detail)
+
     def stall_while_blocked(self) -> None:
         """DMEMU_NET_BLOCK_FILE black hole: hold this connection (no command run, no reply) while the
         listener's address is blocked; the client sees silence, as behind an iptables DROP."""
@@ -257,6 +271,10 @@ class ClientConnection:
 
     def send(self, data: bytes) -> None:
         self.stall_while_blocked()
+        data = stamp_mode(data, self.server.wire_status()[0])
+        if trace.enabled():
+            trace.record(self.local, self.peer, "REPLY", f"len={len(data)} ret={_I.unpack_from(data, 10)[0]} "
+                         f"head={data[:64].hex()}")
         try:
             self.sock.sendall(data)
         except OSError as e:
@@ -306,11 +324,15 @@ class ClientConnection:
             v, pos = read_lp(body, pos) if pos + 4 <= len(body) else (b"", pos)
             fields.append(v.decode("utf-8", "replace"))
         option = ""
+        rw_standby = body[pos] if pos < len(body) else 0
         if pos + 3 <= len(body):
             (n,) = _H.unpack_from(body, pos + 1)
             option = body[pos + 3:pos + 3 + n].decode("utf-8", "replace")
         user = self.crypto.decrypt(enc_user).decode("utf-8", "replace")
         pwd = self.crypto.decrypt(enc_pwd).decode("utf-8", "replace")
+        if trace.enabled():
+            trace.record(self.local, self.peer, "LOGIN", f"user={user} rwStandby={rw_standby} readOnly={h[32]} "
+                         f"rwSeparate={h[40]} option={option}")
         client = {"app": fields[0], "os": fields[1], "host": fields[2], "peer": f"{self.peer[0]}:{self.peer[1]}",
                   "version": self.client_version, "server_option": option,
                   "options": parse_server_option(option)}
@@ -329,9 +351,15 @@ class ClientConnection:
         struct.pack_into("<hh", o, 15, mode, stat)     # @35 SvrMode, @37 SvrStat
         o[23] = 1                                      # @43 NewLobFlag
         struct.pack_into("<i", o, 24, 100)             # @44 bufPrefetch
+        standby = b""
+        info = getattr(self.server, "standby_info", None)
+        sb = info() if info is not None and h[40] else None     # login @40: the client separates reads
+        if sb is not None:                             # @42 standby-info flag: host, port, count follow DbName
+            o[22] = 1
+            standby = lp(sb[0].encode()) + struct.pack("<iH", sb[1], sb[2])
         reply = (info_block() + lp(self.server.instance_name.encode()) + lp(user.upper().encode())
                  + lp(b"") + lp(b"") + struct.pack("<iii", 0, 0, 0) + lp(b"")
-                 + lp(self.server.db_name.encode()) + struct.pack("<q", id(session) & 0x7FFFFFFF)
+                 + lp(self.server.db_name.encode()) + standby + struct.pack("<q", id(session) & 0x7FFFFFFF)
                  + LOGIN_TAIL + LOGIN_PAD)
         self.send(frame(0, RCMD_LOGIN, 0, bytes(o), reply))
 
@@ -455,6 +483,7 @@ class ClientConnection:
         total = cur.pos if cur.done else UNKNOWN_TOTAL
         o = bytearray(OPTS_LEN)                        # no print text here: dm-pure would misparse it
         _EXEC_OPTS.pack_into(o, 0, SQL_SELECT, len(columns), total, 0, 0, n, 0)
+        self._pack_trx(o)
         desc = b"".join(codec.column_desc(c) for c in columns)
         self.send(frame(stmt, RCMD_RESULT, 0, bytes(o), desc + data))
 
@@ -462,7 +491,14 @@ class ClientConnection:
         printed = message.encode("utf-8")
         o = bytearray(OPTS_LEN)
         _EXEC_OPTS.pack_into(o, 0, SQL_DML, 0, max(rowcount, 0), 0, 0, 0, len(printed))
+        self._pack_trx(o)
         return frame(stmt, RCMD_RESULT, 0, bytes(o), printed)
+
+    def _pack_trx(self, o: bytearray) -> None:
+        """Execute reply @60 TrxStatus: TRX_ACTIVE while the session holds uncommitted writes, else 0
+        (finished). With read/write separation the DPI keeps reads on the primary while it is active."""
+        if getattr(self.session, "in_transaction", False):
+            _I.pack_into(o, TRX_STATUS_AT, TRX_ACTIVE)
 
     def on_fetch(self, stmt: int, h: bytes, body: bytes) -> None:
         st = self.stmts.get(stmt)
