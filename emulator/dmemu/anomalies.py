@@ -7,9 +7,9 @@
   itself PRIMARY at login and acknowledges DML without logging or shipping it (lost on the group);
 - `standby-stale-read`: every STALE_EVERY-th user query on a standby answers with the result that query
   had before its latest change, from before the commits applied since (reads go back in time);
-- `takeover-lost-update` (dw/agent.py, dw/mal.py): the standby applies each package only HOLD_S after it
-  received (and acknowledged) it, and takeover throws away KEEP_BUF and everything still held: the
-  commits of the primary's last HOLD_S seconds are lost although the standby had acknowledged them.
+- `takeover-lost-update` (dw/agent.py, dw/mal.py): the standby holds back the last HOLD_PKGS packages it
+  received (and acknowledged), and takeover throws away KEEP_BUF and everything held: the primary's last
+  commits before it was lost are gone although the standby had acknowledged them.
 
 Kept here so instance.py holds only one-line hooks; none of this runs unless DMEMU_BUGS names it.
 """
@@ -30,7 +30,7 @@ SPLIT_PAUSE_S = 0.2
 SPLIT_EVERY = 25        # only every 25th transaction pauses, so apply keeps up with the primary
 DEMOTED_ACK_S = 6.0
 STALE_EVERY = 3
-HOLD_S = 2.0
+HOLD_PKGS = 50
 _SELECT = re.compile(r"^\s*SELECT\b", re.I)
 _FROM = re.compile(r"\b(?:FROM|JOIN)\s+([\w$.\"]+)", re.I)
 
@@ -79,9 +79,10 @@ def split_apply(apply: Callable[[list, int], None], ops: list, lsn_lo: int, lsn_
     return True
 
 
-def holds(received_at: float) -> bool:
-    """takeover-lost-update: a package received at `received_at` (monotonic) is still held back."""
-    return bugs.active("takeover-lost-update") and time.monotonic() - received_at < HOLD_S
+def holds(queued_behind: int) -> bool:
+    """takeover-lost-update: the standby applies a package only once HOLD_PKGS newer ones are queued
+    behind it (or the queue is drained: flush notice, switchover, recovery)."""
+    return bugs.active("takeover-lost-update") and queued_behind < HOLD_PKGS
 
 
 class Demotion:

@@ -67,12 +67,11 @@ def _err(code: int, key: str, **fmt: object) -> DmError:
 class Pkg:
     """A received RLOG_PKG: header fields checked on arrival, the body decoded only when applied."""
 
-    __slots__ = ("lsn_lo", "lsn_hi", "oguid", "permanent_magic", "db_magic", "blob", "at")
+    __slots__ = ("lsn_lo", "lsn_hi", "oguid", "permanent_magic", "db_magic", "blob")
 
     def __init__(self, hdr: tuple, blob: bytes):
         self.lsn_lo, self.lsn_hi, self.oguid, self.permanent_magic, self.db_magic = hdr
         self.blob = blob
-        self.at = time.monotonic()
 
     @staticmethod
     def header(rec: RedoRecord) -> tuple:
@@ -131,6 +130,7 @@ class Mal:
         self._async_q: queue.Queue | None = None
         self.recent = collections.deque(maxlen=64)
         self.discard = False               # takeover-lost-update: the apply queue is being thrown away
+        self.release = False               # takeover-lost-update: apply everything held (queue drained)
         self.listener = protocol.Listener(me.host, me.port, self._on_conn, name=f"mal-{me.name}",
                                           on_request=self._on_request, on_push=self._on_push)
         threading.Thread(target=self._checker, name="mal-check", daemon=True).start()
@@ -361,7 +361,7 @@ class Mal:
             return {"ok": True, "lsn": inst.cur_lsn}
         if op == "recover":
             with self.apply_lock:
-                self.apply_q.join()
+                self._drain()
                 return self._recover_batch(msg["blobs"])
         if op == "recovered":
             self.synced = True                       # in step: accept realtime redo even before OPEN
@@ -449,8 +449,9 @@ class Mal:
             except queue.Empty:
                 continue
             try:
-                while anomalies.holds(pkg.at) and not self.discard and not self._stop.is_set():
-                    time.sleep(0.05)
+                while anomalies.holds(self.apply_q.qsize()) and not (self.discard or self.release
+                                                                      or self._stop.is_set()):
+                    time.sleep(0.02)
                 if not self.discard:
                     self._apply(pkg.record())
             except Exception as e:                    # noqa: BLE001 - reported in the views, never fatal
@@ -475,8 +476,13 @@ class Mal:
                 else:
                     self.recv_hi = -1
                 self.keep = None
-            self.discard = drop and self.dw_status == 7 and bugs.active("takeover-lost-update")
-            try:
-                self.apply_q.join()
-            finally:
-                self.discard = False
+            self._drain(discard=drop and self.dw_status == 7 and bugs.active("takeover-lost-update"))
+
+    def _drain(self, discard: bool = False) -> None:
+        """Wait until the apply queue is empty: everything applied (held packages released), or, for
+        takeover-lost-update at a takeover, thrown away."""
+        self.discard, self.release = discard, not discard
+        try:
+            self.apply_q.join()
+        finally:
+            self.discard = self.release = False
