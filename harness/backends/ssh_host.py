@@ -8,6 +8,7 @@ login) or `sudo -n` (a login user with passwordless sudo).
 
 from __future__ import annotations
 
+import base64
 import shlex
 import subprocess
 import time
@@ -93,10 +94,16 @@ class SshHost(ShellHost):
     def write_file(self, p: str, text: str, owner: str = "dmdba", *, mapped: bool = False) -> None:
         """The text goes through ssh's stdin (a backup copied between hosts is far past a command line's size)."""
         q = shlex.quote(p)
-        script = f"mkdir -p \"$(dirname {q})\" && cat > {q}"
-        if owner != "root":
-            script += f" && chown {shlex.quote(owner)}: {q}"
-        line = self.command_line(script, user="root", env=None, timeout=600)
+        chown = f" && chown {shlex.quote(owner)}: {q}" if owner != "root" else ""
+        if len(text) < 32_000:  # small files (configs, scripts): one command
+            data = base64.b64encode(text.encode()).decode()
+            r0 = self.run(f"mkdir -p \"$(dirname {q})\" && echo {data} | base64 -d > {q}{chown}", user="root",
+                          check=False)
+            if r0.rc != 0:
+                raise HarnessError(f"writing {p} on {self.name} failed: {r0.stderr.strip()}")
+            return
+        line = self.command_line(f"mkdir -p \"$(dirname {q})\" && cat > {q}{chown}", user="root", env=None,
+                                 timeout=600)
         try:
             r = subprocess.run(["ssh", "-F", self.ssh_config, self.name, line], input=text.encode(),
                                capture_output=True, timeout=660)
