@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import shlex
+import subprocess
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -91,11 +92,22 @@ class SshHost(ShellHost):
         return r.stdout
 
     def write_file(self, p: str, text: str, owner: str = "dmdba", *, mapped: bool = False) -> None:
+        """The text goes through ssh's stdin (a backup copied between hosts is far past a command line's size)."""
         q = shlex.quote(p)
-        data = base64.b64encode(text.encode()).decode()
-        script = f"mkdir -p \"$(dirname {q})\" && echo {data} | base64 -d > {q}"
-        if owner != "root":
-            script += f" && chown {shlex.quote(owner)}: {q}"
-        r = self.run(script, user="root", check=False)
-        if r.rc != 0:
-            raise HarnessError(f"writing {p} on {self.name} failed: {r.stderr.strip()}")
+        chown = f" && chown {shlex.quote(owner)}: {q}" if owner != "root" else ""
+        if len(text) < 32_000:  # small files (configs, scripts): one command
+            data = base64.b64encode(text.encode()).decode()
+            r0 = self.run(f"mkdir -p \"$(dirname {q})\" && echo {data} | base64 -d > {q}{chown}", user="root",
+                          check=False)
+            if r0.rc != 0:
+                raise HarnessError(f"writing {p} on {self.name} failed: {r0.stderr.strip()}")
+            return
+        line = self.command_line(f"mkdir -p \"$(dirname {q})\" && cat > {q}{chown}", user="root", env=None,
+                                 timeout=600)
+        try:
+            r = subprocess.run(["ssh", "-F", self.ssh_config, self.name, line], input=text.encode(),
+                               capture_output=True, timeout=660)
+        except subprocess.TimeoutExpired:
+            raise HarnessError(f"writing {p} on {self.name} timed out") from None
+        if r.returncode != 0:
+            raise HarnessError(f"writing {p} on {self.name} failed: {r.stderr.decode(errors='replace').strip()}")
