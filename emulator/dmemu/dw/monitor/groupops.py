@@ -51,7 +51,11 @@ class GroupCommands:
 
     def _one_db(self, what: str, v: WatcherView) -> None:
         op = {"stop": "stop_inst", "kill": "kill_inst", "startup": "start_inst"}[what]
-        self.req(v, {"op": op})
+        self.lock([v])                       # one monitor command at a time per watcher (reference 4.2, B6)
+        try:
+            self.req(v, {"op": op})
+        finally:
+            self.unlock([v])
         self.say("m_cmd_ok", cmd=f"{what} database {v.name}")
 
     def _quiet_req(self, v: WatcherView, msg: dict) -> None:
