@@ -125,7 +125,8 @@ class Discoverer:
             inst_error_time=_int(_first(w, "INST_ERROR_TIME"), "INST_ERROR_TIME", 10),
             inst_recover_time=_int(_first(w, "INST_RECOVER_TIME"), "INST_RECOVER_TIME", 60),
             mal_check_interval=_int(_first(glob, "MAL_CHECK_INTERVAL"), "MAL_CHECK_INTERVAL", 30),
-            mal_conn_fail_interval=_int(_first(glob, "MAL_CONN_FAIL_INTERVAL"), "MAL_CONN_FAIL_INTERVAL", 10))
+            mal_conn_fail_interval=_int(_first(glob, "MAL_CONN_FAIL_INTERVAL"), "MAL_CONN_FAIL_INTERVAL", 10),
+            timer_minute_s=t.timers.timer_minute_s)  # the target's clock unit, not in any ini
         mal_by_inst = {(_first(sec, "MAL_INST_NAME") or "").upper(): sec for name, sec in mal.items()
                        if name.upper().startswith("MAL_INST")}
         for n in db:
