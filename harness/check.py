@@ -5,7 +5,8 @@ fault log), so a verdict can be re-checked, or checked with newer checkers, long
 `history*.jsonl` (or `.jsonl.gz`, as the run folder stores it) under the folder is judged with the checker
 of its workload kind (set-full for the insert workload); one line per history, the anomalies of those not
 valid, a summary. Exit 1 when any is invalid.
-A history's terms (cut-offs, allowed anomaly classes: harness/checkers/terms.py) are read from the
+A history's terms (cut-offs, allowed anomaly classes: harness/checkers/terms.py; for set-full, the time
+after which a suite accepts lost writes, History.check(lost_after=...)) are read from the
 `<history>.terms.json` beside it, so the verdicts are the ones the report showed. `--edn DIR` also writes
 each history in Jepsen's EDN history format (harness/checkers/edn.py) as DIR/<history>.edn.
 """

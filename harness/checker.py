@@ -304,6 +304,7 @@ class Verdict:
     acknowledged: int = 0
     seed: int = 0
     notes: list[str] = field(default_factory=list)
+    judged: str = ""  # the set-full verdict line under the suite's terms (History.check)
 
     @property
     def valid(self) -> bool:
@@ -341,6 +342,8 @@ class Verdict:
                                                       else "no ok write on one side of the fault"))
         lines.append(f"RPO: {self.rpo.rows} rows, LSN gap {self.rpo.lsn_gap}")
         lines += [f"note: {n}" for n in self.notes]
+        if self.judged:
+            lines.append(f"under the suite's terms: {self.judged}")
         return "\n".join(lines)
 
 

@@ -150,11 +150,22 @@ class History:
         return any(s.instance.upper() == instance.upper() and (s.mode or "").upper() == "PRIMARY"
                    for s in list(self.roles))
 
-    def check(self, faults: list[Any] | None = None):
-        """Run every checker over this history (faults default to those attached by the workload)."""
-        from harness.checker import check
+    def check(self, faults: list[Any] | None = None, *, lost_after: float | None = None,
+              allow: tuple[str, ...] = ()):
+        """Run every checker over this history (faults default to those attached by the workload).
 
-        return check(self, faults if faults is not None else self.faults)
+        The suite's terms: `lost_after`, writes acknowledged from then on may be lost (a primary the group
+        was leaving acknowledged them); `allow`, anomaly classes measured, not forbidden (e.g.
+        "two-primaries" during a split brain). They do not change the Verdict's figures; the set-full
+        verdict line under them is `verdict.judged`, stored with the terms beside the history file so
+        `python -m harness.check RUN_DIR` prints the same line."""
+        from harness.checker import check
+        from harness.checkers.terms import set_terms
+
+        faults = faults if faults is not None else self.faults
+        verdict = check(self, faults)
+        verdict.judged = set_terms(self, faults, lost_after, tuple(allow)).summary()
+        return verdict
 
     @classmethod
     def load(cls, path: str | Path) -> History:

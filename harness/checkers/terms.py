@@ -6,6 +6,9 @@ classes the isolation level allows (list-append under READ COMMITTED: G-single, 
 `python -m harness.check RUN_DIR` would print another verdict than the report. Terms keeps the cut-offs,
 the exact operations they forgave, the allowed classes and the figures the run added (client crashes),
 in `<history>.terms.json`; the verdict line the suite printed goes along as `summary` for comparison.
+The insert workload's set-full histories get terms too (`set_terms`): a suite may accept the loss of
+writes acknowledged after a fault started (`lost_after`: those writes are forgiven, judged as info) and
+measure two writable primaries during a split brain instead of forbidding them (allowed "two-primaries").
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.checkers.judge import judge
 from harness.checkers.model import Result
+from harness.checkers.records import Recorded
 from harness.history import History
 
 SUFFIX = ".terms.json"
@@ -25,10 +30,12 @@ SUFFIX = ".terms.json"
 
 @dataclass
 class Terms:
-    """cut_off {instance: monotonic time}; forgiven [(process, time)] of the ok ops judged as info;
-    allowed anomaly classes; extra stats the run added; the summary line the suite got."""
+    """cut_off {instance: monotonic time}; lost_after: time from which any acknowledged write may be lost
+    (set-full); forgiven [(process, time)] of the ok ops judged as info; allowed anomaly classes; extra
+    stats the run added; the summary line the suite got."""
 
     cut_off: dict[str, float] = field(default_factory=dict)
+    lost_after: float | None = None
     forgiven: list[tuple[str, float]] = field(default_factory=list)
     allowed: list[str] = field(default_factory=list)
     stats: dict[str, Any] = field(default_factory=dict)
@@ -59,7 +66,8 @@ class Terms:
         keys = {(p, round(t, 6)) for p, t in self.forgiven}
         ops = [dataclasses.replace(op, type="info")
                if op.type == "ok" and (op.process, round(op.time, 6)) in keys else op for op in hist.ops]
-        return History(seed=hist.seed, ops=ops, roles=list(hist.roles), notes=list(hist.notes))
+        return History(seed=hist.seed, ops=ops, roles=list(hist.roles), snapshots=dict(hist.snapshots),
+                       primary=hist.primary, faults=list(hist.faults), notes=list(hist.notes))
 
     def judged(self, res: Result) -> Result:
         """`res` with the allowed classes left out and the run's figures added."""
@@ -78,6 +86,28 @@ def forgive(hist: History, cut_off: dict[str, float]) -> list[tuple[str, float]]
         if op.type == "ok" and since is not None and op.time >= since and op.process != "final":
             out.append((op.process, op.time))
     return out
+
+
+def forgive_writes(hist: History, since: float) -> list[tuple[str, float]]:
+    """(process, time) of the writes (f "add") acknowledged at or after `since`: the suite accepts their loss
+    (acknowledged by a primary the group was leaving, or after a documented lossy takeover)."""
+    return [(op.process, op.time) for op in hist.ops if op.type == "ok" and op.f == "add" and op.time >= since]
+
+
+def set_terms(hist: History, faults: list[Any], lost_after: float | None = None,
+              allowed: tuple[str, ...] = ()) -> Result:
+    """The set-full verdict of an insert-workload history under a suite's terms; the terms and that verdict
+    line are stored beside the history (when it has a file) so `python -m harness.check` judges it alike."""
+    terms = Terms(lost_after=lost_after, allowed=list(allowed))
+    if lost_after is not None:
+        terms.forgiven = forgive_writes(hist, lost_after)
+        terms.stats["acked_after_cut_off"] = len(terms.forgiven)
+    rec = Recorded(str(hist.path or "set"), "set", terms.view(hist))
+    res = terms.judged(judge(rec, faults))
+    terms.summary = res.summary()
+    if hist.path is not None:
+        terms.save(hist.path)
+    return res
 
 
 def writes(hist: History, ops: list[tuple[str, float]], readonly: Callable[[str, Any], bool]) -> int:
