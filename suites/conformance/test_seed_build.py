@@ -183,7 +183,7 @@ def test_dmwatcher_ini_values(inspect, topology) -> None:
     """Seed 六.4: [GRP1] DW_TYPE GLOBAL, DW_MODE MANUAL, DW_ERROR_TIME, INST_RECOVER_TIME, INST_ERROR_TIME,
     INST_OGUID 453331, INST_INI = the dm.ini, INST_AUTO_RESTART 1, INST_STARTUP_CMD = DM_HOME/bin/dmserver,
     RLOG_SEND_THRESHOLD 0, RLOG_APPLY_THRESHOLD 0; DW_TYPE/DW_MODE/timers equal on both hosts (reference 10.3).
-    An ASYNC standby's watcher is DW_TYPE LOCAL (issue 14); the other keys are the same on every host."""
+    An ASYNC standby's watcher is DW_TYPE LOCAL, DW_MODE MANUAL (issue 14); the timers are the same on every host."""
     t = topology
     shared = []
     for spec in t.db_hosts:
@@ -192,14 +192,15 @@ def test_dmwatcher_ini_values(inspect, topology) -> None:
         got = {k: value(sec, k) for k in sec}
         got["DW_TYPE"], got["DW_MODE"] = got.get("DW_TYPE", "").upper(), got.get("DW_MODE", "").upper()
         got["INST_INI"] = norm_path(got.get("INST_INI", ""))
-        want = {"DW_TYPE": "LOCAL" if spec.is_async else "GLOBAL", "DW_MODE": t.dw.dw_mode, "INST_OGUID": str(t.oguid), "INST_INI": h.path(t.dm_ini),
+        mode = "MANUAL" if spec.is_async else t.dw.dw_mode
+        want = {"DW_TYPE": "LOCAL" if spec.is_async else "GLOBAL", "DW_MODE": mode, "INST_OGUID": str(t.oguid), "INST_INI": h.path(t.dm_ini),
                 "INST_AUTO_RESTART": "1", "INST_STARTUP_CMD": h.path(f"{t.paths.dm_home}/bin/dmserver"),
                 "DW_ERROR_TIME": str(t.timers.dw_error_time), "INST_ERROR_TIME": str(t.timers.inst_error_time),
                 "INST_RECOVER_TIME": str(t.timers.inst_recover_time), "RLOG_SEND_THRESHOLD": "0",
                 "RLOG_APPLY_THRESHOLD": "0"}
         wrong = inspect.deviations(spec.name, t.dmwatcher_ini, got, want, t.group)
         assert wrong == [], wrong
-        shared.append({k: got[k] for k in ("DW_MODE", "DW_ERROR_TIME", "INST_ERROR_TIME", "INST_RECOVER_TIME",
+        shared.append({k: got[k] for k in ("DW_ERROR_TIME", "INST_ERROR_TIME", "INST_RECOVER_TIME",
                                            "INST_OGUID")})
     assert all(s == shared[0] for s in shared), shared
 
