@@ -251,7 +251,7 @@ class Topology:
             return None
         rt, asy = len(self.realtime_standbys()), len(self.async_standbys())
         return (f"needs the seed's shape, 1 primary + 1 real-time standby; this group has {rt} real-time and "
-                f"{asy} ASYNC standby(s) -- covered here by {counterpart}")
+                f"{asy} ASYNC standby(s) ({counterpart})")
 
     @property
     def is_multi(self) -> bool:

@@ -15,7 +15,7 @@ def test_auto_takeover_when_the_primary_host_is_isolated(dw, runbook, workload, 
     """Reference 3.3/7.2: with DW_MODE AUTO and a confirm monitor (MON_DW_CONFIRM=1) the monitor notices
     the primary's watcher silent for DW_ERROR_TIME and takes over on the VALID standby, with no operator
     command: decided from the roles (the monitor's own announcement is evidence only)."""
-    if why := topology.beyond_seed("no test yet: AUTO takeover with several standbys is open in issue 14"):
+    if why := topology.beyond_seed("not covered yet: AUTO takeover with several standbys is open in issue 14"):
         pytest.skip(why)
     assert dw.monitor.show().mode == "AUTO"
     old, new = dw.primary, dw.standby
