@@ -277,7 +277,12 @@ class DataWatch:
         return self.lsn(node)[1]  # type: ignore[index]
 
     def wait_replicated(self, timeout: float | None = None) -> tuple[int, int]:
-        """Wait until the standby's CUR_LSN equals the primary's; returns (primary, standby) LSN."""
+        """Wait until the standby's CUR_LSN equals the primary's, then until every other standby (an ASYNC one
+        within its timer period) has applied up to that LSN; returns (primary, standby) LSN."""
         p, s = self.primary, self.standby
-        return wait_until(lambda: (self._cur_lsn(p), self._cur_lsn(s)), timeout or self.t.timers.group_open(),
-                          f"{s} to apply up to {p}'s LSN", ok=lambda v: v[0] == v[1], interval=0.2)
+        got = wait_until(lambda: (self._cur_lsn(p), self._cur_lsn(s)), timeout or self.t.timers.group_open(),
+                         f"{s} to apply up to {p}'s LSN", ok=lambda v: v[0] == v[1], interval=0.2)
+        for other in self.standbys():
+            if other.name != s.name:
+                self.wait_caught_up(other, got[0], timeout)
+        return got

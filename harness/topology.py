@@ -244,6 +244,15 @@ class Topology:
         return (f"needs {realtime} real-time and {asynchronous} ASYNC standby(s); this group has {rt} and {asy} "
                 "(run with --dw-config examples/1p2rt1async.toml or --dw-topology 1p2rt1async)")
 
+    def beyond_seed(self, counterpart: str) -> str | None:
+        """Why a test of a property the seed defines only for its 1 primary + 1 real-time standby cannot run on
+        this group (None: it can); `counterpart` names the test that covers the larger group."""
+        if not self.is_multi:
+            return None
+        rt, asy = len(self.realtime_standbys()), len(self.async_standbys())
+        return (f"needs the seed's shape, 1 primary + 1 real-time standby; this group has {rt} real-time and "
+                f"{asy} ASYNC standby(s) ({counterpart})")
+
     @property
     def is_multi(self) -> bool:
         """More than the seed's one standby."""

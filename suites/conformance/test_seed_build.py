@@ -145,12 +145,22 @@ def test_dmmal_ini_identical_and_complete(inspect, topology) -> None:
 
 def test_dmarch_ini_realtime_to_the_other_instance(inspect, topology) -> None:
     """Seed 六.3: each dmarch.ini's [ARCHIVE_REALTIME] ARCH_DEST is the other instance; [ARCHIVE_LOCAL1] writes
-    to /opt/dm8/data/memadb/arch with ARCH_FILE_SIZE 128 and ARCH_SPACE_LIMIT 0."""
+    to /opt/dm8/data/memadb/arch with ARCH_FILE_SIZE 128 and ARCH_SPACE_LIMIT 0. With several standbys
+    (seed 一.2) a global instance has one REALTIME (TIMELY) section per other global instance and one ASYNC
+    section per ASYNC standby; an ASYNC standby archives locally only."""
     for spec in topology.db_hosts:
         h = inspect.hosts[spec.name]
         ini = inspect.ini(spec.name, topology.dmarch_ini)
         by_type = {value(sec, "ARCH_TYPE").upper(): sec for sec in ini.values() if "ARCH_TYPE" in sec}
-        assert value(by_type["REALTIME"], "ARCH_DEST") == topology.peer_of(spec).instance, spec.name
+        remote = sorted((value(sec, "ARCH_TYPE").upper(), value(sec, "ARCH_DEST")) for sec in ini.values()
+                        if "ARCH_TYPE" in sec and value(sec, "ARCH_TYPE").upper() != "LOCAL")
+        want = [] if spec.is_async else sorted(
+            [(g.arch_type if g.role == "standby" else spec.arch_type, g.instance)
+             for g in topology.global_hosts() if g.name != spec.name]
+            + [("ASYNC", a.instance) for a in topology.async_standbys()])
+        assert remote == want, spec.name
+        if not topology.is_multi:
+            assert value(by_type["REALTIME"], "ARCH_DEST") == topology.peer_of(spec).instance, spec.name
         local = by_type["LOCAL"]
         assert norm_path(value(local, "ARCH_DEST")) == norm_path(h.path(topology.paths.arch_dir)), spec.name
         assert value(local, "ARCH_FILE_SIZE") == str(topology.dw.arch_file_size)
@@ -159,18 +169,21 @@ def test_dmarch_ini_realtime_to_the_other_instance(inspect, topology) -> None:
 
 def test_dmarch_realtime_in_force(dw, sql) -> None:
     """Seed 六.3 / reference 2.3: v$arch_status on the primary shows a LOCAL archive and a REALTIME archive
-    to the standby instance, VALID."""
-    p, s = dw.primary, dw.standby
+    to the standby instance (to each real-time standby, in a group with several), VALID."""
+    p = dw.primary
     rows = sql.query(p.name, "select ARCH_TYPE, ARCH_DEST, ARCH_STATUS from v$arch_status")
     kinds = {(str(t).upper(), str(d)) : str(st).upper() for t, d, st in rows}
-    assert kinds.get(("REALTIME", s.name)) == "VALID", rows
+    for s in dw.realtime_nodes():
+        if s.name != p.name:
+            assert kinds.get((dw.spec(s).arch_type, s.name)) == "VALID", (s.name, rows)
     assert any(t == "LOCAL" and st == "VALID" for (t, _), st in kinds.items()), rows
 
 
 def test_dmwatcher_ini_values(inspect, topology) -> None:
     """Seed 六.4: [GRP1] DW_TYPE GLOBAL, DW_MODE MANUAL, DW_ERROR_TIME, INST_RECOVER_TIME, INST_ERROR_TIME,
     INST_OGUID 453331, INST_INI = the dm.ini, INST_AUTO_RESTART 1, INST_STARTUP_CMD = DM_HOME/bin/dmserver,
-    RLOG_SEND_THRESHOLD 0, RLOG_APPLY_THRESHOLD 0; DW_TYPE/DW_MODE/timers equal on both hosts (reference 10.3)."""
+    RLOG_SEND_THRESHOLD 0, RLOG_APPLY_THRESHOLD 0; DW_TYPE/DW_MODE/timers equal on both hosts (reference 10.3).
+    An ASYNC standby's watcher is DW_TYPE LOCAL, DW_MODE MANUAL (issue 14); the timers are the same on every host."""
     t = topology
     shared = []
     for spec in t.db_hosts:
@@ -179,15 +192,16 @@ def test_dmwatcher_ini_values(inspect, topology) -> None:
         got = {k: value(sec, k) for k in sec}
         got["DW_TYPE"], got["DW_MODE"] = got.get("DW_TYPE", "").upper(), got.get("DW_MODE", "").upper()
         got["INST_INI"] = norm_path(got.get("INST_INI", ""))
-        want = {"DW_TYPE": "GLOBAL", "DW_MODE": t.dw.dw_mode, "INST_OGUID": str(t.oguid), "INST_INI": h.path(t.dm_ini),
+        mode = "MANUAL" if spec.is_async else t.dw.dw_mode
+        want = {"DW_TYPE": "LOCAL" if spec.is_async else "GLOBAL", "DW_MODE": mode, "INST_OGUID": str(t.oguid), "INST_INI": h.path(t.dm_ini),
                 "INST_AUTO_RESTART": "1", "INST_STARTUP_CMD": h.path(f"{t.paths.dm_home}/bin/dmserver"),
                 "DW_ERROR_TIME": str(t.timers.dw_error_time), "INST_ERROR_TIME": str(t.timers.inst_error_time),
                 "INST_RECOVER_TIME": str(t.timers.inst_recover_time), "RLOG_SEND_THRESHOLD": "0",
                 "RLOG_APPLY_THRESHOLD": "0"}
         wrong = inspect.deviations(spec.name, t.dmwatcher_ini, got, want, t.group)
         assert wrong == [], wrong
-        shared.append({k: got[k] for k in ("DW_TYPE", "DW_MODE", "DW_ERROR_TIME", "INST_ERROR_TIME",
-                                           "INST_RECOVER_TIME", "INST_OGUID")})
+        shared.append({k: got[k] for k in ("DW_ERROR_TIME", "INST_ERROR_TIME", "INST_RECOVER_TIME",
+                                           "INST_OGUID")})
     assert all(s == shared[0] for s in shared), shared
 
 
@@ -260,12 +274,16 @@ def test_archive_mode_on(dw, sql) -> None:
 
 def test_roles_and_archive_status(dw, monitor, topology) -> None:
     """Seed 九 / 十一.2: the primary is OPEN PRIMARY, the standby OPEN STANDBY (v$instance), and `show`
-    reports both watchers OPEN with the standby's RSTAT VALID."""
-    p, s = topology.primary.instance, topology.standby.instance
+    reports both watchers OPEN with the standby's RSTAT VALID (every standby, in a group with several)."""
+    p = topology.primary.instance
+    standbys = [s.instance for s in topology.standbys()]
     assert (dw.role(p).mode, dw.role(p).status) == ("PRIMARY", "OPEN")
-    assert (dw.role(s).mode, dw.role(s).status) == ("STANDBY", "OPEN")
+    for s in standbys:
+        assert (dw.role(s).mode, dw.role(s).status) == ("STANDBY", "OPEN"), s
     assert set(dw.rstat(p).values()) == {"VALID"}
     st = monitor.show()
-    assert st.healthy([p, s]), st.summary()
-    assert (st.db(p).imode, st.db(s).imode, st.db(s).rstat) == ("PRIMARY", "STANDBY", "VALID")
+    assert st.healthy([p, *standbys]), st.summary()
+    assert st.db(p).imode == "PRIMARY"
+    for s in standbys:
+        assert (st.db(s).imode, st.db(s).rstat) == ("STANDBY", "VALID"), s
     assert re.fullmatch(topology.group, st.group, re.I), st.group

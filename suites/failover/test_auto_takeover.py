@@ -11,10 +11,12 @@ pytestmark = [pytest.mark.failover, pytest.mark.signoff("takeover"), pytest.mark
 
 
 @pytest.mark.destructive
-def test_auto_takeover_when_the_primary_host_is_isolated(dw, runbook, workload, chaos, report) -> None:
+def test_auto_takeover_when_the_primary_host_is_isolated(dw, runbook, workload, chaos, report, topology) -> None:
     """Reference 3.3/7.2: with DW_MODE AUTO and a confirm monitor (MON_DW_CONFIRM=1) the monitor notices
     the primary's watcher silent for DW_ERROR_TIME and takes over on the VALID standby, with no operator
     command: decided from the roles (the monitor's own announcement is evidence only)."""
+    if why := topology.beyond_seed("not covered yet: AUTO takeover with several standbys is open in issue 14"):
+        pytest.skip(why)
     assert dw.monitor.show().mode == "AUTO"
     old, new = dw.primary, dw.standby
     with workload.running(chaos=chaos, acked=30) as history:
@@ -45,7 +47,8 @@ def test_no_auto_takeover_when_only_the_monitor_link_is_lost(dw, runbook, worklo
                  timers.failure_detect() + timers.dw_error_time, f"{old} PRIMARY and {new} STANDBY")
         dw.wait_healthy()
         workload.wait_acked(10)
-    assert not history.ever_primary(new.name), f"{new} was promoted although only the MON link was lost"
+    promoted = [n.name for n in dw.standbys() if history.ever_primary(n.name)]
+    assert promoted == [], f"{promoted} promoted although only the MON link was lost"
     verdict = history.check()
     assert verdict.lost == [], verdict.explain()
     assert verdict.valid, verdict.explain()

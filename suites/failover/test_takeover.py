@@ -21,10 +21,13 @@ def test_takeover_is_refused_while_the_group_is_healthy(dw, monitor) -> None:
 
 
 @pytest.mark.destructive
-def test_takeover_after_the_primary_host_is_isolated(dw, monitor, runbook, workload, chaos, report) -> None:
+def test_takeover_after_the_primary_host_is_isolated(dw, monitor, runbook, workload, chaos, report,
+                                                    topology) -> None:
     """Seed 十二.2.2: the primary's host loses its network; the monitor reports it ERROR; `choose takeover`
     now lists the standby; `takeover` makes it PRIMARY OPEN with every write the old primary had
     acknowledged before the isolation. The old primary stays out of the group (stopped on its host)."""
+    if why := topology.beyond_seed("covered by suites/topology test_takeover_picks_a_realtime_standby_never_the_async"):
+        pytest.skip(why)
     old, new = dw.primary, dw.standby
     assert monitor.choose_takeover() == []
     with workload.running(chaos=chaos, acked=10) as history:
@@ -45,12 +48,15 @@ def test_takeover_after_the_primary_host_is_isolated(dw, monitor, runbook, workl
 
 
 @pytest.mark.destructive
-def test_takeover_force_when_the_standby_is_out_of_sync(dw, monitor, runbook, workload, chaos, report) -> None:
+def test_takeover_force_when_the_standby_is_out_of_sync(dw, monitor, runbook, workload, chaos, report,
+                                                       topology) -> None:
     """Reference 7.2/4.2: the MAL link breaks (the primary carries on and marks the standby's archive
     INVALID), then the primary's host is lost. `choose takeover` is empty (archive not VALID), `choose
     takeover force` lists the standby, and `takeover force` opens it as PRIMARY. DM8 documents the loss:
     writes the primary acknowledged after the MAL break are lost; they are measured, and nothing
     acknowledged before the break is."""
+    if why := topology.beyond_seed("not covered yet: `takeover force` with several standbys is open in issue 14"):
+        pytest.skip(why)
     old, new = dw.primary, dw.standby
     with workload.running(chaos=chaos, acked=10) as history:
         with chaos.cut("MAL") as cut:

@@ -28,6 +28,13 @@ def test_seed_default_is_one_primary_one_realtime_standby() -> None:
     assert t.async_standbys() == [] and t.standby.instance == "mema2" and not t.is_multi
 
 
+def test_seed_only_tests_run_on_the_seed_shape_and_say_why_not_elsewhere() -> None:
+    assert Topology().beyond_seed("x") is None
+    why = preset("1p2rt1async").beyond_seed("covered by suites/topology")
+    assert why and "1 primary + 1 real-time standby" in why and "2 real-time and 1 ASYNC" in why
+    assert "suites/topology" in why and "\n" not in why
+
+
 def test_example_file_equals_the_preset() -> None:
     t = load_config(EXAMPLE)
     assert t == preset("1p2rt1async")
