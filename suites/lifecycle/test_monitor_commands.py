@@ -9,6 +9,7 @@ import pytest
 
 from harness.monitor import Monitor, MonitorError, extra_monitor
 from harness.show import connect_info, error_code
+from harness.wait import hold
 
 pytestmark = [pytest.mark.lifecycle]
 
@@ -56,8 +57,8 @@ def test_stop_startup_and_kill_one_instance(dw, monitor, runbook) -> None:
     dw.wait_healthy()
     monitor.kill_database(standby.name)
     runbook.wait_no_process(standby, "dmserver")
-    time.sleep(10)
-    assert runbook.dm_pids(standby, "dmserver") == [], "a killed instance was restarted by its watcher"
+    hold(lambda: runbook.dm_pids(standby, "dmserver") == [], dw.t.timers.failure_detect(),
+         "a killed instance stays down (not restarted by its watcher)")
     monitor.startup_database(standby.name)
     dw.wait_roles(primary=primary, standby=standby)
     dw.wait_healthy()
@@ -75,9 +76,8 @@ def test_kill_group_then_the_seed_start_order(dw, monitor, runbook, sql) -> None
     monitor.kill_group()
     for node in dw.nodes:
         runbook.wait_no_process(node, "dmserver")
-    time.sleep(10)
-    for node in dw.nodes:
-        assert runbook.dm_pids(node, "dmserver") == [], f"{node}'s instance came back after kill group"
+    hold(lambda: all(runbook.dm_pids(node, "dmserver") == [] for node in dw.nodes),
+         dw.t.timers.failure_detect(), "every instance stays down after kill group")
     runbook.exit_monitor()
     for node in (primary, standby):
         runbook.stop_watcher(node)
@@ -148,8 +148,8 @@ def test_open_database_when_only_the_primary_returns(dw, runbook, sql) -> None:
     runbook.start_watcher(primary)
     mon = runbook.start_monitor()
     mon.wait_for(primary.name, istatus="MOUNT")
-    time.sleep(mon.t.timers.failure_detect())
-    assert mon.show().db(primary.name).istatus == "MOUNT", "the lone primary opened by itself"
+    hold(lambda: mon.show().db(primary.name).istatus == "MOUNT", mon.t.timers.failure_detect(),
+         "the lone primary stays in MOUNT (does not open by itself)")
     code = error_code(mon.check_open(primary.name))
     assert code in range(-27, -21), f"`check open` gave no documented reason (code {code})"
     mon.open_database(primary.name)
