@@ -7,8 +7,6 @@ import re
 import shlex
 from typing import Any
 
-import pytest
-
 from harness.render import parse_ini
 
 
@@ -61,11 +59,6 @@ class Inspector:
         backend = self.group.backend
         flag = getattr(backend, "provisions_os_users", None)
         return bool(flag) if flag is not None else backend.name != "local"
-
-    def require_os(self) -> None:
-        if not self.provisions_os():
-            pytest.skip(f"the {self.group.backend.name} backend does not provision OS users, groups or "
-                        "limits (seed 三); run with --dw-backend docker or vagrant")
 
 
 def value(section: dict[str, Any], key: str) -> str:

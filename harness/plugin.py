@@ -34,6 +34,7 @@ MARKERS = (
     "slow: long-running (bulk load, full matrices); run with -m slow",
     "destructive: breaks the group; gets a freshly built group (and the next test a rebuilt one); runs first",
     "dw_auto: runs the group in DW_MODE AUTO with the confirm monitor; such tests run next to each other",
+    "seed_os: checks the seed's OS accounts and limits (三); skipped where the backend does not create them",
 )
 _NEXT_KEY = pytest.StashKey["pytest.Item | None"]()
 _FAILED_KEY = pytest.StashKey[bool]()
@@ -422,11 +423,16 @@ def runbook(dw: DataWatch) -> Runbook:
 
 
 @pytest.fixture
-def inspect(dw: DataWatch, dw_group: Group) -> Inspector:
-    """Read-only access to the built hosts (files, OS accounts, ports)."""
+def inspect(request: pytest.FixtureRequest, dw: DataWatch, dw_group: Group) -> Inspector:
+    """Read-only access to the built hosts (files, OS accounts, ports). A `seed_os` test is skipped where
+    the backend does not create the seed's OS accounts (三)."""
     from harness.inspector import Inspector
 
-    return Inspector(dw_group)
+    inspector = Inspector(dw_group)
+    if request.node.get_closest_marker("seed_os") and not inspector.provisions_os():
+        pytest.skip(f"the {dw_group.backend.name} backend does not provision OS users, groups or limits "
+                    "(seed 三); run with --dw-backend docker or vagrant")
+    return inspector
 
 
 @pytest.fixture

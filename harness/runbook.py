@@ -102,6 +102,25 @@ class Runbook:
         for run in running:
             run.wait_ok(10)
 
+    def takeover(self, monitor: Any, to: str | Node, *running: Any, force: bool = False) -> None:
+        """Seed 十二.2.2 (reference 7.2 for `force`): `takeover [force]` to `to` from a logged-in monitor;
+        wait until `to` is the writable primary and every running workload has acknowledged ten more
+        operations on it. The checks before it (the primary ERROR, what `choose takeover` offers) are the
+        test's own."""
+        if not monitor.logged_in:
+            monitor.login()
+        monitor.takeover(self.dw.node(to).name, force=force)
+        self.dw.wait_roles(primary=to)
+        for run in running:
+            run.wait_ok(10)
+
+    def retire(self, node: str | Node, *clients: Any) -> None:
+        """The failed old primary leaves the group: its watcher stops it on its host (so its DM processes
+        are gone before its network returns), and each workload's final phase no longer reads it."""
+        self.stop_watcher(node)
+        for client in clients:
+            self.leave_group(client, node)
+
     def leave_group(self, workload: Any, node: str | Node) -> None:
         """The node left the group (stopped after a takeover): the workload's final phase reads the
         remaining instances only (and skips one that answers but is no longer part of the group)."""

@@ -19,7 +19,6 @@ from harness.landing import (
 )
 from harness.render import parse_svc
 from harness.replication import unique_name
-from harness.wait import wait_until
 
 pytestmark = [pytest.mark.client, pytest.mark.signoff("client-failover")]
 
@@ -114,8 +113,7 @@ def test_seed_service_reconnects_workload_after_takeover(dw, sql, monitor, runbo
         fault_at = history.mark()
         crash_node(chaos, dw, old)
         monitor.wait_for(new.name, timeout=dw.t.timers.recovery(), wstatus="OPEN", imode="STANDBY")
-        wait_until(monitor.choose_takeover, dw.t.timers.recovery(), "choose takeover to list the standby",
-                   ok=lambda names: names == [new.name], interval=0.5)
+        monitor.wait_takeover_candidates([new.name])
         monitor.takeover(new.name)
         took_over = history.mark()
         dw.wait_roles(primary=new)

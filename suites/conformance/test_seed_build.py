@@ -18,11 +18,11 @@ pytestmark = [pytest.mark.conformance, pytest.mark.signoff("build")]
 
 
 # ---- 三 OS set-up ----------------------------------------------------------------------------------
+@pytest.mark.seed_os
 def test_os_group_and_user(inspect, topology) -> None:
     """Seed 三.1: on every host, group dinstall has gid 12349 and user dmdba uid 12345 with dinstall as its
     primary group and /home/dmdba as its home (`groupadd -g 12349 dinstall; useradd -u 12345 -g dinstall -m -d
     /home/dmdba -s /bin/bash dmdba`)."""
-    inspect.require_os()
     os_ = topology.os
     for host in topology.hosts:
         group = inspect.sh(host, f"getent group {os_.group}").split(":")
@@ -33,10 +33,10 @@ def test_os_group_and_user(inspect, topology) -> None:
         assert passwd[5] == f"/home/{os_.user}" and passwd[6] == "/bin/bash", f"{host}: {passwd}"
 
 
+@pytest.mark.seed_os
 def test_limits_conf_entries(inspect, topology) -> None:
     """Seed 三.2: /etc/security/limits.conf has `dmdba soft|hard nproc 10240` and `dmdba soft|hard nofile
     65536` on every host."""
-    inspect.require_os()
     user = topology.os.user
     want = {("soft", "nproc"): "10240", ("hard", "nproc"): "10240",
             ("soft", "nofile"): "65536", ("hard", "nofile"): "65536"}
@@ -50,10 +50,10 @@ def test_limits_conf_entries(inspect, topology) -> None:
         assert {k: got.get(k) for k in want} == want, f"{host}: limits.conf entries for {user}: {got}"
 
 
+@pytest.mark.seed_os
 def test_limits_in_force_for_dmdba(inspect, topology) -> None:
     """Seed 三.2 ("使limit生效": `su - dmdba`, `ulimit -a`): a login shell of dmdba gets nproc 10240 and
     nofile 65536, soft and hard."""
-    inspect.require_os()
     user = topology.os.user
     capped = []
     for host in topology.hosts:
@@ -69,10 +69,10 @@ def test_limits_in_force_for_dmdba(inspect, topology) -> None:
         pytest.xfail("seed 三.2 nofile 65536 cannot take effect on this platform: " + "; ".join(capped))
 
 
+@pytest.mark.seed_os
 def test_dm_home_owned_by_dmdba(inspect, topology) -> None:
     """Seed 三.1: `chown -R dmdba:dinstall /opt/dm8`: DM_HOME and the database directory belong to
     dmdba:dinstall on every host."""
-    inspect.require_os()
     owner = f"{topology.os.user}:{topology.os.group}"
     for host in topology.hosts:
         h = inspect.hosts[host]
@@ -85,10 +85,10 @@ def test_dm_home_owned_by_dmdba(inspect, topology) -> None:
         assert stray == "", f"{host}: not owned by {topology.os.user}: {stray}"
 
 
+@pytest.mark.seed_os
 def test_dmdba_path_has_dm_bin(inspect, topology) -> None:
     """Seed 三.5: dmdba's login shell has DM_HOME/bin on PATH (`.bash_profile`), so `disql`, `dmrman`,
     `dmwatcher` resolve there."""
-    inspect.require_os()
     user, bin_dir = topology.os.user, f"{topology.paths.dm_home}/bin"
     for host in topology.hosts:
         path = inspect.sh(host, f"su - {user} -c 'echo $PATH'").splitlines()[-1]

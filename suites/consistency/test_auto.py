@@ -20,8 +20,7 @@ def test_no_anomaly_through_an_auto_takeover(dw, runbook, workloads, chaos) -> N
             dw.wait_roles(primary=new, timeout=dw.t.timers.group_open())
             lists.wait_ok(10)
             regs.wait_ok(10)
-            runbook.stop_watcher(old)
-            runbook.leave_group(workloads, old)
+            runbook.retire(old, workloads)
     for history in (lists, regs):
         verdict = history.check(cut_off={old.name: fault.start})
         assert verdict.valid, verdict.explain()

@@ -45,12 +45,8 @@ def test_no_anomaly_through_a_takeover_after_the_primary_host_is_isolated(dw, mo
         with chaos.isolate(old.host_name) as fault:
             monitor.wait_for(old.name, wstatus="ERROR")
             assert monitor.choose_takeover() == [new.name]
-            monitor.takeover(new.name)
-            dw.wait_roles(primary=new)
-            bank.wait_ok(10)
-            lists.wait_ok(10)
-            runbook.stop_watcher(old)
-            runbook.leave_group(workloads, old)
+            runbook.takeover(monitor, new, bank, lists)
+            runbook.retire(old, workloads)
     for history in (bank, lists):
         verdict = history.check(cut_off={old.name: fault.start})
         assert verdict.valid, verdict.explain()

@@ -23,8 +23,7 @@ def test_auto_takeover_when_the_primary_host_is_isolated(dw, runbook, workload, 
         with chaos.isolate(old.host_name) as fault:
             dw.wait_roles(primary=new, timeout=dw.t.timers.group_open())
             workload.wait_acked(10)
-            runbook.stop_watcher(old)
-            runbook.leave_group(workload, old)
+            runbook.retire(old, workload)
     verdict = history.check(lost_after=fault.start, allow=("two-primaries",))  # the isolated old primary
     assert history.acked_before(fault.start, verdict.lost) == [], verdict.explain()
     report.measure("acknowledged writes lost", len(verdict.lost), "writes",

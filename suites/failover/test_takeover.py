@@ -34,11 +34,8 @@ def test_takeover_after_the_primary_host_is_isolated(dw, monitor, runbook, workl
         with chaos.isolate(old.host_name) as fault:
             monitor.wait_for(old.name, wstatus="ERROR")
             assert monitor.choose_takeover() == [new.name]
-            monitor.takeover(new.name)
-            dw.wait_roles(primary=new)
-            workload.wait_acked(10)
-            runbook.stop_watcher(old)  # the failed host's DM processes are gone before the network returns
-            runbook.leave_group(workload, old)
+            runbook.takeover(monitor, new, workload)
+            runbook.retire(old, workload)
     verdict = history.check(lost_after=fault.start, allow=("two-primaries",))  # the isolated old primary
     assert history.acked_before(fault.start, verdict.lost) == [], verdict.explain()
     # only writes a client could still make on the isolated old primary (split brain, 十二.2.3)
@@ -66,10 +63,8 @@ def test_takeover_force_when_the_standby_is_out_of_sync(dw, monitor, runbook, wo
                 monitor.wait_for(old.name, wstatus="ERROR")
                 assert monitor.choose_takeover() == []
                 assert monitor.choose_takeover(force=True) == [new.name]
-                monitor.takeover(new.name, force=True)
-                dw.wait_roles(primary=new)
-                runbook.stop_watcher(old)
-                runbook.leave_group(workload, old)
+                runbook.takeover(monitor, new, force=True)
+                runbook.retire(old, workload)
     verdict = history.check(lost_after=cut.start, allow=("two-primaries",))  # the isolated old primary
     assert history.acked_before(cut.start, verdict.lost) == [], verdict.explain()
     assert verdict.rpo.rows == len(verdict.lost), verdict.explain()

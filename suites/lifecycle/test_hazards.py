@@ -15,8 +15,7 @@ def test_stopping_the_primary_under_an_auto_confirm_monitor_takes_over(dw, runbo
     monitor take over on the standby: the standby becomes PRIMARY OPEN with every acknowledged write."""
     old, new = dw.primary, dw.standby
     with workload.running(chaos=chaos, acked=30) as history:
-        runbook.stop_watcher(old)
-        runbook.leave_group(workload, old)
+        runbook.retire(old, workload)
         dw.wait_roles(primary=new, timeout=dw.t.timers.group_open())
         workload.wait_acked(10)
     verdict = history.check()

@@ -123,12 +123,8 @@ def test_takeover_picks_a_realtime_standby_never_the_async(dw, monitor, runbook,
             assert cands and set(cands) <= rt, cands
             assert not asy & set(monitor.choose_takeover(force=True))
             new = dw.node(cands[0])
-            monitor.login()
-            monitor.takeover(new.name)
-            dw.wait_roles(primary=new)
-            workload.wait_acked(10)
-            runbook.stop_watcher(old)
-            runbook.leave_group(workload, old)
+            runbook.takeover(monitor, new, workload)
+            runbook.retire(old, workload)
         others = [n for n in dw.standbys() if n.name != old.name]
         for n in others:
             if n.name in rt:
