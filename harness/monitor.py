@@ -486,12 +486,12 @@ class Monitor:
 
     def wait_takeover_candidates(self, names: list[str], timeout: float | None = None,
                                  force: bool = False) -> list[str]:
-        """Poll `choose takeover [force]` until it offers exactly `names` (the monitor first has to see the
-        primary lost and the standby's state settle)."""
-        want = [n.upper() for n in names]
+        """Poll `choose takeover [force]` until it offers exactly `names`, in any order (the monitor first
+        has to see the primary lost and the standbys' state settle)."""
+        want = sorted(n.upper() for n in names)
         return wait_until(lambda: self.choose_takeover(force), timeout or self.t.timers.recovery(),
                           f"`choose takeover{' force' if force else ''}` to offer {names}",
-                          ok=lambda got: [g.upper() for g in got] == want, interval=0.5)
+                          ok=lambda got: sorted(g.upper() for g in got) == want, interval=0.5)
 
     def wait_healthy(self, timeout: float | None = None) -> ShowState:
         """Poll `show` until both databases are OPEN and the standby VALID (seed 十一.2)."""
