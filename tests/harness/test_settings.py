@@ -51,7 +51,8 @@ def test_from_options_reads_every_option() -> None:
     opts = {"--dw-target": "emulator", "--dw-backend": "local", "--dw-lang": "cn", "--dw-config": None,
             "--dm8-image": None, "--dm8-installer": None, "--dm-home": "/opt/dm8", "--dw-seed": "7",
             "--bulk-rows": "10", "--keep-topology": True, "--dw-topology": "1p2rt1async",
-            "--dw-inventory": None, "--dw-existing": False, "--dw-allow-destructive": False}
+            "--dw-inventory": None, "--dw-existing": False, "--dw-allow-destructive": False,
+            "--dw-systemd": False}
     s = Settings.from_options(opts.__getitem__)
     assert (s.seed, s.bulk_rows, s.keep) == (7, 10, True)
     assert [h.instance for h in s.topology.async_standbys()] == ["mema4"]
