@@ -72,5 +72,5 @@ def test_reboot_of_every_db_host_brings_the_group_back(dw, runbook, workload, ch
     dw.wait_healthy()
     acked = sorted(op.value for op in history.acked_after())
     for node in (primary, standby):
-        ids = {int(r[0]) for r in sql.query(node, f"select ID from {workload.table}")}
-        assert not set(acked) - ids, f"{node} lost {sorted(set(acked) - ids)[:20]} after the reboot"
+        ids = {int(r[0]) for r in sql.query(node.name, f"select ID from {workload.table}")}
+        assert not set(acked) - ids, f"{node.name} lost {sorted(set(acked) - ids)[:20]} after the reboot"
