@@ -2,6 +2,7 @@
 
     python benchmarks/bringup.py                       # local backend, emulator (target <= 20 s)
     python benchmarks/bringup.py --dw-backend docker   # docker backend (the docker helper's target <= 60 s)
+    python benchmarks/bringup.py --dw-backend docker --dw-systemd   # hosts boot systemd; service units
 
 Prints the total, the time to up() the hosts, and the slowest procedure steps. Everything started is
 torn down at the end (Ctrl-C included).
@@ -24,11 +25,13 @@ from harness.settings import Settings  # noqa: E402
 from harness.steps import StepLog  # noqa: E402
 
 
-def bringup(backend_name: str, target: str, lang: str, image: str | None) -> tuple[float, float, StepLog]:
+def bringup(backend_name: str, target: str, lang: str, image: str | None,
+            systemd: bool = False) -> tuple[float, float, StepLog]:
     """One bring-up (harness.group, as the suites do it); returns (total seconds, host set-up seconds,
     step log)."""
     run_dir = Path(tempfile.mkdtemp(prefix="dmdw-bringup-"))
-    settings = Settings.build(target=target, backend=backend_name, lang=lang, dm8_image=image, seed=0)
+    settings = Settings.build(target=target, backend=backend_name, lang=lang, dm8_image=image, seed=0,
+                              systemd=systemd)
     group = Group(settings, run_dir)
     t0 = time.monotonic()
     try:
@@ -45,13 +48,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dw-target", default="emulator", choices=["emulator", "dm8"])
     ap.add_argument("--dm8-image", default=None)
     ap.add_argument("--dw-lang", default="cn", choices=["cn", "en"])
+    ap.add_argument("--dw-systemd", action="store_true", help="docker hosts boot systemd (service units)")
     ap.add_argument("--runs", type=int, default=1)
     ap.add_argument("--top", type=int, default=6, help="slowest steps to print")
     args = ap.parse_args(argv)
     totals = []
     for i in range(args.runs):
         try:
-            total, t_up, steps = bringup(args.dw_backend, args.dw_target, args.dw_lang, args.dm8_image)
+            total, t_up, steps = bringup(args.dw_backend, args.dw_target, args.dw_lang, args.dm8_image,
+                                           args.dw_systemd)
         except HarnessError as exc:
             print(f"bring-up failed: {exc}", file=sys.stderr)
             return 1
@@ -59,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"run {i + 1}: bring-up {total:.2f} s (hosts ready after {t_up:.2f} s, {len(steps.steps)} steps)")
         for s in sorted(steps.steps, key=lambda s: -s.duration)[:args.top]:
             print(f"    {s.duration:6.2f} s  {s.host:8} {s.step}")
-    print(f"bring-up ({args.dw_backend}/{args.dw_target}): best {min(totals):.2f} s, "
+    mode = "/systemd" if args.dw_systemd else ""
+    print(f"bring-up ({args.dw_backend}{mode}/{args.dw_target}): best {min(totals):.2f} s, "
           f"mean {sum(totals) / len(totals):.2f} s over {len(totals)} run(s)")
     return 0
 

@@ -64,6 +64,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 help="discover the group on the inventory's hosts instead of building one")
     g.addoption("--dw-allow-destructive", action="store_true", default=False,
                 help="with --dw-existing: run destructive tests too, each restoring the starting roles")
+    g.addoption("--dw-systemd", action="store_true", default=False,
+                help="docker hosts boot systemd as PID 1; the procedure registers and drives the seed's service units")
     g.addoption("--keep-topology", action="store_true", default=False,
                 help="leave the hosts running after the run (prints how to clean up)")
 

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from harness import render
+from harness import render, services
 from harness.errors import StepError
 from harness.monitor import Monitor
 from harness.toolout import dm_error
@@ -195,7 +195,10 @@ class Procedure:
         self.disql(p, "九 alter database primary", ["alter database primary;"])
         for s in standbys:
             self.disql(s, self._each(s, "九 alter database standby"), ["alter database standby;"])
-        # 十 watchers (the seed starts them as services; here as background daemons)
+        # 四.3 / 十 service units where systemd runs (harness.services); then the watchers, as services there
+        for spec in group:
+            if self.host(spec).systemd:
+                services.register(self.t, self.host(spec), spec, self.steps)
         for spec in group:
             self.start_watcher(spec)
         # 十一 monitor
@@ -242,9 +245,13 @@ class Procedure:
         self.write_config(m, self.t.dmmonitor_ini, render.render_dmmonitor(self.t, h.path),
                           "十一.1 dmmonitor.ini")
 
-    def start_watcher(self, spec: HostSpec) -> Process:
-        """Seed 十: start dmwatcher on a DB host."""
+    def start_watcher(self, spec: HostSpec) -> Process | None:
+        """Seed 十: start dmwatcher on a DB host (`systemctl start DmWatcherService...` where systemd runs)."""
         h = self.host(spec)
+        if h.systemd:
+            services.systemctl(h, "start", services.watcher_service(self.t), self.steps,
+                               f"十 systemctl start {services.watcher_service(self.t)} on {spec.name}")
+            return None
         cmd = f"{h.bin('dmwatcher')} {h.path(self.t.dmwatcher_ini)}"
         t0 = time.time()
         proc = h.spawn(cmd, name=f"{len(self.spawned) + 1:02d}-dmwatcher-{spec.instance}")
@@ -350,20 +357,24 @@ class Procedure:
                    f"{process} on {spec.name} to exit", interval=0.2, describe=lambda _: h.pids(process))
 
     def stop_watcher(self, spec: HostSpec, step: str | None = None, *, with_instance: bool = True) -> None:
-        """`systemctl stop DmWatcherService...`: SIGTERM the host's dmwatcher and wait until it is gone; with
+        """`systemctl stop DmWatcherService...` (where systemd runs; elsewhere SIGTERM the host's dmwatcher) and
+        wait until it is gone; with
         with_instance, wait for the instance it stops too. An instance that outlives its watcher is
         SIGTERMed (nothing is left running) and the step fails naming it."""
         step = step or f"stop dmwatcher on {spec.name}"
         h = self.host(spec)
         t0 = time.time()
         proc = self.watchers.pop(spec.name, None)
-        if proc is not None:
+        if h.systemd:
+            services.systemctl(h, "stop", services.watcher_service(self.t), self.steps, step)
+        elif proc is not None:
             rc = proc.stop(timeout=60)
         else:
             h.signal("dmwatcher", signal.SIGTERM)
             rc = None
         self.wait_no_process(spec, "dmwatcher")
-        self.steps.note(spec.name, step, "SIGTERM dmwatcher", f"exit status {rc}", duration=time.time() - t0)
+        if not h.systemd:
+            self.steps.note(spec.name, step, "SIGTERM dmwatcher", f"exit status {rc}", duration=time.time() - t0)
         if not with_instance:
             return
         try:

@@ -13,6 +13,7 @@ import shlex
 import time
 from typing import TYPE_CHECKING, Any
 
+from harness.services import Units
 from harness.wait import wait_until
 
 if TYPE_CHECKING:
@@ -29,6 +30,7 @@ class Runbook:
         self.dw = dw
         self.proc = dw.procedure
         self.t = dw.t
+        self.units = Units(dw)  # the seed's service units (四.3, 十): names, files, systemctl, reboot
 
     # ---- small reads ---------------------------------------------------------------------------
     def spec(self, node: str | Node) -> HostSpec:

@@ -50,13 +50,14 @@ class Settings:
     inventory: Inventory | None = None  # --dw-inventory: the hosts of an existing deployment (ssh backend)
     existing: bool = False  # --dw-existing: discover the group on the hosts instead of building it
     allow_destructive: bool = False  # --dw-allow-destructive: destructive tests may run on an existing group
+    systemd: bool = False  # --dw-systemd: docker hosts boot systemd; the procedure uses the service units
 
     @classmethod
     def build(cls, *, target: str = "emulator", backend: str = "auto", lang: str = "cn",
               config: str | Path | None = None, dm8_image: str | None = None, dm8_installer: str | None = None,
               dm_home: str = "/opt/dm8", seed: Any = None, bulk_rows: Any = 10_000_000,
               keep: bool = False, topology: str | None = None, inventory: str | None = None,
-              existing: bool = False, allow_destructive: bool = False) -> Settings:
+              existing: bool = False, allow_destructive: bool = False, systemd: bool = False) -> Settings:
         """Validate every value; raise UsageError with one sentence naming the bad option."""
         _choice("--dw-target", target, TARGETS)
         _choice("--dw-lang", lang, LANGS)
@@ -77,9 +78,13 @@ class Settings:
         topo.paths.dm_home = dm_home
         if lang != "cn":  # an explicit --dw-lang wins over the config file's lang
             topo.lang = lang
+        if systemd:
+            if backend not in ("auto", "docker"):
+                raise UsageError("--dw-systemd applies to --dw-backend docker (the vagrant VMs always run systemd)")
+            topo.backend_options["systemd"] = True
         return cls(target=target, backend=backend, lang=topo.lang, seed=seed_n, bulk_rows=rows, topology=topo,
                    keep=bool(keep), dm8_image=dm8_image, dm8_installer=dm8_installer, inventory=inv,
-                   existing=bool(existing), allow_destructive=bool(allow_destructive))
+                   existing=bool(existing), allow_destructive=bool(allow_destructive), systemd=bool(systemd))
 
     @classmethod
     def from_options(cls, option: Callable[[str], Any]) -> Settings:
@@ -90,7 +95,7 @@ class Settings:
                          seed=option("--dw-seed"), bulk_rows=option("--bulk-rows"),
                          keep=option("--keep-topology"), topology=option("--dw-topology"),
                          inventory=option("--dw-inventory"), existing=option("--dw-existing"),
-                         allow_destructive=option("--dw-allow-destructive"))
+                         allow_destructive=option("--dw-allow-destructive"), systemd=option("--dw-systemd"))
 
     def env(self) -> dict[str, Any]:
         """The run's environment for the report (the group updates backend, topology and build)."""

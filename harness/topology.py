@@ -77,6 +77,7 @@ class DwSpec:
     arch_space_limit: int = 0
     alter_mode_status: int = 0
     enable_offline_ts: int = 2
+    watcher_service_suffix: str = "mema"  # seed 十: dm_service_installer.sh -p mema -> DmWatcherServicemema
 
 
 @dataclass

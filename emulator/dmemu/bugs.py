@@ -40,6 +40,11 @@ CATALOG: dict[str, str] = {
     "open-database-ignored": "`open database` answers success but leaves the instance in MOUNT",
     "monitor-commands-overlap": "a watcher runs a second monitor's command while another monitor's command runs",
     "arch-invalid-ignored": "`set database ... arch invalid` answers success but leaves the archive VALID",
+    # service units (seed 四.3, 十, 十二.3)
+    "service-ignores-mount": "dm_service_installer.sh ignores `-m mount`: the DmService script starts the instance OPEN",
+    "service-not-enabled": "dm_service_installer.sh writes the units but does not enable them (nothing starts at boot)",
+    "watcher-stop-leaves-instance": "a stopped dmwatcher (SIGTERM, `systemctl stop DmWatcherService...`) leaves its "
+                                    "instance running",
     # client read/write separation (reference 8.3)
     "rw-routes-invalid-standby": "the primary names a standby for reads even while its archive is INVALID or its MAL link down",
 }

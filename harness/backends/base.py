@@ -89,6 +89,7 @@ class Host(abc.ABC):
     ti: Any  # testinfra host (docker://, local://, ssh://)
     dm_home: str = "/opt/dm8"  # seed path of DM_HOME on this host
     env: dict[str, str]  # environment every command on this host gets (LANGUAGE, DM_HOME, PATH ...)
+    systemd: bool = False  # systemd is PID 1: the procedure uses the seed's service units (harness.services)
 
     # ---- paths -------------------------------------------------------------------------------
     def path(self, p: str) -> str:

@@ -27,6 +27,7 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from harness.backends import docker_systemd
 from harness.backends.base import BackendOptions, CommandResult, Host, NetShell, ProxySite
 from harness.backends.shell import LOG_DIR, ShellBackend, ShellHost, ShellProcess, host_env
 from harness.errors import HarnessError, UsageError
@@ -294,6 +295,7 @@ class DockerBackend(ShellBackend):
         self.networks: dict[str, Any] = {}
         self.subnets: dict[str, str] = {}
         self.extra_env: dict[str, str] = {}  # added to every host command (e.g. DMEMU_BUGS)
+        self.systemd = False  # systemd as PID 1 in the containers (--dw-systemd)
         self.image: str | None = None
         self.helper_image: str | None = None  # dmdw/base: iptables, tc, python3 (chaos helpers, toxiproxy)
         self._adapted: Topology | None = None
@@ -367,10 +369,16 @@ class DockerBackend(ShellBackend):
                                             dm8_image=self.options.dm8_image, dm_home=t.paths.dm_home)
         self.helper_image = self.images.base()
         etc_hosts = {h.name: h.internal_ip for h in t.hosts.values()}
+        self.systemd = docker_systemd.wanted({**t.backend_options, **self.options.extra})
         for spec in t.hosts.values():
             self._start_container(spec.name, spec.internal_ip, spec.external_ip, etc_hosts)
             self.hosts[spec.name] = DockerHost(self, spec.name, spec.role, spec.internal_ip, spec.external_ip,
                                                f"dmdw-{self.run_id}-{spec.name}", t.paths.dm_home, self.options.lang)
+            self.hosts[spec.name].systemd = self.systemd
+        if self.systemd:
+            for h in self.hosts.values():
+                docker_systemd.wait_booted(h)
+                docker_systemd.pass_environment(h, {**h.env, **self.extra_env})
         for h in self.hosts.values():
             wait_until(lambda h=h: h.run("id -u dmdba", user="root", check=False).stdout.strip() == str(t.os.uid),
                        60, f"container {h.name} to run with user dmdba (uid {t.os.uid})")
@@ -390,17 +398,32 @@ class DockerBackend(ShellBackend):
         nofile = min(65536, resource.getrlimit(resource.RLIMIT_NOFILE)[1])
         limits = [docker.types.Ulimit(name="nofile", soft=nofile, hard=nofile),
                   docker.types.Ulimit(name="nproc", soft=10240, hard=10240)]
-        host_config = api.create_host_config(cap_add=["NET_ADMIN"], init=True, extra_hosts=etc_hosts,
-                                             ulimits=limits)
+        sd = self.systemd
+        host_config = api.create_host_config(cap_add=["NET_ADMIN"], extra_hosts=etc_hosts, ulimits=limits,
+                                             **(docker_systemd.host_config_args() if sd else {"init": True}))
         net_config = api.create_networking_config(
             {self.networks["internal"].name: api.create_endpoint_config(ipv4_address=internal_ip)}
         )
-        api.create_container(self.image, command=["sleep", "infinity"], name=cname, hostname=name,
+        run = docker_systemd.create_args() if sd else {"command": ["sleep", "infinity"], "environment": {}}
+        api.create_container(self.image, command=run["command"], name=cname, hostname=name,
                              labels={**self.labels, "dmdw.host": name}, host_config=host_config,
-                             networking_config=net_config, environment={"LANGUAGE": self.options.lang})
+                             networking_config=net_config, stop_signal=run.get("stop_signal"),
+                             environment={"LANGUAGE": self.options.lang, **run["environment"]})
         if external_ip:
             api.connect_container_to_network(cname, self.networks["external"].name, ipv4_address=external_ip)
-        api.start(cname)
+        try:
+            api.start(cname)
+        except Exception as e:  # noqa: BLE001 - an image without systemd: one sentence
+            if sd:
+                docker_systemd.check_start_error(self.image or "", e)
+            raise
+
+    def reboot(self, host: Host) -> None:
+        """A host reboot: restart its container (systemd's stop signal, then its boot); wait for systemd."""
+        if not self.systemd:
+            raise UsageError("a host reboot that brings services back needs --dw-systemd")
+        self.client.api.restart(host.container, timeout=60)  # type: ignore[attr-defined]
+        docker_systemd.wait_booted(host)
 
     def _remove(self) -> None:
         """Remove this run's containers and networks (found by label, so a half-made run goes too)."""

@@ -150,6 +150,8 @@ class VagrantBackend(ShellBackend):
                                                 self.options.lang)
         for h in self.hosts.values():
             h.run(f"mkdir -p {LOG_DIR} && chmod 1777 {LOG_DIR}", user="root")
+            # the seed's VMs boot systemd: the procedure registers and drives the service units there
+            h.systemd = self.provider == "virtualbox"
         return self.hosts
 
     def _remove(self) -> None:

@@ -17,6 +17,8 @@ from harness.topology import Topology
 class FakeHost:
     """Processes by name; SIGTERM to dmwatcher also ends dmserver unless `server_outlives`."""
 
+    systemd = False  # no systemd as PID 1: the procedure signals the watchers itself
+
     def __init__(self, name: str, server_outlives: bool = False) -> None:
         self.name = name
         self.running = {"dmwatcher", "dmserver"}

@@ -51,7 +51,8 @@ def test_from_options_reads_every_option() -> None:
     opts = {"--dw-target": "emulator", "--dw-backend": "local", "--dw-lang": "cn", "--dw-config": None,
             "--dm8-image": None, "--dm8-installer": None, "--dm-home": "/opt/dm8", "--dw-seed": "7",
             "--bulk-rows": "10", "--keep-topology": True, "--dw-topology": "1p2rt1async",
-            "--dw-inventory": None, "--dw-existing": False, "--dw-allow-destructive": False}
+            "--dw-inventory": None, "--dw-existing": False, "--dw-allow-destructive": False,
+            "--dw-systemd": False}
     s = Settings.from_options(opts.__getitem__)
     assert (s.seed, s.bulk_rows, s.keep) == (7, 10, True)
     assert [h.instance for h in s.topology.async_standbys()] == ["mema4"]
@@ -81,3 +82,21 @@ def test_live_monitor_follows_the_running_session() -> None:
     assert handle.n == 2
     proc.monitor = _Session(9)                # replaced by a rebuild: the handle follows
     assert handle.n == 9
+
+
+def test_dw_systemd_sets_the_docker_backend_option() -> None:
+    s = Settings.build(backend="docker", systemd=True)
+    assert s.systemd and s.topology.backend_options["systemd"] is True
+    assert "systemd" not in Settings.build(backend="docker").topology.backend_options
+
+
+def test_dw_systemd_on_another_backend_is_one_sentence() -> None:
+    with pytest.raises(UsageError, match="--dw-systemd applies to --dw-backend docker"):
+        Settings.build(backend="local", systemd=True)
+
+
+def test_systemd_backend_option_values() -> None:
+    from harness.backends.docker_systemd import create_args, host_config_args, wanted
+
+    assert wanted({"systemd": True}) and wanted({"systemd": "yes"}) and not wanted({}) and not wanted({"systemd": "0"})
+    assert create_args()["stop_signal"] == "SIGRTMIN+3" and host_config_args()["init"] is False

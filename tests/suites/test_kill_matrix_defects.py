@@ -47,6 +47,13 @@ SLOW = [
     ("takeover-lost-update", CONS_TK),                     # list-append: the last acked append lost
 ]
 TIMEOUT = 300.0
+UNITS = "suites/lifecycle/test_service_units.py"
+# the service-unit checks need systemd in the hosts: docker with --dw-systemd (run under the suites lock)
+SYSTEMD = [
+    ("service-ignores-mount", UNITS + "::test_installer_wrote_the_seeds_units"),      # `-m mount` (reference 6.4)
+    ("watcher-stop-leaves-instance", UNITS + "::test_systemctl_stop_of_each_watcher_stops_its_instance"),  # 十二.3.1
+    ("service-not-enabled", UNITS + "::test_reboot_of_every_db_host_brings_the_group_back"),  # enabled units
+]
 
 
 def _outcome(defect: str, tests: list[str], store: Path) -> km.Run:
@@ -82,3 +89,22 @@ def test_suite_test_goes_red_under_its_defect(defect: str, test: str, tmp_path: 
 @pytest.mark.parametrize("defect, test", SLOW, ids=[d for d, _ in SLOW])
 def test_suite_test_goes_red_under_its_defect_slow(defect: str, test: str, tmp_path: Path) -> None:
     _case(defect, test, tmp_path)
+
+
+def _docker() -> bool:
+    try:
+        from harness.images import docker_client
+
+        docker_client().ping()
+        return True
+    except Exception:  # noqa: BLE001 - no engine: the cases skip naming it
+        return False
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not _docker(), reason="needs a Docker engine (the service units run with --dw-systemd)")
+@pytest.mark.parametrize("defect, test", SYSTEMD, ids=[d for d, _ in SYSTEMD])
+def test_service_unit_test_goes_red_under_its_defect(defect: str, test: str, tmp_path: Path) -> None:
+    run = km.run_one(defect, [test], "docker", "", tmp_path, 900.0, ["--dw-systemd"])
+    assert run.outcomes.get(test) in ("failed", "error"), \
+        f"{test} did not fail under DMEMU_BUGS={defect}: {run.outcomes} {run.note}\n{_log(tmp_path, defect)}"

@@ -60,6 +60,16 @@ for name, target in scripts.items():
     os.chmod(path, 0o755)
     print(name)
 PY
+# The service registration scripts of DM8's script/root (seed 四.3, 十), run as root.
+mkdir -p "$DM_HOME/script/root"
+for pair in dm_service_installer.sh:installer_main dm_service_uninstaller.sh:uninstaller_main; do
+    name=${pair%%:*}
+    printf '#!/bin/sh\n# DM8 emulator service registration (dmemu); installed by vagrant/provision/emulator.sh\n%s\n' \
+        "DM_HOME=$DM_HOME exec python3 -c 'import sys; sys.argv[0] = \"$name\"; from dmemu.tools.service import ${pair#*:} as m; sys.exit(m())' \"\$@\"" \
+        > "$DM_HOME/script/root/$name"
+    chmod 755 "$DM_HOME/script/root/$name"
+done
 chown -R dmdba:dinstall "$DM_HOME"
+chown -R root:root "$DM_HOME/script/root"
 python3 -c 'import dmemu' || { echo "emulator.sh: dmemu does not import after install" >&2; exit 1; }
 echo "emulator.sh: emulator installed in $DM_HOME/bin"

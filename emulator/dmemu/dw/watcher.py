@@ -775,7 +775,7 @@ def main(argv: list[str] | None = None) -> int:
     t.start()
     while not done.wait(0.5):
         pass
-    w.stop(stop_instance=True)
+    w.stop(stop_instance=not bugs.active("watcher-stop-leaves-instance"))
     return 0
 
 
