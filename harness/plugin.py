@@ -35,6 +35,7 @@ MARKERS = (
     "destructive: breaks the group; gets a freshly built group (and the next test a rebuilt one); runs first",
     "dw_auto: runs the group in DW_MODE AUTO with the confirm monitor; such tests run next to each other",
     "seed_os: checks the seed's OS accounts and limits (三); skipped where the backend does not create them",
+    "systemd: needs systemd as PID 1 on the DB hosts (--dw-systemd, vagrant); skipped elsewhere",
 )
 _NEXT_KEY = pytest.StashKey["pytest.Item | None"]()
 _FAILED_KEY = pytest.StashKey[bool]()
@@ -417,11 +418,15 @@ def monitor(dw: DataWatch) -> Any:
 
 
 @pytest.fixture
-def runbook(dw: DataWatch) -> Runbook:
-    """The operator's steps on the running group (seed 十二.2.4, 十二.3, DW_MODE, dmwatcher.ini)."""
+def runbook(request: pytest.FixtureRequest, dw: DataWatch) -> Runbook:
+    """The operator's steps on the running group (seed 十二.2.4, 十二.3, DW_MODE, dmwatcher.ini). A
+    `systemd` test is skipped where the DB hosts do not run systemd as PID 1."""
     from harness.runbook import Runbook
 
-    return Runbook(dw)
+    book = Runbook(dw)
+    if request.node.get_closest_marker("systemd") and not book.units.available():
+        pytest.skip(f"needs {book.units.NEEDS}")
+    return book
 
 
 @pytest.fixture

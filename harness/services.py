@@ -101,13 +101,6 @@ class Units:
         """True when every DB host runs systemd as PID 1 (the procedure registered the units there)."""
         return all(self.proc.hosts[s.name].systemd for s in self.t.db_hosts)
 
-    def require(self) -> None:
-        """Skip the calling test, naming what it needs, when the hosts have no systemd."""
-        if not self.available():
-            import pytest
-
-            pytest.skip(f"needs {self.NEEDS}")
-
     def instance_service(self, node: str | Node) -> str:
         return instance_service(self.dw.spec(node))
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-pytestmark = [pytest.mark.lifecycle, pytest.mark.signoff("shutdown-order")]
+pytestmark = [pytest.mark.lifecycle, pytest.mark.systemd, pytest.mark.signoff("shutdown-order")]
 
 
 def test_installer_wrote_the_seeds_units(dw, runbook, topology) -> None:
@@ -18,7 +18,6 @@ def test_installer_wrote_the_seeds_units(dw, runbook, topology) -> None:
     multi-user.target, enabled), the instance's script on its dm.ini in MOUNT start mode (`-m mount`),
     the watcher's on its dmwatcher.ini."""
     units = runbook.units
-    units.require()
     bin_dir = f"{topology.paths.dm_home}/bin"
     for node in dw.nodes:
         for name, ini in ((units.instance_service(node), topology.dm_ini),
@@ -40,7 +39,6 @@ def test_systemctl_stop_of_each_watcher_stops_its_instance(dw, runbook) -> None:
     the standby's: each stop leaves no dmwatcher and no dmserver on that host and the unit inactive; the
     start in the seed's order (十二.3.2, `systemctl start`) brings the same roles back healthy."""
     units = runbook.units
-    units.require()
     primary, standby = dw.primary, dw.standby
     order = runbook.stop_in_seed_order()
     for node in (primary, standby):
@@ -59,7 +57,6 @@ def test_reboot_of_every_db_host_brings_the_group_back(dw, runbook, workload, ch
     comes back healthy with the same roles by itself, and every write acknowledged before the reboot is
     on both nodes."""
     units = runbook.units
-    units.require()
     primary, standby = dw.primary, dw.standby
     with workload.running(chaos=chaos) as history:
         workload.wait_acked(30)
