@@ -94,8 +94,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 # ---- xdist: one group per worker, one run folder -------------------------------------------------
 def _default_dist(config: pytest.Config) -> None:
-    """`-n N` without --dist distributes by suite folder (xdist's own default, load, spreads single tests):
-    a suite runs whole on one worker and keeps its ordering (destructive first, dw_auto together)."""
+    """`-n N` without --dist distributes by suite folder, or by test when the run holds fewer suites than
+    workers (xdist's own default, load, sends tests in chunks out of order); see pytest_xdist_make_scheduler."""
     given = any(a == "-d" or a.startswith("--dist") for a in config.invocation_params.args)
     by_suite = bool(getattr(config.option, "numprocesses", None)) and config.option.dist == "load" and not given
     config.stash[_BY_SUITE_KEY] = by_suite and not hasattr(config, "workerinput")
@@ -103,16 +103,30 @@ def _default_dist(config: pytest.Config) -> None:
 
 @pytest.hookimpl(tryfirst=True, optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """xdist's scope scheduling with the suite folder as the scope (as its loadfile uses the file)."""
+    """xdist's scope scheduling (as its loadfile uses the file as the scope) with the suite folder as the
+    scope: a suite runs whole on one worker, on one group, in its order. When the run holds fewer suites
+    than workers (`make failover ARGS="-n 2"`), each test is its own scope (all of size one, so xdist's
+    reordering by size keeps them as collected): xdist hands them out in the collected order (destructive
+    first, dw_auto last in each part) to whichever worker is free, so each worker keeps that order."""
     if not config.stash.get(_BY_SUITE_KEY, False):
         return None
     from xdist.scheduler import LoadScopeScheduling
 
     class SuiteScheduling(LoadScopeScheduling):
+        by_test: bool | None = None
+
         def _split_scope(self, nodeid: str) -> str:
-            return suite_of(nodeid)
+            if self.by_test is None:  # the collection is complete when xdist first asks
+                self.by_test = spread_by_test(self.collection or [], len(self.nodes))
+            return nodeid if self.by_test else suite_of(nodeid)
 
     return SuiteScheduling(config, log)
+
+
+def spread_by_test(nodeids: list[str], workers: int) -> bool:
+    """True when the tests come from fewer suites than there are workers: whole suites would leave a
+    worker idle, so each test is a scope of its own."""
+    return len({suite_of(n) for n in nodeids}) < workers
 
 
 def suite_of(nodeid: str) -> str:

@@ -171,3 +171,43 @@ def test_n_without_dist_keeps_each_suite_on_one_worker_in_its_order(tmp_path: Pa
         assert len({w for w, _ in mine}) == 1, f"{area} ran on one worker: {mine}"
         kinds = [k for _, k in mine]
         assert kinds == ["breaks", "plain", "plain", "plain", "plain", "auto"], kinds
+
+
+def test_n_on_one_suite_spreads_its_tests_and_each_worker_keeps_the_order(tmp_path: Path) -> None:
+    """`-n 2` on one suite (`make failover ARGS="-n 2"`): both workers get tests; on each, destructive
+    tests come first and dw_auto tests last in each part."""
+    body = """
+        import os, time, pytest
+
+        def _log(name):
+            time.sleep(0.3)  # long enough that both workers ask for work
+            with open({log!r}, "a") as f:
+                f.write(f"{{os.environ['PYTEST_XDIST_WORKER']}} {{name}}\\n")
+
+        @pytest.mark.dw_auto
+        def test_auto_{n}(): _log("auto")
+
+        @pytest.mark.parametrize("i", range(3))
+        def test_plain_{n}(i): _log("plain")
+
+        @pytest.mark.destructive
+        def test_breaks_{n}(): _log("breaks")
+
+        @pytest.mark.destructive
+        @pytest.mark.dw_auto
+        def test_breaks_auto_{n}(): _log("breaks-auto")
+    """
+    log = tmp_path / "order.log"
+    folder = tmp_path / "suites" / "failover"
+    folder.mkdir(parents=True)
+    for n in ("a", "b"):
+        (folder / f"test_{n}.py").write_text(textwrap.dedent(body.format(log=str(log), n=n)))
+    out = _finish(_pytest(tmp_path), 120)
+    assert "12 passed" in out, out[-3000:]
+    rank = {"breaks": 0, "breaks-auto": 1, "plain": 2, "auto": 3}
+    per_worker: dict[str, list[str]] = {}
+    for worker, kind in (line.split() for line in log.read_text().splitlines()):
+        per_worker.setdefault(worker, []).append(kind)
+    assert sorted(per_worker) == ["gw0", "gw1"], per_worker
+    for worker, kinds in per_worker.items():
+        assert kinds == sorted(kinds, key=rank.__getitem__), f"{worker} ran {kinds}"
