@@ -56,7 +56,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--dw-seed", default=None, help="seed for workloads and Faker (default: random, printed)")
     g.addoption("--dw-lang", default="cn", help="DM message language: cn (default) | en")
     g.addoption("--dw-shard", default=None, metavar="I/N",
-                help="run shard I of N: a deterministic slice of the tests (merge the shards with python -m harness.report.merge)")
+                help="run shard I of N: a deterministic slice of the tests (merge the shards with python -m harness.merge)")
     g.addoption("--dw-inventory", default=None, metavar="FILE",
                 help="hosts of an existing deployment (TOML; with --dw-backend ssh); see README 'Accept an existing deployment'")
     g.addoption("--dw-existing", action="store_true", default=False,

@@ -8,7 +8,7 @@ lag and suite durations, each read from what the run stored (never from a senten
   `show` reported the new roles (the procedure's "(decision)" steps in steps.jsonl).
 - apply lag: the largest "max apply lag" measurement, else the largest lag among the apply-lag samples.
 - suite <name>: the summed junit time of the tests of suites/<name>.
-A merged run (python -m harness.report.merge) is read through its shards' folders.
+A merged run (python -m harness.merge) is read through its shards' folders.
 """
 
 from __future__ import annotations
