@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 
-from harness.archive import compress_histories
+from harness.archive import compress_run_folder
 from harness.errors import HarnessError, UsageError
 from harness.redact import redact_file
 from harness.settings import Settings
@@ -158,14 +158,14 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    """Compress the histories still plain in the run folder (a worker that crashed, a run without the
-    report plugin). xdist controller: remove whatever a crashed or killed worker's group left (its run id
+    """Compress what is still plain in the run folder (harness.archive: a worker that crashed, a run
+    without the report plugin). xdist controller: remove whatever a crashed or killed worker's group left (its run id
     is ours plus -gwN), once the workers are gone."""
     from harness.report.runfolder import run_id
 
     folder = getattr(config, "dmdw_run_dir", None)
     if folder is not None and Path(folder).is_dir():
-        compress_histories(Path(folder), clean=redact_file)
+        compress_run_folder(Path(folder), clean=redact_file)
     rid = run_id(config)
     settings = getattr(config, "dmdw_settings", None)
     if not rid or settings is None or settings.keep or not _xdist_controller(config):

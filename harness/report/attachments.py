@@ -20,7 +20,7 @@ from harness import archive, plots
 from harness.redact import redact
 from harness.report import runfolder
 from harness.report.html import plot_anchor, steps_html
-from harness.report.state import Run
+from harness.report.state import PROCEDURE_STEPS, Run
 
 KINDS = ("steps", "show", "log", "timeline", "apply_lag")
 _LOG_TAIL_LINES = 200
@@ -60,7 +60,8 @@ def render(run: Run, nodeid: str, kind: str, payload: Any, name: str | None,
 def _steps(run: Run, nodeid: str, payload: Any, name: str | None) -> str:
     steps = [payload] if isinstance(payload, Mapping) else list(plots.records(payload))
     steps = [as_dict(s) for s in steps]
-    save(run, nodeid, unique(run, nodeid, "steps", "jsonl"), _jsonl(steps))
+    if not (name or "").startswith(PROCEDURE_STEPS):  # the procedure's are stored once, in steps.jsonl
+        save(run, nodeid, unique(run, nodeid, "steps", "jsonl"), _jsonl(steps))
     heading = f"<h4>{escape(name)}</h4>" if name else ""
     return heading + steps_html(steps)
 

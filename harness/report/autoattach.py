@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from harness.report.state import PENDING_KEY, TIMELINE_KEY, TRANSCRIPT_KEY, Run
+from harness.report.state import PENDING_KEY, PROCEDURE_STEPS, TIMELINE_KEY, TRANSCRIPT_KEY, Run
 
 
 def auto_attach(run: Run, item: pytest.Item, rep: pytest.TestReport) -> None:
@@ -17,7 +17,7 @@ def auto_attach(run: Run, item: pytest.Item, rep: pytest.TestReport) -> None:
     pending = item.stash.setdefault(PENDING_KEY, [])
     steps = _new_steps(run)
     if steps:
-        pending.append(("steps", steps, f"procedure steps during {rep.when}"))
+        pending.append(("steps", steps, f"{PROCEDURE_STEPS} {rep.when}"))
     if rep.when == "call" and not any(p[0] == "timeline" for p in pending) \
             and not item.stash.get(TIMELINE_KEY, False):
         for history in _histories(item):

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from html import escape
 from pathlib import Path
 
+from harness import archive
 from harness.redact import redact
 from harness.report.state import Measurement, Run
 from harness.transcript import UNCONFIRMED_WORDING
@@ -119,10 +120,10 @@ def unconfirmed_html(entries: list[dict[str, str]]) -> str:
 
 def _procedure_html(steps_file: Path) -> str:
     """The run's procedure step log (steps.jsonl), collapsed unless a step failed."""
-    if not steps_file.exists():
+    if not archive.stored(steps_file).exists():
         return ""
     steps = []
-    for line in steps_file.read_text(encoding="utf-8", errors="replace").splitlines():
+    for line in archive.read_lines(steps_file):
         try:
             steps.append(json.loads(line))
         except ValueError:

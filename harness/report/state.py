@@ -47,6 +47,7 @@ PENDING_KEY = pytest.StashKey[list]()  # (kind, payload, name) attached and not 
 MEASURED_KEY = pytest.StashKey[list]()  # Measurements not yet shown in the test's section
 FAILED_KEY = pytest.StashKey[bool]()
 TRANSCRIPT_KEY = pytest.StashKey[bool]()
+PROCEDURE_STEPS = "procedure steps during"  # the automatic steps attachment: lines of steps.jsonl
 TIMELINE_KEY = pytest.StashKey[bool]()  # the test attached a timeline itself (no automatic one)
 CURRENT: dict[str, Any] = {"run": None, "item": None, "outer": []}  # outer: runs of enclosing sessions
 
