@@ -95,22 +95,29 @@ def test_two_workers_two_groups_one_report(tmp_path: Path) -> None:
     assert _nothing_left(run)
 
 
-def test_killed_worker_leaves_nothing_and_the_report_is_written(tmp_path: Path) -> None:
-    alpha = """
+def test_two_runs_at_once_from_two_checkouts_leave_nothing(tmp_path: Path) -> None:
+    """Two `-n 2` runs started together from two checkouts (each its own rootdir and reports), three groups
+    up at once; in the first a worker is killed with kill -9 mid-test (the second has one test, one worker). Each run writes its report and no
+    process of either outlives it."""
+    dies = """
         import os, signal
 
         def test_alpha_dies(dw_group):
             assert dw_group.daemons_missing() == []
             os.kill(os.getpid(), signal.SIGKILL)
     """
-    project = _project(tmp_path, alpha, BETA)
-    out = _finish(_pytest(project), 300)
-    run = _run_folder(project)
-    assert "crashed" in out and "1 passed" in out, out[-4000:]
-    junit = (run / "junit.xml").read_text()
+    first, second = _project(tmp_path / "one", dies, BETA), _project(tmp_path / "two", ALPHA, "")
+    procs = [_pytest(first), _pytest(second)]
+    out_first, out_second = (_finish(proc, 400) for proc in procs)
+    assert "crashed" in out_first and "1 passed" in out_first, out_first[-3000:]
+    assert "1 passed" in out_second, out_second[-3000:]
+    runs = [_run_folder(first), _run_folder(second)]
+    assert runs[0].name != runs[1].name
+    junit = (runs[0] / "junit.xml").read_text()
     assert 'name="test_alpha_dies"' in junit and "crashed while running" in junit
-    assert 'data-item="build"' in (run / "report.html").read_text()
-    assert _nothing_left(run), leftovers(run.name + "-")
+    for run in runs:
+        assert 'data-item="build"' in (run / "report.html").read_text()
+        assert _nothing_left(run), leftovers(run.name + "-")
 
 
 def test_ctrl_c_to_the_controller_leaves_nothing_and_writes_the_report(tmp_path: Path) -> None:
