@@ -24,10 +24,11 @@ TRANSCRIPTS = "transcripts"
 
 
 def archived(path: Path) -> bool:
-    """True for a plain file compressed at session end: a history, steps.jsonl, a tool transcript
-    (transcripts/*.jsonl) or a monitor's raw log (monitor-*.log)."""
+    """True for a plain file compressed at session end: a history and its checker terms
+    (history*.terms.json), steps.jsonl, a tool transcript (transcripts/*.jsonl) or a monitor's raw log."""
     name = path.name
-    return (fnmatch(name, "history*.jsonl") or name == "steps.jsonl" or fnmatch(name, "monitor-*.log")
+    return (fnmatch(name, "history*.jsonl") or fnmatch(name, "history*.terms.json") or name == "steps.jsonl"
+            or fnmatch(name, "monitor-*.log")
             or (path.parent.name == TRANSCRIPTS and name.endswith(".jsonl")))
 
 

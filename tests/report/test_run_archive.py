@@ -126,3 +126,14 @@ def test_a_remote_workers_folder_travels_back_packed(tmp_path: Path) -> None:
         tar.addfile(info, io.BytesIO(b"no"))
     assert remote.unpack(base64.b64encode(buf.getvalue()).decode(), tmp_path / "run" / "gw2") == 0
     assert not (tmp_path / "run" / "escaped.txt").exists()
+
+
+def test_the_checker_terms_beside_a_history_are_compressed_and_read_back(tmp_path: Path) -> None:
+    from harness.checkers.terms import Terms
+
+    _history(tmp_path / "history-t.jsonl")
+    Terms(allowed=["lost"], summary="set: 1 lost").save(tmp_path / "history-t.jsonl")
+    archive.compress_run_folder(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["history-t.jsonl.gz", "history-t.terms.json.gz"]
+    terms = Terms.load(tmp_path / "history-t.jsonl.gz")
+    assert terms is not None and terms.allowed == ["lost"] and terms.summary == "set: 1 lost"
