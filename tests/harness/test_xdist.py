@@ -151,71 +151,63 @@ def test_ctrl_c_to_the_controller_leaves_nothing_and_writes_the_report(tmp_path:
     assert time.monotonic() - t0 < 400
 
 
+ORDERED = """
+    import os, time, pytest
+
+    def _log(kind):
+        time.sleep(0.3)  # long enough that every worker asks for work
+        with open({log!r}, "a") as f:
+            f.write(f"{{os.environ['PYTEST_XDIST_WORKER']}} {tag}:{{kind}}\\n")
+
+    @pytest.mark.dw_auto
+    def test_auto_{tag}(): _log("auto")
+
+    @pytest.mark.parametrize("i", range(3))
+    def test_plain_{tag}(i): _log("plain")
+
+    @pytest.mark.destructive
+    def test_breaks_{tag}(): _log("breaks")
+
+    @pytest.mark.destructive
+    @pytest.mark.dw_auto
+    def test_breaks_auto_{tag}(): _log("breaks-auto")
+"""
+IN_ORDER = ["breaks", "breaks-auto", "plain", "plain", "plain", "auto"]  # destructive first, dw_auto last in each
+
+
+def _ran(log: Path) -> dict[str, list[tuple[str, str]]]:
+    """worker -> [(tag, kind)] in the order it ran them."""
+    out: dict[str, list[tuple[str, str]]] = {}
+    for worker, what in (line.split() for line in log.read_text().splitlines()):
+        out.setdefault(worker, []).append(tuple(what.split(":")))  # type: ignore[arg-type]
+    return out
+
+
 def test_n_without_dist_keeps_each_suite_on_one_worker_in_its_order(tmp_path: Path) -> None:
-    """`-n 2` distributes by suite folder: a suite's tests share one worker, destructive first."""
-    body = """
-        import os, pytest
-
-        def _log(name):
-            with open({log!r}, "a") as f:
-                f.write(f"{{os.environ['PYTEST_XDIST_WORKER']}} {{name}}\\n")
-
-        @pytest.mark.dw_auto
-        def test_auto_{area}(): _log("{area}:auto")
-
-        @pytest.mark.parametrize("i", range(4))
-        def test_plain_{area}(i): _log("{area}:plain")
-
-        @pytest.mark.destructive
-        def test_breaks_{area}(): _log("{area}:breaks")
-    """
+    """`-n 2` distributes by suite folder: a suite's tests share one worker, in the suite's order."""
     log = tmp_path / "order.log"
-    project = _project(tmp_path, body.format(log=str(log), area="smoke"), body.format(log=str(log), area="replication"))
+    project = _project(tmp_path, ORDERED.format(log=str(log), tag="smoke"), ORDERED.format(log=str(log), tag="replication"))
     out = _finish(_pytest(project), 120)
     assert "12 passed" in out, out[-3000:]
-    lines = [line.split() for line in log.read_text().splitlines()]
+    ran = _ran(log)
     for area in ("smoke", "replication"):
-        mine = [(w, what.split(":")[1]) for w, what in lines if what.startswith(area + ":")]
-        assert len({w for w, _ in mine}) == 1, f"{area} ran on one worker: {mine}"
-        kinds = [k for _, k in mine]
-        assert kinds == ["breaks", "plain", "plain", "plain", "plain", "auto"], kinds
+        workers = [w for w, done in ran.items() if any(tag == area for tag, _ in done)]
+        assert len(workers) == 1, f"{area} ran on one worker: {ran}"
+        assert [k for tag, k in ran[workers[0]] if tag == area] == IN_ORDER
 
 
 def test_n_on_one_suite_spreads_its_tests_and_each_worker_keeps_the_order(tmp_path: Path) -> None:
     """`-n 2` on one suite (`make failover ARGS="-n 2"`): both workers get tests; on each, destructive
     tests come first and dw_auto tests last in each part."""
-    body = """
-        import os, time, pytest
-
-        def _log(name):
-            time.sleep(0.3)  # long enough that both workers ask for work
-            with open({log!r}, "a") as f:
-                f.write(f"{{os.environ['PYTEST_XDIST_WORKER']}} {{name}}\\n")
-
-        @pytest.mark.dw_auto
-        def test_auto_{n}(): _log("auto")
-
-        @pytest.mark.parametrize("i", range(3))
-        def test_plain_{n}(i): _log("plain")
-
-        @pytest.mark.destructive
-        def test_breaks_{n}(): _log("breaks")
-
-        @pytest.mark.destructive
-        @pytest.mark.dw_auto
-        def test_breaks_auto_{n}(): _log("breaks-auto")
-    """
     log = tmp_path / "order.log"
     folder = tmp_path / "suites" / "failover"
     folder.mkdir(parents=True)
     for n in ("a", "b"):
-        (folder / f"test_{n}.py").write_text(textwrap.dedent(body.format(log=str(log), n=n)))
+        (folder / f"test_{n}.py").write_text(textwrap.dedent(ORDERED.format(log=str(log), tag=n)))
     out = _finish(_pytest(tmp_path), 120)
     assert "12 passed" in out, out[-3000:]
-    rank = {"breaks": 0, "breaks-auto": 1, "plain": 2, "auto": 3}
-    per_worker: dict[str, list[str]] = {}
-    for worker, kind in (line.split() for line in log.read_text().splitlines()):
-        per_worker.setdefault(worker, []).append(kind)
-    assert sorted(per_worker) == ["gw0", "gw1"], per_worker
-    for worker, kinds in per_worker.items():
-        assert kinds == sorted(kinds, key=rank.__getitem__), f"{worker} ran {kinds}"
+    ran = _ran(log)
+    assert sorted(ran) == ["gw0", "gw1"], ran
+    for worker, done in ran.items():
+        kinds = [k for _, k in done]
+        assert kinds == sorted(kinds, key=IN_ORDER.index), f"{worker} ran {kinds}"
