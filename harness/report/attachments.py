@@ -19,8 +19,8 @@ from typing import Any
 from harness import archive, plots
 from harness.redact import redact
 from harness.report import runfolder
-from harness.report.html import plot_anchor, steps_html
-from harness.report.state import PROCEDURE_STEPS, Run
+from harness.report.html import plot_anchor, procedure_ref, steps_html
+from harness.report.state import Run
 
 KINDS = ("steps", "show", "log", "timeline", "apply_lag")
 _LOG_TAIL_LINES = 200
@@ -34,6 +34,8 @@ def render(run: Run, nodeid: str, kind: str, payload: Any, name: str | None,
     try:
         if kind == "steps":
             return _steps(run, nodeid, payload, name), None
+        if kind == "procedure":  # automatic (autoattach): steps of the run's steps.jsonl
+            return procedure_ref(payload["first"], payload["steps"], name or "", run.plot_prefix), None
         if kind == "show":
             text = str(payload)
             save(run, nodeid, unique(run, nodeid, "show", "txt"), text)
@@ -60,8 +62,7 @@ def render(run: Run, nodeid: str, kind: str, payload: Any, name: str | None,
 def _steps(run: Run, nodeid: str, payload: Any, name: str | None) -> str:
     steps = [payload] if isinstance(payload, Mapping) else list(plots.records(payload))
     steps = [as_dict(s) for s in steps]
-    if not (name or "").startswith(PROCEDURE_STEPS):  # the procedure's are stored once, in steps.jsonl
-        save(run, nodeid, unique(run, nodeid, "steps", "jsonl"), _jsonl(steps))
+    save(run, nodeid, unique(run, nodeid, "steps", "jsonl"), _jsonl(steps))
     heading = f"<h4>{escape(name)}</h4>" if name else ""
     return heading + steps_html(steps)
 

@@ -38,6 +38,7 @@ class Run:
     measurements: list[Measurement] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     steps_offset: int = 0  # bytes of run_dir/steps.jsonl already given to a test
+    steps_given: int = 0  # steps of run_dir/steps.jsonl already given to a test (their numbers in the page)
     transcripts: dict[str, int] = field(default_factory=dict)  # monitor-*.log sizes when the test began
     outer_sink: Sink | None = None  # the progress sink before this session's
 

@@ -86,6 +86,7 @@ def test_two_workers_two_groups_one_report(tmp_path: Path) -> None:
     assert env["builds"] == 2 and env["dm_build"], env
     html = (run / "report.html").read_text()
     assert html.count('data-item="build"') == 1, "one sign-off table"
+    assert 'id="dw-step-gw0-1"' in html and 'id="dw-step-gw1-1"' in html, "each worker's procedure steps, once"
     assert 'data-item="replication"><td>Replication' in html
     assert html.count("dw-verdict dw-pass") >= 2, "both suites' items signed off from the workers' reports"
     junit = (run / "junit.xml").read_text()

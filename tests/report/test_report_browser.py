@@ -97,6 +97,8 @@ def test_steps_run_during_a_test_are_attached_to_it(demo: tuple[Path, str, int])
     run, _, _ = demo
     html = (run / "report.html").read_text()
     assert "procedure steps during call" in html and "restore successfully" in html
+    assert "of the procedure step log" in html and 'id="dw-step-1"' in html, "the test links to its rows"
+    assert html.count("restore successfully") == 1, "each procedure step is in the page once"
     saved = "".join(archive.read_text(p) for p in run.glob("tests/*test_build_group*/steps*.jsonl*"))
     assert "dminit" in saved, "steps a test attached itself are saved with the test"
     assert "restore standby" not in saved, "the procedure's steps are stored once, in steps.jsonl"
