@@ -35,7 +35,7 @@ def render(run: Run, nodeid: str, kind: str, payload: Any, name: str | None,
         if kind == "steps":
             return _steps(run, nodeid, payload, name), None
         if kind == "procedure":  # automatic (autoattach): steps of the run's steps.jsonl
-            return procedure_ref(payload["first"], payload["steps"], name or "", run.plot_prefix), None
+            return procedure_ref(payload["first"], payload["steps"], name or "", run.plot_prefix.rstrip("-")), None
         if kind == "show":
             text = str(payload)
             save(run, nodeid, unique(run, nodeid, "show", "txt"), text)

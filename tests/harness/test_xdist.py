@@ -86,7 +86,8 @@ def test_two_workers_two_groups_one_report(tmp_path: Path) -> None:
     assert env["builds"] == 2 and env["dm_build"], env
     html = (run / "report.html").read_text()
     assert html.count('data-item="build"') == 1, "one sign-off table"
-    assert 'id="dw-step-gw0-1"' in html and 'id="dw-step-gw1-1"' in html, "each worker's procedure steps, once"
+    for worker in ("gw0", "gw1"):
+        assert f'id="dw-step-{worker}-1"' in html and f"#dw-step-{worker}-1" in html, "each worker's steps, linked"
     assert 'data-item="replication"><td>Replication' in html
     assert html.count("dw-verdict dw-pass") >= 2, "both suites' items signed off from the workers' reports"
     junit = (run / "junit.xml").read_text()
