@@ -37,9 +37,9 @@ HOSTS = """
         finally:
             backend.down()
 """
-TESTS = {
-    "test_a.py": "def test_a(hosts):\n    {action}\n",
-    "test_b.py": "def test_b(hosts):\n    assert hosts['host1'].pids('sleep 1000')\n",
+TESTS = {  # each holds its worker's hosts up a few seconds, so both runs are seen up at once
+    "test_a.py": "import os, signal, time\n\ndef test_a(hosts):\n    time.sleep(5)\n    {action}\n",
+    "test_b.py": "import time\n\ndef test_b(hosts):\n    time.sleep(5)\n    assert hosts['host1'].pids('sleep 1000')\n",
 }
 
 
@@ -47,7 +47,7 @@ def _checkout(root: Path, die: bool) -> Path:
     suite = root / "suites" / "parallel"
     suite.mkdir(parents=True)
     (suite / "conftest.py").write_text(textwrap.dedent(HOSTS))
-    action = "import time; time.sleep(5); os.kill(os.getpid(), signal.SIGKILL)" if die else "assert hosts"
+    action = "os.kill(os.getpid(), signal.SIGKILL)" if die else "assert hosts"
     for name, body in TESTS.items():
         (suite / name).write_text(body.format(action=action) if "{action}" in body else body)
     return root
@@ -85,14 +85,14 @@ def test_two_xdist_runs_one_with_a_killed_worker_leave_nothing(tmp_path: Path, c
                                                                emulator_image: str) -> None:
     roots = [_checkout(tmp_path / "one", die=True), _checkout(tmp_path / "two", die=False)]
     procs = [_start(root) for root in roots]
-    seen: dict[str, str] = {}
+    seen: dict[str, dict[str, str]] = {}  # run id -> its workers' bridges and subnets
     try:
         def both_up() -> bool:
             for rid in (rid for root in roots for rid in _run_ids(root)):
-                seen.update(_networks(client, rid + "-"))
-            return len(seen) >= 4 or any(proc.poll() is not None for proc in procs)
+                seen.setdefault(rid, {}).update(_networks(client, rid + "-"))
+            return (len(seen) == 2 and all(seen.values())) or any(proc.poll() is not None for proc in procs)
 
-        wait_until(both_up, 180, "the networks of two workers of two runs", interval=0.5)
+        wait_until(both_up, 180, "the networks of both runs", interval=0.5)
         outs = [proc.communicate(timeout=300)[0] for proc in procs]
     finally:
         for proc in procs:
@@ -101,13 +101,14 @@ def test_two_xdist_runs_one_with_a_killed_worker_leave_nothing(tmp_path: Path, c
                 proc.communicate()
     assert "crashed" in outs[0] and "1 passed" in outs[0], outs[0][-3000:]
     assert "2 passed" in outs[1], outs[1][-3000:]
-    assert len(seen) >= 4, f"expected the networks of both runs' workers up at once: {seen}"
+    assert len(seen) == 2 and all(seen.values()), f"both runs' networks were up at once: {seen}"
     rules = _host_rules()
     for root in roots:
         (rid,) = _run_ids(root)
         assert dk.leftovers(rid + "-", client=client) == [], f"{rid}: containers/networks outlived the run"
         assert host_processes_naming(f"dmdw-{rid}-") == [], f"{rid}: docker exec clients outlived the run"
-    left = [f"{bridge} ({subnet})" for bridge, subnet in seen.items() if bridge in rules]  # ids are never reused
+    bridges = {bridge: subnet for nets in seen.values() for bridge, subnet in nets.items()}
+    left = [f"{bridge} ({subnet})" for bridge, subnet in bridges.items() if bridge in rules]  # ids are not reused
     assert left == [], f"host iptables rules of removed networks: {left}"
     for root in roots:
         assert (root / "reports" / _run_ids(root)[0] / "report.html").is_file(), "each run wrote its report"
