@@ -120,6 +120,20 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
                 self.by_test = spread_by_test(self.collection or [], len(self.nodes))
             return nodeid if self.by_test else suite_of(nodeid)
 
+        def remove_node(self, node: Any) -> str | None:
+            """A crashed worker's test is reported as crashed and not handed to the next worker (xdist's
+            scope scheduling would queue it again, so it would crash worker after worker, each building a
+            group, up to the restart limit); the worker's other pending tests go back to the queue."""
+            workload = self.assigned_work.get(node, {})
+            crashed = next((nid for unit in workload.values() for nid, done in unit.items() if not done), None)
+            for scope, unit in list(workload.items()):
+                if crashed in unit:
+                    unit[crashed] = True
+                if all(unit.values()):
+                    del workload[scope]
+            super().remove_node(node)
+            return crashed
+
     return SuiteScheduling(config, log)
 
 

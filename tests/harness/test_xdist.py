@@ -112,6 +112,7 @@ def test_two_runs_at_once_from_two_checkouts_leave_nothing(tmp_path: Path) -> No
     procs = [_pytest(first), _pytest(second)]
     out_first, out_second = (_finish(proc, 400) for proc in procs)
     assert "crashed" in out_first and "1 passed" in out_first, out_first[-3000:]
+    assert "maximum crashed workers" not in out_first, "the crashed test is not run again on new workers"
     assert "1 passed" in out_second, out_second[-3000:]
     runs = [_run_folder(first), _run_folder(second)]
     assert runs[0].name != runs[1].name
