@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.backends import docker
-from harness.plugin import spread_by_test, suite_of
+from harness.scheduling import spread_by_test, suite_of
 
 
 def _hold(path: str, ready: Any, release: Any) -> None:
