@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 
-from harness.archive import compress_histories
+from harness.archive import compress_run_folder
 from harness.errors import HarnessError, UsageError
 from harness.redact import redact_file
+from harness.scheduling import default_dist, pytest_xdist_make_scheduler, suite_of  # noqa: F401 - the hook
 from harness.settings import Settings
 
 if TYPE_CHECKING:
@@ -39,7 +40,6 @@ MARKERS = (
 )
 _NEXT_KEY = pytest.StashKey["pytest.Item | None"]()
 _FAILED_KEY = pytest.StashKey[bool]()
-_BY_SUITE_KEY = pytest.StashKey[bool]()
 
 
 # ---- options --------------------------------------------------------------------------------------
@@ -58,7 +58,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--dw-seed", default=None, help="seed for workloads and Faker (default: random, printed)")
     g.addoption("--dw-lang", default="cn", help="DM message language: cn (default) | en")
     g.addoption("--dw-shard", default=None, metavar="I/N",
-                help="run shard I of N: a deterministic slice of the tests (merge the shards with python -m harness.report.merge)")
+                help="run shard I of N: a deterministic slice of the tests (merge the shards with python -m harness.merge)")
     g.addoption("--dw-inventory", default=None, metavar="FILE",
                 help="hosts of an existing deployment (TOML; with --dw-backend ssh); see README 'Accept an existing deployment'")
     g.addoption("--dw-existing", action="store_true", default=False,
@@ -84,7 +84,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.dmdw_settings = settings  # type: ignore[attr-defined]
     for line in MARKERS:
         config.addinivalue_line("markers", line)
-    _default_dist(config)
+    default_dist(config)
     from harness.report.runfolder import open_run_dir  # here: the report registers itself first
 
     open_run_dir(config)  # the report picks the run id and makes the folder (config.dmdw_run_dir)
@@ -97,36 +97,6 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 # ---- xdist: one group per worker, one run folder -------------------------------------------------
-def _default_dist(config: pytest.Config) -> None:
-    """`-n N` without --dist distributes by suite folder (xdist's own default, load, spreads single tests):
-    a suite runs whole on one worker and keeps its ordering (destructive first, dw_auto together)."""
-    given = any(a == "-d" or a.startswith("--dist") for a in config.invocation_params.args)
-    by_suite = bool(getattr(config.option, "numprocesses", None)) and config.option.dist == "load" and not given
-    config.stash[_BY_SUITE_KEY] = by_suite and not hasattr(config, "workerinput")
-
-
-@pytest.hookimpl(tryfirst=True, optionalhook=True)
-def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """xdist's scope scheduling with the suite folder as the scope (as its loadfile uses the file)."""
-    if not config.stash.get(_BY_SUITE_KEY, False):
-        return None
-    from xdist.scheduler import LoadScopeScheduling
-
-    class SuiteScheduling(LoadScopeScheduling):
-        def _split_scope(self, nodeid: str) -> str:
-            return suite_of(nodeid)
-
-    return SuiteScheduling(config, log)
-
-
-def suite_of(nodeid: str) -> str:
-    """suites/failover/test_x.py::t -> failover; any other test: the folder of its file."""
-    parts = nodeid.split("::", 1)[0].split("/")
-    if "suites" in parts[:-1]:
-        return parts[parts.index("suites") + 1]
-    return "/".join(parts[:-1]) or "."
-
-
 def _xdist_controller(config: pytest.Config) -> bool:
     return config.pluginmanager.has_plugin("dsession")
 
@@ -148,14 +118,14 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    """Compress the histories still plain in the run folder (a worker that crashed, a run without the
-    report plugin). xdist controller: remove whatever a crashed or killed worker's group left (its run id
+    """Compress what is still plain in the run folder (harness.archive: a worker that crashed, a run
+    without the report plugin). xdist controller: remove whatever a crashed or killed worker's group left (its run id
     is ours plus -gwN), once the workers are gone."""
     from harness.report.runfolder import run_id
 
     folder = getattr(config, "dmdw_run_dir", None)
     if folder is not None and Path(folder).is_dir():
-        compress_histories(Path(folder), clean=redact_file)
+        compress_run_folder(Path(folder), clean=redact_file)
     rid = run_id(config)
     settings = getattr(config, "dmdw_settings", None)
     if not rid or settings is None or settings.keep or not _xdist_controller(config):

@@ -61,7 +61,7 @@ def read_tool(tool: str, command: str, output: str) -> str:
 
 def replay(run_dir: Path, out: Callable[[str], None] = print) -> int:
     """Replay every transcript under run_dir; return the exit status."""
-    files = sorted((run_dir / "transcripts").glob("*.jsonl"))
+    files = sorted(p for p in (run_dir / "transcripts").glob("*.jsonl*") if p.name.endswith((".jsonl", ".jsonl.gz")))
     if not files:
         out(f"no transcripts under {run_dir / 'transcripts'}")
         return 2

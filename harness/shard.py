@@ -1,5 +1,5 @@
 """Shards: `--dw-shard i/N` keeps a deterministic slice of the collected tests, so a CI system can fan one
-run out over N jobs (and `python -m harness.report.merge` joins their run folders again).
+run out over N jobs (and `python -m harness.merge` joins their run folders again).
 
 A test belongs to shard 1 + (sha1 of its node id) mod N: the same on every machine and in every process,
 and a test keeps its shard when others are added or removed. The slice is taken before the plugin orders

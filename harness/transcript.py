@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from harness import archive
 from harness.redact import redact
 
 _LOCK = threading.Lock()
@@ -73,9 +74,9 @@ class Transcript:
 
 
 def read(path: Path) -> list[dict[str, str]]:
-    """The exchanges of one transcript file (a torn last line is ignored)."""
+    """The exchanges of one transcript file, plain or compressed (a torn last line is ignored)."""
     out = []
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+    for line in archive.read_text(path).splitlines():
         try:
             out.append(json.loads(line))
         except ValueError:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness import archive
 from harness.checkers.judge import judge
 from harness.checkers.model import Result
 from harness.checkers.records import Recorded
@@ -54,10 +55,10 @@ class Terms:
     @classmethod
     def load(cls, history_path: str | Path) -> Terms | None:
         """The terms stored beside a history, or None (judged with no cut-off and nothing allowed)."""
-        path = cls.path_for(history_path)
+        path = archive.stored(cls.path_for(history_path))  # compressed at session end (harness.archive)
         if not path.is_file():
             return None
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        raw = json.loads(archive.read_text(path))
         raw["forgiven"] = [tuple(x) for x in raw.get("forgiven", [])]
         return cls(**{k: v for k, v in raw.items() if k in {f.name for f in dataclasses.fields(cls)}})
 

@@ -19,7 +19,7 @@ from typing import Any
 from harness import archive, plots
 from harness.redact import redact
 from harness.report import runfolder
-from harness.report.html import plot_anchor, steps_html
+from harness.report.html import plot_anchor, procedure_ref, steps_html
 from harness.report.state import Run
 
 KINDS = ("steps", "show", "log", "timeline", "apply_lag")
@@ -34,6 +34,8 @@ def render(run: Run, nodeid: str, kind: str, payload: Any, name: str | None,
     try:
         if kind == "steps":
             return _steps(run, nodeid, payload, name), None
+        if kind == "procedure":  # automatic (autoattach): steps of the run's steps.jsonl
+            return procedure_ref(payload["first"], payload["steps"], name or "", run.plot_prefix.rstrip("-")), None
         if kind == "show":
             text = str(payload)
             save(run, nodeid, unique(run, nodeid, "show", "txt"), text)

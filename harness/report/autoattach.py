@@ -8,16 +8,16 @@ from typing import Any
 
 import pytest
 
-from harness.report.state import PENDING_KEY, TIMELINE_KEY, TRANSCRIPT_KEY, Run
+from harness.report.state import PENDING_KEY, PROCEDURE_STEPS, TIMELINE_KEY, TRANSCRIPT_KEY, Run
 
 
 def auto_attach(run: Run, item: pytest.Item, rep: pytest.TestReport) -> None:
     """Queue the automatic attachments of this phase on the item."""
     assert run.run_dir is not None
     pending = item.stash.setdefault(PENDING_KEY, [])
-    steps = _new_steps(run)
-    if steps:
-        pending.append(("steps", steps, f"procedure steps during {rep.when}"))
+    first, steps = run.steps_given, _new_steps(run)
+    if steps:  # rendered as a reference to the page's one procedure step log (harness.report.attachments)
+        pending.append(("procedure", {"first": first, "steps": steps}, f"{PROCEDURE_STEPS} {rep.when}"))
     if rep.when == "call" and not any(p[0] == "timeline" for p in pending) \
             and not item.stash.get(TIMELINE_KEY, False):
         for history in _histories(item):
@@ -51,6 +51,7 @@ def _new_steps(run: Run) -> list[dict]:
             steps.append(json.loads(line))
         except ValueError:
             continue
+    run.steps_given += len(steps)
     return steps
 
 

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from html import escape
 from pathlib import Path
 
+from harness import archive
 from harness.redact import redact
 from harness.report.state import Measurement, Run
 from harness.transcript import UNCONFIRMED_WORDING
@@ -47,25 +48,46 @@ def format_value(value: float) -> str:
     return str(value) if isinstance(value, int) else f"{value:.6g}"
 
 
-def steps_html(steps: list[dict]) -> str:
-    """A table of procedure steps: host, step, command, rc, duration, output (collapsed)."""
+def steps_html(steps: list[dict], first: int | None = None, prefix: str = "") -> str:
+    """A table of procedure steps: host, step, command, rc, duration, output (collapsed); numbered from
+    `first` (+1), with row anchors, when given (the page's procedure step log)."""
     rows = []
-    for s in steps:
+    for n, s in enumerate(steps, start=(first or 0) + 1):
         ok = s.get("ok", s.get("rc") in (0, None))
         out = str(s.get("output") or "")
         out_cell = (f"<details><summary>{len(out.splitlines())} lines</summary>"
                     f'<pre class="dw-pre">{escape(redact(out))}</pre></details>') if out.strip() else ""
         dur = s.get("duration")
+        number = f'<td id="{step_anchor(prefix, n)}">{n}</td>' if first is not None else ""
         rows.append(
-            f'<tr class="{"dw-ok" if ok else "dw-bad"}"><td>{escape(str(s.get("host", "")))}</td>'
+            f'<tr class="{"dw-ok" if ok else "dw-bad"}">{number}<td>{escape(str(s.get("host", "")))}</td>'
             f'<td>{escape(redact(str(s.get("step", ""))))}</td>'
             f'<td><code>{escape(redact(str(s.get("command", s.get("cmd", "")))))}</code></td>'
             f'<td>{escape(str(s.get("rc", "")))}</td>'
             f'<td>{f"{float(dur):.2f} s" if isinstance(dur, (int, float)) else escape(str(dur or ""))}</td>'
             f"<td>{out_cell}</td></tr>"
         )
-    return ('<table class="dw-steps"><thead><tr><th>Host</th><th>Step</th><th>Command</th><th>rc</th>'
+    return ('<table class="dw-steps"><thead><tr>' + ("<th>#</th>" if first is not None else "")
+            + "<th>Host</th><th>Step</th><th>Command</th><th>rc</th>"
             f"<th>Duration</th><th>Output</th></tr></thead><tbody>{''.join(rows)}</tbody></table>")
+
+
+def step_anchor(prefix: str, number: int) -> str:
+    """The id of step `number` of the procedure step log (of worker `prefix` under xdist)."""
+    return f"dw-step-{prefix + '-' if prefix else ''}{number}"
+
+
+def procedure_ref(first: int, steps: list[dict], title: str, prefix: str) -> str:
+    """A test's procedure steps, stored once in the page: their count and time, a link to their rows in
+    the procedure step log and, in full here, the ones that failed."""
+    total = sum(float(s.get("duration") or 0) for s in steps)
+    bad = [s for s in steps if not s.get("ok", s.get("rc") in (0, None))]
+    where = f"{prefix} " if prefix else ""
+    link = (f'<a href="#{step_anchor(prefix, first + 1)}">{where}steps {first + 1}–{first + len(steps)}</a> '
+            "of the procedure step log")
+    part = (f'<p class="dw-steps-ref"><b>{escape(title)}</b>: {len(steps)} steps, {total:.1f} s, '
+            f"{len(bad)} failed — {link}</p>")
+    return part + (steps_html(bad) if bad else "")
 
 
 def measurements_html(measurements: Iterable[Measurement], *, with_test: bool) -> str:
@@ -99,7 +121,7 @@ def top_block(run: Run, interrupted: bool, exitstatus: int, extra: str = "") -> 
         parts.append("</section>")
     assert run.run_dir is not None
     parts.append(extra)  # the trend across runs
-    parts.append(_procedure_html(run.run_dir / "steps.jsonl"))
+    parts.append(_procedure_html(run.run_dir))
     parts.append(_files_html(run.run_dir))
     parts.append("</div>")
     return "".join(parts)
@@ -117,21 +139,34 @@ def unconfirmed_html(entries: list[dict[str, str]]) -> str:
             f"{len(entries)}<ul>{items}</ul></div>")
 
 
-def _procedure_html(steps_file: Path) -> str:
-    """The run's procedure step log (steps.jsonl), collapsed unless a step failed."""
-    if not steps_file.exists():
-        return ""
-    steps = []
-    for line in steps_file.read_text(encoding="utf-8", errors="replace").splitlines():
-        try:
-            steps.append(json.loads(line))
-        except ValueError:
+def _procedure_html(run_dir: Path) -> str:
+    """The run's procedure step log (steps.jsonl; each xdist worker's from gwN/), collapsed unless a step
+    failed; the one place in the page that shows every step (the tests link to their rows)."""
+    logs = [("", run_dir / "steps.jsonl")] + [(w.name, w / "steps.jsonl") for w in sorted(run_dir.glob("gw*"))]
+    parts = []
+    for prefix, path in logs:
+        steps = []
+        for line in archive.read_lines(path):
+            try:
+                steps.append(json.loads(line))
+            except ValueError:
+                continue
+        if not steps:
             continue
-    total = sum(float(s.get("duration") or 0) for s in steps)
-    bad = sum(1 for s in steps if not s.get("ok", s.get("rc") in (0, None)))
-    return (f'<section id="dw-procedure"><h2>Procedure step log</h2><details{" open" if bad else ""}>'
-            f"<summary>{len(steps)} steps, {total:.1f} s, {bad} failed</summary>"
-            f"{steps_html(steps)}</details></section>")
+        total = sum(float(s.get("duration") or 0) for s in steps)
+        bad = sum(1 for s in steps if not s.get("ok", s.get("rc") in (0, None)))
+        label = f"{prefix}: " if prefix else ""
+        parts.append(f'<details{" open" if bad else ""}><summary>{escape(label)}{len(steps)} steps, {total:.1f} s, '
+                     f"{bad} failed</summary>{steps_html(steps, 0, prefix)}</details>")
+    if not parts:
+        return ""
+    return f'<section id="dw-procedure"><h2>Procedure step log</h2>{"".join(parts)}{_OPEN_ON_LINK}</section>'
+
+
+# a test's link to its steps opens the collapsed log at that row
+_OPEN_ON_LINK = ("<script>addEventListener('hashchange',()=>{const t=document.getElementById(location.hash.slice(1));"
+                 "for(let e=t;e;e=e.parentElement){if(e.tagName==='DETAILS')e.open=true}if(t)t.scrollIntoView()})"
+                 "</script>")
 
 
 def _files_html(run_dir: Path) -> str:

@@ -1,6 +1,6 @@
 """Merge the run folders of N shards (`--dw-shard i/N`) into one run folder.
 
-    python -m harness.report.merge RUN_DIR... [--out DIR]
+    python -m harness.merge RUN_DIR... [--out DIR]
 
 The merged folder (default: a new run id next to the first shard's folder) holds junit.xml (every
 shard's test suites), signoff.json and a report.html whose sign-off table is recomputed from the merged
@@ -124,7 +124,7 @@ def merge(shards: list[Path], out: Path | None = None) -> Merged:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m harness.report.merge", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m harness.merge", description=__doc__.split("\n\n")[0])
     parser.add_argument("runs", nargs="+", type=Path, metavar="RUN_DIR", help="the shards' run folders")
     parser.add_argument("--out", type=Path, default=None, help="the merged folder (default: a new run id)")
     args = parser.parse_args(argv)

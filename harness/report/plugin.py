@@ -234,7 +234,7 @@ def _finish_files(config: pytest.Config, exitstatus: int) -> None:
         json.dumps(measurements, ensure_ascii=False, indent=1), encoding="utf-8")
     (run.run_dir / "unconfirmed-wording.json").write_text(
         json.dumps(UNCONFIRMED_WORDING, ensure_ascii=False, indent=1), encoding="utf-8")
-    archive.compress_histories(run.run_dir, clean=redact_file)  # stored once, redacted, compressed
+    archive.compress_run_folder(run.run_dir, clean=redact_file)  # stored once, redacted, compressed
     worker = runfolder.is_worker(config)
     if not worker:  # the verdicts behind the sign-off table, for python -m harness.report.merge and harness.trend
         (run.run_dir / "signoff.json").write_text(json.dumps(

@@ -8,7 +8,7 @@ lag and suite durations, each read from what the run stored (never from a senten
   `show` reported the new roles (the procedure's "(decision)" steps in steps.jsonl).
 - apply lag: the largest "max apply lag" measurement, else the largest lag among the apply-lag samples.
 - suite <name>: the summed junit time of the tests of suites/<name>.
-A merged run (python -m harness.report.merge) is read through its shards' folders.
+A merged run (python -m harness.merge) is read through its shards' folders.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-from harness.archive import histories
+from harness.archive import histories, read_lines
 from harness.check import distinct, load_faults, overlapping
 from harness.checker import rto
 from harness.checkers import load
@@ -38,11 +38,7 @@ def _maxed(figures: dict[str, float], name: str, value: Any) -> None:
 
 def _lines(path: Path) -> list[dict]:
     out = []
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return out
-    for line in text.splitlines():
+    for line in read_lines(path):
         try:
             rec = json.loads(line)
         except ValueError:
@@ -74,7 +70,7 @@ def _loaded(path: Path) -> list[Any]:
 
 
 def _steps(folder: Path, figures: dict[str, float]) -> None:
-    for path in [folder / "steps.jsonl", *sorted(folder.glob("gw*/steps.jsonl"))]:
+    for path in [folder / "steps.jsonl", *(w / "steps.jsonl" for w in sorted(folder.glob("gw*")))]:
         for step in _lines(path):
             m = _DECISION.match(str(step.get("step", "")))
             if m and step.get("ok", step.get("rc") in (0, None)):

@@ -38,6 +38,7 @@ class Run:
     measurements: list[Measurement] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     steps_offset: int = 0  # bytes of run_dir/steps.jsonl already given to a test
+    steps_given: int = 0  # steps of run_dir/steps.jsonl already given to a test (their numbers in the page)
     transcripts: dict[str, int] = field(default_factory=dict)  # monitor-*.log sizes when the test began
     outer_sink: Sink | None = None  # the progress sink before this session's
 
@@ -47,6 +48,7 @@ PENDING_KEY = pytest.StashKey[list]()  # (kind, payload, name) attached and not 
 MEASURED_KEY = pytest.StashKey[list]()  # Measurements not yet shown in the test's section
 FAILED_KEY = pytest.StashKey[bool]()
 TRANSCRIPT_KEY = pytest.StashKey[bool]()
+PROCEDURE_STEPS = "procedure steps during"  # the automatic steps attachment: lines of steps.jsonl
 TIMELINE_KEY = pytest.StashKey[bool]()  # the test attached a timeline itself (no automatic one)
 CURRENT: dict[str, Any] = {"run": None, "item": None, "outer": []}  # outer: runs of enclosing sessions
 

@@ -1,6 +1,6 @@
 """Trends across runs: the newest run folder compared with the earlier ones of the same target and topology.
 
-    python -m harness.report.trend REPORTS_DIR [--html FILE] [--last N] [--fail-on-change]
+    python -m harness.trend REPORTS_DIR [--html FILE] [--last N] [--fail-on-change]
 
 Runs are the run folders (RUN_ID names) with an env.json; each is keyed by its DM build (env.json
 `dm_build`), target and topology (group, DW mode, hosts and their roles, timers; not the addresses and ports
@@ -280,7 +280,7 @@ def exit_status(trend: Trend, fail_on_change: bool = False) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m harness.report.trend", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m harness.trend", description=__doc__.split("\n\n")[0])
     ap.add_argument("reports", type=Path, metavar="REPORTS_DIR")
     ap.add_argument("--html", type=Path, default=None, help="the HTML page (default REPORTS_DIR/trend.html)")
     ap.add_argument("--last", type=int, default=10, help="comparable runs shown side by side (default 10)")

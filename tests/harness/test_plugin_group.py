@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from harness import archive
+
 pytest_plugins = ["pytester"]
 
 SUITE = '''
@@ -81,9 +83,9 @@ def test_group_lifecycle(pytester: pytest.Pytester) -> None:
     assert env["target"] == "emulator" and env["backend"] == "local" and env["builds"] == 4
     assert env["dm_build"]["SVR_VERSION"] and env["topology"]["hosts"]["host1"]["internal_ip"] == "127.0.56.201"
     assert env["timers"]["dw_error_time"] == 4
-    steps = [json.loads(x) for x in (run / "steps.jsonl").read_text().splitlines()]
+    steps = [json.loads(x) for x in archive.read_lines(run / "steps.jsonl")]  # compressed at session end
     assert sum(s["step"] == "dminit mema1" for s in steps) == 4
-    assert (run / "monitor-monitor.log").read_text().count("IS READY") >= 4
+    assert "\n".join(archive.read_lines(run / "monitor-monitor.log")).count("IS READY") >= 4
     logs = sorted(p.name for p in (run / "logs" / "host1").iterdir())
     assert any("dmserver-mema1" in n for n in logs) and any("dmwatcher-mema1" in n for n in logs)
     assert sorted(p.name for p in (run / "configs").iterdir()) == ["host1", "host2", "monitor"]

@@ -60,3 +60,14 @@ def test_trend_of_a_single_run_has_nothing_to_compare(tmp_path: Path, capsys) ->
     assert trend.main([str(tmp_path), "--html", str(tmp_path / "t.html")]) == 0
     assert "no earlier run" in capsys.readouterr().out
     assert (tmp_path / "t.html").is_file()
+
+
+def test_short_entry_points_run_the_report_tools(tmp_path: Path) -> None:
+    """`python -m harness.trend` and `python -m harness.merge` (the issue's names) are the report's tools."""
+    import subprocess
+    import sys
+
+    for tool, args, status, says in (("harness.trend", [str(tmp_path)], 2, "no run folders"),
+                                     ("harness.merge", ["--help"], 0, "python -m harness.merge")):
+        proc = subprocess.run([sys.executable, "-m", tool, *args], capture_output=True, text=True, timeout=60)
+        assert proc.returncode == status and says in proc.stdout + proc.stderr, (tool, proc.stdout, proc.stderr)

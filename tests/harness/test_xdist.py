@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from harness import archive
 from harness.backends.local import leftovers
 from harness.report import RUN_ID
 from harness.wait import wait_until
@@ -79,12 +80,14 @@ def test_two_workers_two_groups_one_report(tmp_path: Path) -> None:
     run = _run_folder(project)
     assert sorted(p.name for p in run.iterdir() if p.is_dir()) == ["gw0", "gw1"]
     for worker in ("gw0", "gw1"):
-        assert (run / worker / "steps.jsonl").stat().st_size > 0, f"{worker} built its own group"
+        assert archive.read_lines(run / worker / "steps.jsonl"), f"{worker} built its own group"
     env = json.loads((run / "env.json").read_text())
     assert sorted(env["workers"]) == ["gw0", "gw1"]
     assert env["builds"] == 2 and env["dm_build"], env
     html = (run / "report.html").read_text()
     assert html.count('data-item="build"') == 1, "one sign-off table"
+    for worker in ("gw0", "gw1"):
+        assert f'id="dw-step-{worker}-1"' in html and f"#dw-step-{worker}-1" in html, "each worker's steps, linked"
     assert 'data-item="replication"><td>Replication' in html
     assert html.count("dw-verdict dw-pass") >= 2, "both suites' items signed off from the workers' reports"
     junit = (run / "junit.xml").read_text()
@@ -94,22 +97,30 @@ def test_two_workers_two_groups_one_report(tmp_path: Path) -> None:
     assert _nothing_left(run)
 
 
-def test_killed_worker_leaves_nothing_and_the_report_is_written(tmp_path: Path) -> None:
-    alpha = """
+def test_two_runs_at_once_from_two_checkouts_leave_nothing(tmp_path: Path) -> None:
+    """Two `-n 2` runs started together from two checkouts (each its own rootdir and reports), three groups
+    up at once; in the first a worker is killed with kill -9 mid-test (the second has one test, one worker). Each run writes its report and no
+    process of either outlives it."""
+    dies = """
         import os, signal
 
         def test_alpha_dies(dw_group):
             assert dw_group.daemons_missing() == []
             os.kill(os.getpid(), signal.SIGKILL)
     """
-    project = _project(tmp_path, alpha, BETA)
-    out = _finish(_pytest(project), 300)
-    run = _run_folder(project)
-    assert "crashed" in out and "1 passed" in out, out[-4000:]
-    junit = (run / "junit.xml").read_text()
+    first, second = _project(tmp_path / "one", dies, BETA), _project(tmp_path / "two", ALPHA, "")
+    procs = [_pytest(first), _pytest(second)]
+    out_first, out_second = (_finish(proc, 400) for proc in procs)
+    assert "crashed" in out_first and "1 passed" in out_first, out_first[-3000:]
+    assert "maximum crashed workers" not in out_first, "the crashed test is not run again on new workers"
+    assert "1 passed" in out_second, out_second[-3000:]
+    runs = [_run_folder(first), _run_folder(second)]
+    assert runs[0].name != runs[1].name
+    junit = (runs[0] / "junit.xml").read_text()
     assert 'name="test_alpha_dies"' in junit and "crashed while running" in junit
-    assert 'data-item="build"' in (run / "report.html").read_text()
-    assert _nothing_left(run), leftovers(run.name + "-")
+    for run in runs:
+        assert 'data-item="build"' in (run / "report.html").read_text()
+        assert _nothing_left(run), leftovers(run.name + "-")
 
 
 def test_ctrl_c_to_the_controller_leaves_nothing_and_writes_the_report(tmp_path: Path) -> None:
@@ -143,31 +154,63 @@ def test_ctrl_c_to_the_controller_leaves_nothing_and_writes_the_report(tmp_path:
     assert time.monotonic() - t0 < 400
 
 
+ORDERED = """
+    import os, time, pytest
+
+    def _log(kind):
+        time.sleep(0.3)  # long enough that every worker asks for work
+        with open({log!r}, "a") as f:
+            f.write(f"{{os.environ['PYTEST_XDIST_WORKER']}} {tag}:{{kind}}\\n")
+
+    @pytest.mark.dw_auto
+    def test_auto_{tag}(): _log("auto")
+
+    @pytest.mark.parametrize("i", range(3))
+    def test_plain_{tag}(i): _log("plain")
+
+    @pytest.mark.destructive
+    def test_breaks_{tag}(): _log("breaks")
+
+    @pytest.mark.destructive
+    @pytest.mark.dw_auto
+    def test_breaks_auto_{tag}(): _log("breaks-auto")
+"""
+IN_ORDER = ["breaks", "breaks-auto", "plain", "plain", "plain", "auto"]  # destructive first, dw_auto last in each
+
+
+def _ran(log: Path) -> dict[str, list[tuple[str, str]]]:
+    """worker -> [(tag, kind)] in the order it ran them."""
+    out: dict[str, list[tuple[str, str]]] = {}
+    for worker, what in (line.split() for line in log.read_text().splitlines()):
+        out.setdefault(worker, []).append(tuple(what.split(":")))  # type: ignore[arg-type]
+    return out
+
+
 def test_n_without_dist_keeps_each_suite_on_one_worker_in_its_order(tmp_path: Path) -> None:
-    """`-n 2` distributes by suite folder: a suite's tests share one worker, destructive first."""
-    body = """
-        import os, pytest
-
-        def _log(name):
-            with open({log!r}, "a") as f:
-                f.write(f"{{os.environ['PYTEST_XDIST_WORKER']}} {{name}}\\n")
-
-        @pytest.mark.dw_auto
-        def test_auto_{area}(): _log("{area}:auto")
-
-        @pytest.mark.parametrize("i", range(4))
-        def test_plain_{area}(i): _log("{area}:plain")
-
-        @pytest.mark.destructive
-        def test_breaks_{area}(): _log("{area}:breaks")
-    """
+    """`-n 2` distributes by suite folder: a suite's tests share one worker, in the suite's order."""
     log = tmp_path / "order.log"
-    project = _project(tmp_path, body.format(log=str(log), area="smoke"), body.format(log=str(log), area="replication"))
+    project = _project(tmp_path, ORDERED.format(log=str(log), tag="smoke"), ORDERED.format(log=str(log), tag="replication"))
     out = _finish(_pytest(project), 120)
     assert "12 passed" in out, out[-3000:]
-    lines = [line.split() for line in log.read_text().splitlines()]
+    ran = _ran(log)
     for area in ("smoke", "replication"):
-        mine = [(w, what.split(":")[1]) for w, what in lines if what.startswith(area + ":")]
-        assert len({w for w, _ in mine}) == 1, f"{area} ran on one worker: {mine}"
-        kinds = [k for _, k in mine]
-        assert kinds == ["breaks", "plain", "plain", "plain", "plain", "auto"], kinds
+        workers = [w for w, done in ran.items() if any(tag == area for tag, _ in done)]
+        assert len(workers) == 1, f"{area} ran on one worker: {ran}"
+        assert [k for tag, k in ran[workers[0]] if tag == area] == IN_ORDER
+
+
+def test_n_on_one_suite_spreads_its_tests_and_each_worker_keeps_the_order(tmp_path: Path) -> None:
+    """`-n 2` on one suite (`make failover ARGS="-n 2"`): both workers get tests; on each, destructive
+    tests come first and dw_auto tests last in each part."""
+    log = tmp_path / "order.log"
+    folder = tmp_path / "suites" / "failover"
+    folder.mkdir(parents=True)
+    for n in ("a", "b"):
+        (folder / f"test_{n}.py").write_text(textwrap.dedent(ORDERED.format(log=str(log), tag=n)))
+    out = _finish(_pytest(tmp_path), 120)
+    assert "12 passed" in out, out[-3000:]
+    ran = _ran(log)
+    assert sorted(ran) == ["gw0", "gw1"], ran
+    for worker, done in ran.items():
+        kinds = [k for _, k in done]
+        assert kinds == sorted(kinds, key=IN_ORDER.index), f"{worker} ran {kinds}"

@@ -17,6 +17,8 @@ import pytest
 from loopsshd import ensure_openssh_server, loop_sshd
 from reportdemo import REPO, pytest_env
 
+from harness import archive
+
 
 def remote_run_cmd(python: str, reports: Path, sshd_alias: str, ssh_config: Path, cache: Path,
                    *tests: str) -> list[str]:
@@ -48,7 +50,7 @@ def test_one_local_and_one_ssh_worker_run_smoke_into_one_report(tmp_path: Path) 
     env = json.loads((run / "env.json").read_text())
     assert set(env["workers"]) == {"gw0", "gw1"}, "both workers brought up a group and reported it"
     ssh_folder = run / "gw1"
-    steps = (ssh_folder / "steps.jsonl").read_text().splitlines()
+    steps = archive.read_lines(ssh_folder / "steps.jsonl")
     assert steps and (ssh_folder / "env.json").is_file(), "the ssh worker's folder came back to the controller"
     assert not list(Path("/tmp").glob(f"dmdw-worker-{run.name}")), "the worker's own copy is removed"
     page = (run / "report.html").read_text()

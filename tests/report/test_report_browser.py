@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from reportdemo import latest_run, probe, run_demo, screenshot
 
+from harness import archive
+
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, int]:
@@ -48,7 +50,10 @@ def test_signoff_environment_and_plot_are_visible_in_chromium(demo: tuple[Path, 
 def test_run_folder_holds_report_junit_and_artifacts(demo: tuple[Path, str, int]) -> None:
     run, out, _ = demo
     names = {str(p.relative_to(run)) for p in run.rglob("*") if p.is_file()}
-    assert {"report.html", "junit.xml", "steps.jsonl", "monitor-1.log", "progress.log"} <= names, names
+    assert {"report.html", "junit.xml", "steps.jsonl.gz", "monitor-1.log.gz", "progress.log"} <= names, names
+    assert not any(n.endswith((".jsonl", ".log")) and "/" not in n and n != "progress.log" for n in names), \
+        "the machine-read files are compressed"
+    assert '<a href="steps.jsonl.gz">' in (run / "report.html").read_text(), "the page links the stored names"
     assert "history-demo.jsonl.gz" in names, "a workload's history is compressed where the workload wrote it"
     assert not any(n.endswith(".jsonl") and "history" in n for n in names), "no plain history is left"
     assert any(n.endswith("history.jsonl.gz") for n in names), "a timeline's list of ops is saved compressed"
@@ -92,8 +97,11 @@ def test_steps_run_during_a_test_are_attached_to_it(demo: tuple[Path, str, int])
     run, _, _ = demo
     html = (run / "report.html").read_text()
     assert "procedure steps during call" in html and "restore successfully" in html
-    attached = list(run.glob("tests/*test_build_group*/steps*.jsonl"))
-    assert attached and "restore standby" in attached[0].read_text()
+    assert "of the procedure step log" in html and 'id="dw-step-1"' in html, "the test links to its rows"
+    assert html.count("restore successfully") == 1, "each procedure step is in the page once"
+    saved = "".join(archive.read_text(p) for p in run.glob("tests/*test_build_group*/steps*.jsonl*"))
+    assert "dminit" in saved, "steps a test attached itself are saved with the test"
+    assert "restore standby" not in saved, "the procedure's steps are stored once, in steps.jsonl"
 
 
 def test_a_workload_history_gets_its_timeline_without_a_call(demo: tuple[Path, str, int]) -> None:

@@ -1,5 +1,5 @@
-"""Run folders fit an archive: workload histories stored once, gzip-compressed, and still read back by the
-checkers, `python -m harness.check` and History.load."""
+"""Run folders fit an archive: histories, steps, transcripts and monitor logs stored once, gzip-compressed, and
+still read back by the checkers, `python -m harness.check`, History.load and the report's readers."""
 
 from __future__ import annotations
 
@@ -50,16 +50,34 @@ def test_a_gzip_cut_short_gives_the_lines_before_the_cut(tmp_path: Path) -> None
     assert recs and 0 < len(recs[0].history.ops) < 4002
 
 
-def test_compress_histories_cleans_first_and_leaves_other_files(tmp_path: Path) -> None:
+def test_compress_run_folder_cleans_first_and_leaves_what_a_human_opens(tmp_path: Path) -> None:
     _history(tmp_path / "history-a.jsonl")
     _history(tmp_path / "gw0" / "history-bank-1.jsonl")
     (tmp_path / "steps.jsonl").write_text("{}\n")
+    (tmp_path / "monitor-monitor.log").write_text("show\n")
+    (tmp_path / "transcripts").mkdir()
+    (tmp_path / "transcripts" / "host1-disql.jsonl").write_text("{}\n")
+    for plain in ("report.html", "junit.xml", "env.json", "progress.log", "tests/t/faults.json", "logs/host1/dm.log"):
+        (tmp_path / plain).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / plain).write_text("x")
     cleaned: list[str] = []
-    done = archive.compress_histories(tmp_path, clean=lambda p: cleaned.append(p.name))
-    assert sorted(p.name for p in done) == ["history-a.jsonl.gz", "history-bank-1.jsonl.gz"]
-    assert sorted(cleaned) == ["history-a.jsonl", "history-bank-1.jsonl"]
-    assert (tmp_path / "steps.jsonl").exists(), "only histories are compressed"
-    assert archive.compress_histories(tmp_path) == []
+    done = archive.compress_run_folder(tmp_path, clean=lambda p: cleaned.append(p.name))
+    assert sorted(p.name for p in done) == ["history-a.jsonl.gz", "history-bank-1.jsonl.gz", "host1-disql.jsonl.gz",
+                                           "monitor-monitor.log.gz", "steps.jsonl.gz"]
+    assert sorted(cleaned) == sorted(p.name[:-3] for p in done)
+    assert all((tmp_path / plain).exists() for plain in ("report.html", "progress.log", "logs/host1/dm.log"))
+    assert archive.compress_run_folder(tmp_path) == []
+    assert archive.read_lines(tmp_path / "steps.jsonl") == ["{}"], "read back by the plain name"
+
+
+def test_a_file_written_again_after_compression_is_appended(tmp_path: Path) -> None:
+    steps = tmp_path / "steps.jsonl"
+    steps.write_text('{"step": 1}\n')
+    archive.compress(steps)
+    steps.write_text('{"step": 2}\n')  # a late step (a teardown after the session's end)
+    assert archive.compress(steps) == tmp_path / "steps.jsonl.gz" and not steps.exists()
+    assert archive.read_lines(steps) == ['{"step": 1}', '{"step": 2}']
+    assert archive.read_lines(tmp_path / "none.jsonl") == []
 
 
 def test_offline_check_reads_compressed_histories(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -108,3 +126,14 @@ def test_a_remote_workers_folder_travels_back_packed(tmp_path: Path) -> None:
         tar.addfile(info, io.BytesIO(b"no"))
     assert remote.unpack(base64.b64encode(buf.getvalue()).decode(), tmp_path / "run" / "gw2") == 0
     assert not (tmp_path / "run" / "escaped.txt").exists()
+
+
+def test_the_checker_terms_beside_a_history_are_compressed_and_read_back(tmp_path: Path) -> None:
+    from harness.checkers.terms import Terms
+
+    _history(tmp_path / "history-t.jsonl")
+    Terms(allowed=["lost"], summary="set: 1 lost").save(tmp_path / "history-t.jsonl")
+    archive.compress_run_folder(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["history-t.jsonl.gz", "history-t.terms.json.gz"]
+    terms = Terms.load(tmp_path / "history-t.jsonl.gz")
+    assert terms is not None and terms.allowed == ["lost"] and terms.summary == "set: 1 lost"

@@ -1,0 +1,70 @@
+"""How `-n N` spreads the tests over xdist workers: xdist's own scope scheduling, with the suite folder
+as the scope (or each test, when the run holds fewer suites than workers), so every worker keeps the
+suites' ordering rules on its own group (destructive first, dw_auto tests together).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+BY_SUITE_KEY = pytest.StashKey[bool]()
+
+
+def default_dist(config: pytest.Config) -> None:
+    """`-n N` without --dist distributes by suite folder, or by test when the run holds fewer suites than
+    workers (xdist's own default, load, sends tests in chunks out of order); see pytest_xdist_make_scheduler."""
+    given = any(a == "-d" or a.startswith("--dist") for a in config.invocation_params.args)
+    by_suite = bool(getattr(config.option, "numprocesses", None)) and config.option.dist == "load" and not given
+    config.stash[BY_SUITE_KEY] = by_suite and not hasattr(config, "workerinput")
+
+
+@pytest.hookimpl(tryfirst=True, optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """xdist's scope scheduling (as its loadfile uses the file as the scope) with the suite folder as the
+    scope: a suite runs whole on one worker, on one group, in its order. When the run holds fewer suites
+    than workers (`make failover ARGS="-n 2"`), each test is its own scope (all of size one, so xdist's
+    reordering by size keeps them as collected): xdist hands them out in the collected order (destructive
+    first, dw_auto last in each part) to whichever worker is free, so each worker keeps that order."""
+    if not config.stash.get(BY_SUITE_KEY, False):
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SuiteScheduling(LoadScopeScheduling):
+        by_test: bool | None = None
+
+        def _split_scope(self, nodeid: str) -> str:
+            if self.by_test is None:  # the collection is complete when xdist first asks
+                self.by_test = spread_by_test(self.collection or [], len(self.nodes))
+            return nodeid if self.by_test else suite_of(nodeid)
+
+        def remove_node(self, node: Any) -> str | None:
+            """A crashed worker's test is reported as crashed and not handed to the next worker (xdist's
+            scope scheduling would queue it again, so it would crash worker after worker, each building a
+            group, up to the restart limit); the worker's other pending tests go back to the queue."""
+            workload = self.assigned_work.get(node, {})
+            crashed = next((nid for unit in workload.values() for nid, done in unit.items() if not done), None)
+            for scope, unit in list(workload.items()):
+                if crashed in unit:
+                    unit[crashed] = True
+                if all(unit.values()):
+                    del workload[scope]
+            super().remove_node(node)
+            return crashed
+
+    return SuiteScheduling(config, log)
+
+
+def spread_by_test(nodeids: list[str], workers: int) -> bool:
+    """True when the tests come from fewer suites than there are workers: whole suites would leave a
+    worker idle, so each test is a scope of its own."""
+    return len({suite_of(n) for n in nodeids}) < workers
+
+
+def suite_of(nodeid: str) -> str:
+    """suites/failover/test_x.py::t -> failover; any other test: the folder of its file."""
+    parts = nodeid.split("::", 1)[0].split("/")
+    if "suites" in parts[:-1]:
+        return parts[parts.index("suites") + 1]
+    return "/".join(parts[:-1]) or "."
