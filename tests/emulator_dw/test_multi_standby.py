@@ -230,19 +230,24 @@ def test_an_async_standby_is_never_a_takeover_candidate(bug: str) -> None:
         lab.close()
 
 
-@pytest.mark.parametrize("bug", ["", "async-takeover-candidate"])
-def test_auto_takeover_picks_the_most_advanced_realtime_standby(tmp_path, monkeypatch, bug: str) -> None:
-    """A link-less confirm monitor fed the watchers' last messages: the primary's watcher reports its instance
-    down; the async standby is the most advanced, yet the AUTO target is the best real-time one."""
+def _linkless_monitor(tmp_path, monkeypatch, bug: str):
+    """A confirm monitor of a 4-database GRP1 that dials nothing (tests feed its views), with `bug` active."""
     from dmemu import bugs
     from dmemu.dw.config import MonGroup, MonitorConfig
     from dmemu.dw.monitor import Monitor as Mon
     monkeypatch.setattr(bugs, "ACTIVE", frozenset({bug} - {""}))
-    names = ("mema1", "mema2", "mema3", "mema4")
     cfg = MonitorConfig(path=str(tmp_path / "dmmonitor.ini"), confirm=1, log_path=str(tmp_path), log_interval=0,
                         log_file_size=32, log_space_limit=0,
                         groups=[MonGroup("GRP1", 453331, [(f"127.0.56.{210 + k}", 1) for k in range(4)])])
-    mon = Mon(cfg, out=io.StringIO())
+    return cfg, Mon(cfg, out=io.StringIO())
+
+
+@pytest.mark.parametrize("bug", ["", "async-takeover-candidate"])
+def test_auto_takeover_picks_the_most_advanced_realtime_standby(tmp_path, monkeypatch, bug: str) -> None:
+    """A link-less confirm monitor fed the watchers' last messages: the primary's watcher reports its instance
+    down; the async standby is the most advanced, yet the AUTO target is the best real-time one."""
+    cfg, mon = _linkless_monitor(tmp_path, monkeypatch, bug)
+    names = ("mema1", "mema2", "mema3", "mema4")
     try:
         arch = [{"type": "REALTIME", "dest": "mema2", "status": "VALID"},
                 {"type": "REALTIME", "dest": "mema3", "status": "VALID"},
@@ -287,15 +292,8 @@ def test_no_second_auto_takeover_once_a_standby_took_over(tmp_path, monkeypatch,
     PRIMARY OPEN, mema2 (fresh) is the new PRIMARY OPEN, mema3 a VALID real-time standby. The group has a
     primary, so there is no second takeover (with two real-time standbys the stale view would promote
     mema3 too: two primaries)."""
-    from dmemu import bugs
-    from dmemu.dw.config import MonGroup, MonitorConfig
-    from dmemu.dw.monitor import Monitor as Mon
-    monkeypatch.setattr(bugs, "ACTIVE", frozenset({bug} - {""}))
+    cfg, mon = _linkless_monitor(tmp_path, monkeypatch, bug)
     names = ("mema1", "mema2", "mema3", "mema4")
-    cfg = MonitorConfig(path=str(tmp_path / "dmmonitor.ini"), confirm=1, log_path=str(tmp_path), log_interval=0,
-                        log_file_size=32, log_space_limit=0,
-                        groups=[MonGroup("GRP1", 453331, [(f"127.0.56.{210 + k}", 1) for k in range(4)])])
-    mon = Mon(cfg, out=io.StringIO())
     try:
         arch = {"mema1": [{"type": "REALTIME", "dest": "mema2", "status": "VALID"},     # its last word
                           {"type": "REALTIME", "dest": "mema3", "status": "VALID"},
