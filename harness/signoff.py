@@ -241,7 +241,7 @@ def group_html(topology: dict | None) -> str:
         rows.append(f'<tr data-instance="{escape(str(h["instance"]))}"><td>{escape(str(h["instance"]))}</td>'
                     f'<td>{escape(str(h.get("name", "")))}</td><td>{escape(str(h.get("role", "")))}</td>'
                     f"<td>{escape(fed)}</td></tr>")
-    head = (f'<p class="dw-group">Group {escape(str(topology.get("group", "")))}, DW_MODE '
+    head = (f'<p class="dw-group">Group {escape(str(topology.get("group", "")))}, configured DW_MODE '
             f'{escape(str(topology.get("dw_mode", "")))}, {len(rows)} instances:</p>')
     return (f'{head}<table id="dw-signoff-group"><thead><tr><th>Instance</th><th>Host</th><th>Role at start</th>'
             f"<th>Archive from the primary</th></tr></thead><tbody>{''.join(rows)}</tbody></table>")
