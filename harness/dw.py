@@ -136,6 +136,11 @@ class DataWatch:
         """The ASYNC standbys of the topology (never the primary)."""
         return [self.nodes[h.instance] for h in self.t.async_standbys() if h.instance]
 
+    def realtime_standbys(self) -> list[Node]:
+        """The real-time (timely) standbys of the current primary: the nodes it may name for reads."""
+        p = self.primary
+        return [n for n in self.realtime_nodes() if n.name != p.name]
+
     def standbys(self) -> list[Node]:
         """Every node but the current primary: real-time ones first, then the ASYNC ones."""
         p = self.primary
@@ -214,6 +219,27 @@ class DataWatch:
         return wait_until(lambda: self.rstat(primary).get(name), timeout or self._detect_deadline(),
                           f"{where} to mark {name}'s REALTIME archive {status}", ok=lambda st: st == status,
                           interval=0.3)
+
+    def wait_primary_among(self, nodes: list[Node], timeout: float | None = None) -> Node:
+        """Poll v$instance until one of `nodes` is PRIMARY OPEN (whichever an AUTO takeover picked); returns it."""
+        names = [n.name for n in nodes]
+        opened = Role("PRIMARY", "OPEN")
+        roles = wait_until(self.roles, timeout or self.t.timers.group_open(), f"one of {names} to be PRIMARY OPEN",
+                           ok=lambda r: any(r.get(n) == opened for n in names), interval=0.3)
+        return next(self.nodes[n] for n in names if roles.get(n) == opened)
+
+    def wait_following(self, primary: str | Node, nodes: list[Node], timeout: float | None = None) -> None:
+        """Wait until every one of `nodes` follows `primary`: STANDBY OPEN, and the primary's archive to it
+        (REALTIME, TIMELY or ASYNC) VALID in its v$arch_status. Default timeout: the recovery time."""
+        names = [self.node(n).name for n in nodes]
+
+        def state() -> dict[str, tuple[str, str]]:
+            arch = self.archives(primary)
+            return {n: (self.role(n).mode, arch.get(n.upper(), ("", "NONE"))[1]) for n in names}
+
+        wait_until(state, timeout or self.t.timers.recovery(), f"{names} to follow {self.node(primary).name}",
+                   ok=lambda st: all(v == ("STANDBY", "VALID") for v in st.values()), interval=0.5,
+                   describe=lambda st: st)
 
     def _detect_deadline(self) -> float:
         return self.t.timers.failure_detect() + 30.0

@@ -88,9 +88,10 @@ def start_or_skip(fault: Any, dw: Any) -> None:
         raise
 
 
-def not_taken_over(dw: Any, standby: Any) -> Callable[[], bool]:
-    """Probe: the initial standby is not PRIMARY (a takeover did not happen)."""
-    return lambda: dw.role(standby).mode != "PRIMARY"
+def not_taken_over(dw: Any, primary: Any) -> Callable[[], bool]:
+    """Probe: no node but the initial `primary` is PRIMARY (no standby, of however many, took over)."""
+    others = [n for n in dw.nodes.values() if n.name != primary.name]
+    return lambda: all(dw.role(n).mode != "PRIMARY" for n in others)
 
 
 def hold_until(probe: Callable[[], object], until: float, what: str) -> None:
@@ -105,12 +106,14 @@ def wait_recovered(dw: Any, since: float) -> float:
     return time.monotonic() - since
 
 
-def check_verdict(history: Any, dw: Any, primary: Any, standby: Any) -> Any:
-    """After the workload's final phase: same roles as before, nothing acknowledged lost, never two
-    writable primaries, the standby's copy equal to the primary's."""
+def check_verdict(history: Any, dw: Any, primary: Any) -> Any:
+    """After the workload's final phase: same roles as before (`primary` PRIMARY, every other node
+    STANDBY), nothing acknowledged lost, never two writable primaries, each standby's copy equal to the
+    primary's."""
     verdict = history.check()
     assert verdict.lost == [], verdict.explain()
     assert verdict.two_primaries_window == 0, verdict.explain()
     assert verdict.divergence == [], verdict.explain()
-    assert dw.role(primary).writable_primary and dw.role(standby).mode == "STANDBY", dw.roles()
+    others = [n for n in dw.nodes.values() if n.name != primary.name]
+    assert dw.role(primary).writable_primary and all(dw.role(n).mode == "STANDBY" for n in others), dw.roles()
     return verdict

@@ -59,16 +59,22 @@ def landings(sql: Any, services: dict[int, str]) -> dict[int, str]:
     return {m: str(land(sql, svc)) for m, svc in services.items()}
 
 
-def expected(primary: Any, standby: Any, table: dict[int, str]) -> dict[int, str]:
-    """Turn {mode: "P" | "S" | "FAIL"} into what `landings` reports for the given nodes."""
+def by_role(got: dict[int, str], primary: Any, standbys: list[Any]) -> dict[int, str]:
+    """Turn what `landings` reports into {mode: "P" | "S" | "FAIL"}: P is `primary` PRIMARY OPEN, S any of
+    `standbys` STANDBY OPEN (with several standbys the DPI may pick any of them), FAIL DM's -70019; any
+    other landing is kept as it was, so a mismatch shows where the connection went."""
+    names = {n.name.upper() for n in standbys}
     out = {}
-    for m, who in table.items():
-        if who == "P":
-            out[m] = f"{primary.name.upper()} PRIMARY OPEN"
-        elif who == "S":
-            out[m] = f"{standby.name.upper()} STANDBY OPEN"
+    for m, where in got.items():
+        inst, _, state = where.partition(" ")
+        if where == f"{primary.name.upper()} PRIMARY OPEN":
+            out[m] = "P"
+        elif inst in names and state == "STANDBY OPEN":
+            out[m] = "S"
+        elif where == f"error {NO_MATCHING_SERVER}":
+            out[m] = "FAIL"
         else:
-            out[m] = f"error {NO_MATCHING_SERVER}"
+            out[m] = where
     return out
 
 

@@ -186,8 +186,10 @@ class SignOff:
             return "PASS"
         return "NOT RUN"
 
-    def html(self, *, interrupted: bool = False, exitstatus: int | None = None) -> str:
-        """The sign-off section: overall verdict, one row per item, and a place to sign."""
+    def html(self, *, interrupted: bool = False, exitstatus: int | None = None,
+             group: dict | None = None) -> str:
+        """The sign-off section: overall verdict, the group signed for (every instance, from the topology
+        summary `group`), one row per item, and a place to sign."""
         rows = []
         for item in ITEMS:
             tally = self.tallies[item.key]
@@ -216,9 +218,30 @@ class SignOff:
         return (
             '<section id="dw-signoff"><h2>Sign-off</h2>'
             f'<p class="dw-overall">Run verdict: <span class="dw-verdict dw-{overall.lower().replace(" ", "-")}">'
-            f"{overall}</span>{escape(note)}{status}</p>"
+            f"{overall}</span>{escape(note)}{status}</p>{group_html(group)}"
             '<table id="dw-signoff-table"><thead><tr><th>Acceptance item</th><th>Seed</th><th>Verdict</th>'
             f"<th>Tests</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
             '<p class="dw-sign">Accepted by: ____________________ &nbsp; Date: ____________ &nbsp; '
             "Signature: ____________________</p></section>"
         )
+
+
+def group_html(topology: dict | None) -> str:
+    """The group the sign-off is for: one row per instance of the topology summary (Topology.summary()) --
+    instance, host, role at the start of the run, how it is fed (REALTIME / TIMELY / ASYNC and its timer)."""
+    if not topology or not topology.get("hosts"):
+        return ""
+    rows = []
+    for h in topology["hosts"].values():
+        if not h.get("instance"):
+            continue
+        fed = "" if h.get("role") == "primary" else str(h.get("arch_type") or "REALTIME")
+        if h.get("timer_minutes"):
+            fed += f" (timer every {h['timer_minutes']} min)"
+        rows.append(f'<tr data-instance="{escape(str(h["instance"]))}"><td>{escape(str(h["instance"]))}</td>'
+                    f'<td>{escape(str(h.get("name", "")))}</td><td>{escape(str(h.get("role", "")))}</td>'
+                    f"<td>{escape(fed)}</td></tr>")
+    head = (f'<p class="dw-group">Group {escape(str(topology.get("group", "")))}, configured DW_MODE '
+            f'{escape(str(topology.get("dw_mode", "")))}, {len(rows)} instances:</p>')
+    return (f'{head}<table id="dw-signoff-group"><thead><tr><th>Instance</th><th>Host</th><th>Role at start</th>'
+            f"<th>Archive from the primary</th></tr></thead><tbody>{''.join(rows)}</tbody></table>")

@@ -23,6 +23,11 @@ CATALOG: dict[str, str] = {
     "commit-waits-first-standby": "a commit is acknowledged once the first real-time standby has the redo; "
                                   "the other real-time standbys get it about a second later",
     "async-takeover-candidate": "an asynchronous standby is offered and accepted as a takeover candidate",
+    "monitor-follows-stale-primary": "the confirm monitor goes by the lost old primary's last known state "
+                                     "(PRIMARY OPEN) after an AUTO takeover, so it takes over again on the "
+                                     "next real-time standby",
+    "standby-takes-split-redo": "a standby takes redo from a split old primary (replaced by a takeover) once "
+                                "the network returns, so it leaves the new primary's history",
     "watcher-ignores-oguid": "dmwatcher does not check the instance's OGUID",
     "standby-partial-apply": "the standby applies a multi-row transaction in two visible steps",
     "demoted-primary-acks": "a demoted primary keeps acknowledging writes for a moment after switchover",

@@ -263,8 +263,12 @@ class Chaos:
                      lambda: self.files.clock_skew(host, seconds))
 
     def unsupported(self, kind: str) -> str:
-        """Why a host fault (disk_full, slow_disk, clock_skew), `packets` or `packet_duplication` cannot run
-        here; "" when it can."""
+        """Why a host fault (disk_full, slow_disk, clock_skew), `packets`, `packet_duplication` or `latency`
+        (on the MON link) cannot run here; "" when it can."""
+        if kind == "latency":
+            if isinstance(self._net_for("MON"), BlockFileNet):
+                return "latency needs the toxiproxy or iptables network backend (docker, vagrant)"
+            return ""
         if kind in ("packets", "packet_duplication"):
             net = self._net_for("MAL")
             if not isinstance(net, IptablesNet):

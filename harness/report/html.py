@@ -105,7 +105,9 @@ def top_block(run: Run, interrupted: bool, exitstatus: int, extra: str = "") -> 
     """Sign-off, measurements, plots, `extra` (the trend section), procedure step log and run folder, right
     under the report title."""
     parts = [f"<style>{CSS}</style>", '<div id="dw-top">',
-             run.signoff.html(interrupted=interrupted, exitstatus=exitstatus), unconfirmed_html(UNCONFIRMED_WORDING)]
+             run.signoff.html(interrupted=interrupted, exitstatus=exitstatus,
+                              group=(getattr(run.config, "dmdw_env", None) or {}).get("topology")),
+             unconfirmed_html(UNCONFIRMED_WORDING)]
     if run.errors:
         parts.append("<h3>Report problems</h3><ul>" + "".join(
             f'<li class="dw-error">{escape(redact(e))}</li>' for e in run.errors) + "</ul>")

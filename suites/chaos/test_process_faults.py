@@ -53,14 +53,14 @@ def test_process_fault(kind: str, where: str, proc: str, dw, runbook, chaos, wor
                 dw.wait_roles(primary=p, timeout=timers.recovery())
             else:
                 workload.wait_acked(5, what=f"while {proc} on {host} is dead")
-                hold_until(not_taken_over(dw, s), dead_until, f"no takeover of {s.name}")
+                hold_until(not_taken_over(dw, p), dead_until, "no takeover")
                 _restart(runbook, proc, node)
         else:
             with chaos.pause(host, proc):
-                hold(not_taken_over(dw, s), detect + 1, f"no takeover of {s.name} while {proc} is stopped")
+                hold(not_taken_over(dw, p), detect + 1, f"no takeover while {proc} is stopped")
         took = wait_recovered(dw, since=history.mark())
         workload.wait_acked(5, timeout=timers.group_open(), what="after the recovery")
-    verdict = check_verdict(history, dw, p, s)
+    verdict = check_verdict(history, dw, p)
     if proc != "dmmonitor":
         assert dw.monitor.show().healthy(list(dw.nodes))
     report.measure("recovery after the fault", took, "s",

@@ -10,14 +10,15 @@ pytestmark = [pytest.mark.consistency, pytest.mark.failover, pytest.mark.dw_auto
 
 @pytest.mark.destructive
 def test_no_anomaly_through_an_auto_takeover(dw, runbook, workloads, chaos) -> None:
-    """The primary's host is isolated; the confirm monitor promotes the standby with no operator command.
+    """The primary's host is isolated; the confirm monitor promotes a real-time standby with no operator command.
     Writes the isolated old primary acknowledged after the isolation may be lost by design (cut_off);
     list-append and register must show nothing else: no lost append, no non-linearizable register."""
     assert dw.monitor.show().mode == "AUTO"
-    old, new = dw.primary, dw.standby
+    old = dw.primary
+    candidates = dw.realtime_standbys()
     with workloads.list_append(keys=6).running() as lists, workloads.register(keys=4).running() as regs:
         with chaos.isolate(old.host_name) as fault:
-            dw.wait_roles(primary=new, timeout=dw.t.timers.group_open())
+            new = dw.wait_primary_among(candidates, timeout=dw.t.timers.group_open())
             lists.wait_ok(10)
             regs.wait_ok(10)
             runbook.retire(old, workloads)

@@ -11,25 +11,27 @@ pytestmark = [pytest.mark.failover, pytest.mark.signoff("takeover"), pytest.mark
 
 
 @pytest.mark.destructive
-def test_auto_takeover_when_the_primary_host_is_isolated(dw, runbook, workload, chaos, report, topology) -> None:
+def test_auto_takeover_when_the_primary_host_is_isolated(dw, runbook, workload, chaos, report) -> None:
     """Reference 3.3/7.2: with DW_MODE AUTO and a confirm monitor (MON_DW_CONFIRM=1) the monitor notices
-    the primary's watcher silent for DW_ERROR_TIME and takes over on the VALID standby, with no operator
-    command: decided from the roles (the monitor's own announcement is evidence only)."""
-    if why := topology.beyond_seed("not covered yet: AUTO takeover with several standbys is open in issue 14"):
-        pytest.skip(why)
+    the primary's watcher silent for DW_ERROR_TIME and takes over on a VALID real-time standby (never an
+    ASYNC one), with no operator command; the other standbys follow the new primary. Decided from the
+    roles and archives (the monitor's own announcement is evidence only)."""
     assert dw.monitor.show().mode == "AUTO"
-    old, new = dw.primary, dw.standby
+    old = dw.primary
+    candidates = dw.realtime_standbys()
     with workload.running(chaos=chaos, acked=30) as history:
         with chaos.isolate(old.host_name) as fault:
-            dw.wait_roles(primary=new, timeout=dw.t.timers.group_open())
+            new = dw.wait_primary_among(candidates, timeout=dw.t.timers.group_open())
             workload.wait_acked(10)
             runbook.retire(old, workload)
+        dw.wait_following(new, [n for n in dw.standbys() if n.name not in (old.name, new.name)])
     verdict = history.check(lost_after=fault.start, allow=("two-primaries",))  # the isolated old primary
     assert history.acked_before(fault.start, verdict.lost) == [], verdict.explain()
     report.measure("acknowledged writes lost", len(verdict.lost), "writes",
                    note=f"acknowledged by the isolated old primary after the isolation; RPO LSN gap "
                         f"{verdict.rpo.lsn_gap}")
     assert dw.role(new).writable_primary
+    assert [n.name for n in dw.async_nodes() if history.ever_primary(n.name)] == []
 
 
 def test_no_auto_takeover_when_only_the_monitor_link_is_lost(dw, runbook, workload, chaos) -> None:

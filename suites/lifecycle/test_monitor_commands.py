@@ -77,11 +77,12 @@ def test_kill_group_then_the_seed_start_order(dw, monitor, runbook, sql) -> None
     hold(lambda: all(runbook.dm_pids(node, "dmserver") == [] for node in dw.nodes),
          dw.t.timers.failure_detect(), "every instance stays down after kill group")
     runbook.exit_monitor()
-    for node in (primary, standby):
+    standbys = dw.standbys()
+    for node in (primary, *standbys):
         runbook.stop_watcher(node)
-    runbook.start_in_seed_order([primary.name, standby.name])
+    runbook.start_in_seed_order([primary.name, *(s.name for s in standbys)])
     dw.wait_roles(primary=primary, standby=standby)
-    for node in (primary, standby):
+    for node in (primary, *standbys):
         assert sql.scalar(node.name, "select count(*) from t_kill_group") == rows
 
 
@@ -137,8 +138,8 @@ def test_open_database_when_only_the_primary_returns(dw, runbook, sql) -> None:
     """Reference 7.3 (G2 `dwmon_open_database`, `check open` codes -22..-27): after the whole group was
     stopped (seed 十二.3.1) only the primary's node comes back. Its watcher leaves the instance in MOUNT (it
     cannot prove it is the latest), `check open` answers with one of DM8's documented codes, and
-    `open database` forces it OPEN and writable; the standby then returns and is recovered."""
-    primary, standby = dw.primary, dw.standby
+    `open database` forces it OPEN and writable; the standbys then return and are recovered."""
+    primary, standbys = dw.primary, dw.standbys()
     sql.execute(primary.name, "create table t_open_alone(id int)")
     dw.wait_replicated()
     runbook.stop_in_seed_order()
@@ -152,7 +153,9 @@ def test_open_database_when_only_the_primary_returns(dw, runbook, sql) -> None:
     mon.open_database(primary.name)
     assert dw.role(primary).writable_primary
     sql.execute(primary.name, "insert into t_open_alone values(1)")
-    runbook.start_watcher(standby)
-    dw.wait_roles(primary=primary, standby=standby)
+    for standby in standbys:
+        runbook.start_watcher(standby)
+    dw.wait_roles(primary=primary, standby=standbys[0])
     dw.wait_healthy(mon.t.timers.recovery())
-    assert sql.scalar(standby.name, "select count(*) from t_open_alone") == 1
+    for standby in standbys:
+        assert sql.scalar(standby.name, "select count(*) from t_open_alone") == 1, standby.name

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from harness.replication import fingerprint, unique_name
+from harness.wait import hold
 
 pytestmark = [pytest.mark.topology]
 
@@ -161,13 +162,12 @@ def test_one_of_two_realtime_standbys_lost_then_recovered(dw, workload, chaos, t
 
 @pytest.mark.destructive
 @pytest.mark.signoff("split-brain")
-@pytest.mark.xfail(strict=False, reason="emulator gap (2026-12-05, docker): after the split old primary returns, "
-                   "the ASYNC standby's watcher stays in RECOVERY and the new primary never recovers it; "
-                   "passed on the local backend before wt-emumulti's resync.py -- to settle with the emulator")
 def test_split_brain_rebuild_of_one_node_while_the_others_stay_in_service(dw, monitor, runbook, workload, chaos,
                                                                           topology) -> None:
     """Seed 十二.2.3-十二.2.4 in a larger group: the primary's host is isolated and a real-time standby
-    takes over; when the network returns the old primary is SPLIT. It is rebuilt online from the new
+    takes over; when the network returns the old primary is SPLIT and, for one ASYNC timer period, back on
+    the network (its timer fires): the other standbys take none of its redo (reference 3.5: a split
+    instance is not let back into the group) and stay STANDBY OPEN. It is rebuilt online from the new
     primary while the other standbys stay STANDBY OPEN with VALID archives and writes go on; afterwards
     the whole group is healthy and no acknowledged write is lost."""
     _need(topology, realtime=2, asynchronous=1)
@@ -182,6 +182,9 @@ def test_split_brain_rebuild_of_one_node_while_the_others_stay_in_service(dw, mo
         split = monitor.wait_for(old.name, wctlstat="SPLIT")
         assert split.imode == "PRIMARY", split
         others = [n for n in dw.standbys() if n.name not in (old.name, new.name)]
+        period = max(topology.timers.async_period(dw.spec(n).timer_minutes) for n in dw.async_nodes())
+        hold(lambda: all(dw.role(n).mode == "STANDBY" for n in others), period + 1,
+             "the other standbys stay STANDBY while the split old primary is back")
         runbook.rebuild_standby(old, new)
         assert {n.name: dw.role(n).mode for n in others} == {n.name: "STANDBY" for n in others}
         workload.wait_acked(10)

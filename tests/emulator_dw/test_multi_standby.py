@@ -230,19 +230,24 @@ def test_an_async_standby_is_never_a_takeover_candidate(bug: str) -> None:
         lab.close()
 
 
-@pytest.mark.parametrize("bug", ["", "async-takeover-candidate"])
-def test_auto_takeover_picks_the_most_advanced_realtime_standby(tmp_path, monkeypatch, bug: str) -> None:
-    """A link-less confirm monitor fed the watchers' last messages: the primary's watcher reports its instance
-    down; the async standby is the most advanced, yet the AUTO target is the best real-time one."""
+def _linkless_monitor(tmp_path, monkeypatch, bug: str):
+    """A confirm monitor of a 4-database GRP1 that dials nothing (tests feed its views), with `bug` active."""
     from dmemu import bugs
     from dmemu.dw.config import MonGroup, MonitorConfig
     from dmemu.dw.monitor import Monitor as Mon
     monkeypatch.setattr(bugs, "ACTIVE", frozenset({bug} - {""}))
-    names = ("mema1", "mema2", "mema3", "mema4")
     cfg = MonitorConfig(path=str(tmp_path / "dmmonitor.ini"), confirm=1, log_path=str(tmp_path), log_interval=0,
                         log_file_size=32, log_space_limit=0,
                         groups=[MonGroup("GRP1", 453331, [(f"127.0.56.{210 + k}", 1) for k in range(4)])])
-    mon = Mon(cfg, out=io.StringIO())
+    return cfg, Mon(cfg, out=io.StringIO())
+
+
+@pytest.mark.parametrize("bug", ["", "async-takeover-candidate"])
+def test_auto_takeover_picks_the_most_advanced_realtime_standby(tmp_path, monkeypatch, bug: str) -> None:
+    """A link-less confirm monitor fed the watchers' last messages: the primary's watcher reports its instance
+    down; the async standby is the most advanced, yet the AUTO target is the best real-time one."""
+    cfg, mon = _linkless_monitor(tmp_path, monkeypatch, bug)
+    names = ("mema1", "mema2", "mema3", "mema4")
     try:
         arch = [{"type": "REALTIME", "dest": "mema2", "status": "VALID"},
                 {"type": "REALTIME", "dest": "mema3", "status": "VALID"},
@@ -279,3 +284,34 @@ def test_an_async_destination_needs_its_dmtimer_section(tmp_path) -> None:
     (tmp_path / "dmtimer.ini").write_text("[t1]\nTYPE = 2\nFREQ_MINUTE_INTERVAL = 5  # every 5 minutes\n")
     check_config(arch, str(tmp_path))
     assert load_timers(str(tmp_path)) == {"T1": {"type": 2, "minutes": 5, "valid": 1}}
+
+
+@pytest.mark.parametrize("bug", ["", "monitor-follows-stale-primary"])
+def test_no_second_auto_takeover_once_a_standby_took_over(tmp_path, monkeypatch, bug: str) -> None:
+    """A link-less confirm monitor after an AUTO takeover: the lost old primary's last message still says
+    PRIMARY OPEN, mema2 (fresh) is the new PRIMARY OPEN, mema3 a VALID real-time standby. The group has a
+    primary, so there is no second takeover (with two real-time standbys the stale view would promote
+    mema3 too: two primaries)."""
+    cfg, mon = _linkless_monitor(tmp_path, monkeypatch, bug)
+    names = ("mema1", "mema2", "mema3", "mema4")
+    try:
+        arch = {"mema1": [{"type": "REALTIME", "dest": "mema2", "status": "VALID"},     # its last word
+                          {"type": "REALTIME", "dest": "mema3", "status": "VALID"},
+                          {"type": "ASYNC", "dest": "mema4", "status": "VALID"}],
+                "mema2": [{"type": "REALTIME", "dest": "mema1", "status": "INVALID"},
+                          {"type": "REALTIME", "dest": "mema3", "status": "VALID"},
+                          {"type": "ASYNC", "dest": "mema4", "status": "VALID"}]}
+        now = time.monotonic()
+        for v, name in zip(mon.views, names, strict=True):
+            primary = name in ("mema1", "mema2")
+            v.msg = {"op": "wmsg", "name": name, "dw_mode": "AUTO", "dw_error_time": 3, "inst_ok": "OK",
+                     "wstatus": "OPEN", "wctlstat": "VALID", "wtype": "LOCAL" if name == "mema4" else "GLOBAL",
+                     "inst": {"mode": "PRIMARY" if primary else "STANDBY", "status": "OPEN",
+                              "arch": arch.get(name, []), "clsn": 20}}
+            v.seen = now - 30 if name == "mema1" else now      # mema1: silent since it was lost
+        g = cfg.groups[0]
+        assert mon.primary(g, fresh_only=False).name == ("mema1" if bug else "mema2")
+        target = mon.auto_takeover_target(g)
+        assert (target is None) != bool(bug), target and target.name
+    finally:
+        mon.close()

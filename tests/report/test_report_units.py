@@ -160,3 +160,19 @@ def test_timeline_from_a_harness_history_and_fault_records() -> None:
     assert plots._role_label(h.roles[-17]) == "STANDBY/MOUNT"
     assert plots._role_label(h.roles[-1]) == "PRIMARY" and plots._role_label(h.roles[-2]) == "UNREACHABLE"
     assert plots.timeline(samples, faults, h, rto=rto).startswith(b"\x89PNG")
+
+
+@pytest.mark.parametrize(("shape", "instances"), [(None, ["mema1", "mema2"]),
+                                                  ("1p2rt1async", ["mema1", "mema2", "mema3", "mema4"])])
+def test_signoff_names_every_instance_of_the_group(shape: str | None, instances: list[str]) -> None:
+    """Issue 14 item 6: the sign-off says which group it is for, one row per instance (the ASYNC standby
+    with its timer), on the seed's 1+1 and on a larger group."""
+    from harness.config import preset
+
+    html = signoff.SignOff().html(group=preset(shape).summary())
+    rows = html[html.index('id="dw-signoff-group"'):html.index('id="dw-signoff-table"')]
+    assert [r.split('"')[0] for r in rows.split('<tr data-instance="')[1:]] == instances
+    assert f"{len(instances)} instances" in html
+    if shape:
+        assert "<td>mema4</td><td>host4</td><td>standby</td><td>ASYNC (timer every 1 min)</td>" in rows
+    assert signoff.SignOff().html().count("dw-signoff-group") == 0  # no topology known: no block

@@ -46,6 +46,15 @@ SLOW = [
     ("demoted-primary-acks", CONS_SW + "[list-append]"),   # list-append: appends acked then lost
     ("takeover-lost-update", CONS_TK),                     # list-append: the last acked append lost
 ]
+# defects of groups beyond one standby (issue 14): the suite test runs on examples/1p2rt1async.toml
+MULTI = ["--dw-config", str(ROOT / "examples" / "1p2rt1async.toml")]
+TOPO = "suites/topology/test_multi_standby.py"
+TOPOLOGY = [
+    ("commit-waits-first-standby", TOPO + "::test_a_commit_returns_once_every_realtime_standby_has_it"),
+    ("async-takeover-candidate", TOPO + "::test_takeover_picks_a_realtime_standby_never_the_async"),
+    ("monitor-follows-stale-primary",
+     "suites/failover/test_auto_takeover.py::test_auto_takeover_when_the_primary_host_is_isolated"),
+]
 TIMEOUT = 300.0
 UNITS = "suites/lifecycle/test_service_units.py"
 # the service-unit checks need systemd in the hosts: docker with --dw-systemd (run under the suites lock)
@@ -56,8 +65,8 @@ SYSTEMD = [
 ]
 
 
-def _outcome(defect: str, tests: list[str], store: Path) -> km.Run:
-    return km.run_one(defect, tests, "local", "", store, TIMEOUT, [])
+def _outcome(defect: str, tests: list[str], store: Path, extra: list[str] | None = None) -> km.Run:
+    return km.run_one(defect, tests, "local", "", store, TIMEOUT, extra or [])
 
 
 def _log(store: Path, defect: str) -> str:
@@ -74,8 +83,8 @@ def test_the_selected_suite_tests_pass_without_any_defect(tmp_path: Path) -> Non
         f"{run.outcomes} {run.note}\n{_log(tmp_path, km.BASELINE)}"
 
 
-def _case(defect: str, test: str, store: Path) -> None:
-    run = _outcome(defect, [test], store)
+def _case(defect: str, test: str, store: Path, extra: list[str] | None = None) -> None:
+    run = _outcome(defect, [test], store, extra)
     assert run.outcomes.get(test) in ("failed", "error"), \
         f"{test} did not fail under DMEMU_BUGS={defect}: {run.outcomes} {run.note}\n{_log(store, defect)}"
 
@@ -108,3 +117,12 @@ def test_service_unit_test_goes_red_under_its_defect(defect: str, test: str, tmp
     run = km.run_one(defect, [test], "docker", "", tmp_path, 900.0, ["--dw-systemd"])
     assert run.outcomes.get(test) in ("failed", "error"), \
         f"{test} did not fail under DMEMU_BUGS={defect}: {run.outcomes} {run.note}\n{_log(tmp_path, defect)}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("defect, test", TOPOLOGY, ids=[d for d, _ in TOPOLOGY])
+def test_multi_standby_suite_test_goes_red_under_its_defect(defect: str, test: str, tmp_path: Path) -> None:
+    """On the 1p2rt1async group: the control (no defect) passes, the defect turns the test red."""
+    control = _outcome(km.BASELINE, [test], tmp_path, MULTI)
+    assert control.outcomes.get(test) == "passed", f"{control.outcomes} {control.note}\n{_log(tmp_path, km.BASELINE)}"
+    _case(defect, test, tmp_path, MULTI)

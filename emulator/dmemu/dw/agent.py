@@ -136,6 +136,9 @@ class Agent:
             return {"ok": True}
         if op == "recover":
             return resync.recover(self.mal, msg["dest"])
+        if op == "refuse_senders":
+            self.mal.refused = {str(n).upper() for n in msg.get("names", [])}
+            return {"ok": True}
         if op == "n_open":
             if self.inst.mode == "STANDBY":
                 self.inst.ctl.update(n_open=int(msg["n"]))    # a synced standby shows its primary's N_OPEN

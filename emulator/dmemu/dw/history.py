@@ -59,10 +59,17 @@ class History:
 
 def replaced_by(mine: History, me: str, peer_entries: list[dict]) -> dict | None:
     """The peer's entry that replaced us (made by another instance, unknown to us, newer than our last)."""
-    known = mine.tguids()
-    last = mine.last_time()
-    for e in peer_entries:
-        if e["tguid"] in known or e.get("db_name", "").upper() == me.upper():
+    return superseded(me, mine.entries, peer_entries)
+
+
+def superseded(name: str, entries: list[dict], group: list[dict]) -> dict | None:
+    """The entry of history `group` that replaced instance `name`, whose own history is `entries`: a
+    TAKEOVER / SWITCHOVER / OPEN FORCE by another instance that `name` never saw, newer than its last entry
+    (None: `name` is on the group's history or a prefix of it)."""
+    known = {e["tguid"] for e in entries}
+    last = entries[-1]["time"] if entries else 0.0
+    for e in group:
+        if e["tguid"] in known or e.get("db_name", "").upper() == name.upper():
             continue
         if e["time"] > last and e.get("kind") in ("TAKEOVER", "SWITCHOVER", "OPEN FORCE"):
             return e

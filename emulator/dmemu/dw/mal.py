@@ -44,6 +44,8 @@ lang.register({
     "mal_ini_diff": ("实例{peer}的dmmal.ini与本地不一致, 拒绝建立MAL链路",
                      "dmmal.ini of instance {peer} differs from the local one, MAL link refused"),
     "mal_no_dest": ("MAL中找不到实例[{name}]", "Instance [{name}] not found in dmmal.ini"),
+    "mal_split_sender": ("实例{peer}已被接管(分裂), 拒绝接收其日志",
+                         "Instance {peer} was replaced by a takeover (split), its redo refused"),
     "mal_send_fail": ("发送归档日志到{dest}失败: {why}", "Send redo to {dest} failed: {why}"),
 })
 
@@ -54,6 +56,7 @@ ERR_LSN_GAP = -6113
 ERR_NOT_STANDBY = -6114
 ERR_MAL_INI = -6115
 ERR_SEND = -6116
+ERR_SPLIT = -6118                  # emulator code: DM8's for a split sender is not known
 
 SYNC_TYPES = ("REALTIME", "TIMELY")
 LATE_SEND_S = 1.0                      # commit-waits-first-standby: delay before the other standbys get it
@@ -123,6 +126,7 @@ class Mal:
         self.last_apply = 0.0
         self.dw_status = 0                 # SP_SET_GLOBAL_DW_STATUS value (6 switchover, 7 takeover)
         self.notify = None                 # agent callback(msg) towards the watcher
+        self.refused: set[str] = set()     # senders our watcher says were replaced (split): no redo from them
         self._unflushed: dict[str, int] = {}
         self._last_send = 0.0
         self._stop = threading.Event()
@@ -347,6 +351,8 @@ class Mal:
             return {"ok": True, "name": self.me.name}
         if conn.info.get("peer") is None:
             return {"ok": False, "code": ERR_MAL_INI, "error": "hello first"}
+        if str(conn.info["peer"]).upper() in self.refused and op in ("rlog", "lsn", "async_lsn", "recover"):
+            return {"ok": False, "code": ERR_SPLIT, "error": lang.msg("mal_split_sender", peer=conn.info["peer"])}
         if op == "rlog":
             return self._receive(Pkg(msg["hdr"], msg["blob"]))
         if op == "lsn":

@@ -44,7 +44,7 @@ OPS = frozenset({
     "reply", "hello", "mon_hello", "status", "wstatus", "wmsg", "winfo", "watch", "login", "exec",
     "set_arch", "set_para", "set_mid", "recover", "recovered", "history_add", "shutdown", "start_inst",
     "stop_inst", "kill_inst", "kill", "lock", "unlock", "send_failed", "rlog", "lsn", "async_lsn", "n_open", "ping",
-    "flush", "confirm",
+    "flush", "confirm", "refuse_senders",
 })
 REQUIRED: dict[str, tuple[str, ...]] = {
     "rlog": ("hdr", "blob"), "flush": ("lsn",), "exec": ("sql",),

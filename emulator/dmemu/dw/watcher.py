@@ -31,7 +31,7 @@ from ..ini import load as load_ini
 from ..instance import is_running
 from . import protocol
 from .config import WatcherConfig, build_from_argv, load_mal, load_watcher, mal_path_for
-from .history import History, replaced_by
+from .history import History, replaced_by, superseded
 
 STATES = ("STARTUP", "OPEN", "RECOVERY", "SWITCHOVER", "TAKEOVER", "OPENFORCE", "FAILOVER", "CONFIRM",
           "SHUTDOWN", "ERROR")
@@ -127,6 +127,7 @@ class Watcher:
         self.link_down_since = time.monotonic()
         self.recover_since: dict[str, float] = {}
         self.recovering: set[str] = set()
+        self.refused: list[str] | None = None         # senders the instance was told to refuse (split ones)
         self.confirming: dict[str, dict] = {}         # DEST -> lost standby awaiting the confirm monitor
         self._confirm_thread: threading.Thread | None = None
         self.mid = ""
@@ -469,12 +470,28 @@ class Watcher:
         return self.cmd_owner is not None or self.wstatus in ("SWITCHOVER", "TAKEOVER", "OPENFORCE", "SHUTDOWN")
 
     def primary_peer(self) -> tuple[str, dict] | None:
+        """The live PRIMARY OPEN peer this standby follows: never one marked SPLIT, nor one our own history
+        (adopted from the primary we followed) says was replaced while it was cut off."""
         for n, p in self.live_peers().items():
             i = p.get("inst") or {}
             if i.get("mode") == "PRIMARY" and i.get("status") == "OPEN" and p.get("inst_ok") == "OK" \
-                    and p.get("wctlstat") != "SPLIT":
+                    and p.get("wctlstat") != "SPLIT" and not self._split_from_us(n, p):
                 return n, p
         return None
+
+    def _split_from_us(self, name: str, peer: dict) -> dict | None:
+        return superseded(name, peer.get("history") or [], self.ctl.entries)
+
+    def _refuse_split_senders(self) -> None:
+        """Reference 3.5 (B17, B18): a split instance is not let back into the group. Tell the standby
+        instance which peers our history says were replaced, so it takes no redo (real-time, recovery or
+        ASYNC) from them until they are rebuilt and follow the group's history again."""
+        names = sorted(n.upper() for n, p in self.live_peers().items() if self._split_from_us(n, p))
+        if bugs.active("standby-takes-split-redo"):
+            names = []
+        if names != self.refused:
+            self.inst_req({"op": "refuse_senders", "names": names})
+            self.refused = names
 
     def step(self) -> None:
         """One pass of the watcher's automatic decisions."""
@@ -484,6 +501,7 @@ class Watcher:
                 return
             i = self.inst
             if not i or self.inst_ok() != "OK":
+                self.refused = None                   # a restarted instance has to be told again
                 if self.wstatus in ("OPEN", "RECOVERY", "CONFIRM"):
                     self.set_wstatus("STARTUP")
                 return
@@ -587,6 +605,7 @@ class Watcher:
             self.recovering.discard(dest.upper())
 
     def _step_standby(self, status: str) -> None:
+        self._refuse_split_senders()
         pp = self.primary_peer()
         my_rstat = None
         if pp is not None:

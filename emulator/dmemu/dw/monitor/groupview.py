@@ -41,14 +41,15 @@ class GroupView:
         raise CmdError(DWMON_INVALID_ARG, lang.msg("m_bad_db", name=dbname))
 
     def primary(self, g: MonGroup, fresh_only: bool = True) -> WatcherView | None:
-        best = None
-        for v in self.gviews(g):
-            i = v.inst()
-            if i.get("mode") == "PRIMARY" and (v.fresh() or not fresh_only) and v.msg.get("wctlstat") != "SPLIT":
-                if i.get("status") == "OPEN":
-                    return v
-                best = best or v
-        return best
+        """The group's primary as the monitor knows it (never a SPLIT one): an OPEN one before any other
+        status and, with fresh_only=False, a fresh one before the last known state of a silent one -- after
+        a takeover the lost old primary still reads PRIMARY OPEN, and the new primary is the one to follow."""
+        views = [v for v in self.gviews(g) if v.inst().get("mode") == "PRIMARY" and (v.fresh() or not fresh_only)
+                 and v.msg.get("wctlstat") != "SPLIT"]
+        if bugs.active("monitor-follows-stale-primary"):
+            return next((v for v in views if v.inst().get("status") == "OPEN"), views[0] if views else None)
+        views.sort(key=lambda v: (v.inst().get("status") != "OPEN", not v.fresh()))
+        return views[0] if views else None
 
     def rstat(self, v: WatcherView) -> str:
         """Archive state of a standby as its primary reports it (last known)."""
