@@ -111,6 +111,7 @@ def _docker() -> bool:
 
 
 @pytest.mark.slow
+@pytest.mark.matrix
 @pytest.mark.skipif(not _docker(), reason="needs a Docker engine (the service units run with --dw-systemd)")
 @pytest.mark.parametrize("defect, test", SYSTEMD, ids=[d for d, _ in SYSTEMD])
 def test_service_unit_test_goes_red_under_its_defect(defect: str, test: str, tmp_path: Path) -> None:
@@ -120,6 +121,7 @@ def test_service_unit_test_goes_red_under_its_defect(defect: str, test: str, tmp
 
 
 @pytest.mark.slow
+@pytest.mark.matrix
 @pytest.mark.parametrize("defect, test", TOPOLOGY, ids=[d for d, _ in TOPOLOGY])
 def test_multi_standby_suite_test_goes_red_under_its_defect(defect: str, test: str, tmp_path: Path) -> None:
     """On the 1p2rt1async group: the control (no defect) passes, the defect turns the test red."""
