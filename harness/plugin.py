@@ -19,6 +19,7 @@ import pytest
 
 from harness.archive import compress_histories
 from harness.errors import HarnessError, UsageError
+from harness.inventory import DESTRUCTIVE_SKIP
 from harness.redact import redact_file
 from harness.settings import Settings
 
@@ -180,7 +181,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     if settings.existing and not settings.allow_destructive:
         for item in items:
             if not safe_on_existing(item):
-                item.add_marker(pytest.mark.skip(reason=f"destructive on an existing deployment ({suite_of(item.nodeid)}"
+                item.add_marker(pytest.mark.skip(reason=f"{DESTRUCTIVE_SKIP} ({suite_of(item.nodeid)}"
                                                  " suite): run with --dw-allow-destructive"))
 
 
@@ -330,7 +331,7 @@ def _restore_accepted(group: Group, item: pytest.Item) -> None:
     if safe_on_existing(item) and not item.stash.get(_FAILED_KEY, False):
         return
     try:
-        group.restore()
+        group.restore(after=item.nodeid)
     except Exception as exc:  # noqa: BLE001 - any failure to restore stops the run
         state = ""
         try:

@@ -9,6 +9,7 @@ from html import escape
 from pathlib import Path
 
 from harness.redact import redact
+from harness.report.accepted import accepted_html
 from harness.report.state import Measurement, Run
 from harness.transcript import UNCONFIRMED_WORDING
 
@@ -83,7 +84,8 @@ def top_block(run: Run, interrupted: bool, exitstatus: int, extra: str = "") -> 
     """Sign-off, measurements, plots, `extra` (the trend section), procedure step log and run folder, right
     under the report title."""
     parts = [f"<style>{CSS}</style>", '<div id="dw-top">',
-             run.signoff.html(interrupted=interrupted, exitstatus=exitstatus), unconfirmed_html(UNCONFIRMED_WORDING)]
+             run.signoff.html(interrupted=interrupted, exitstatus=exitstatus), unconfirmed_html(UNCONFIRMED_WORDING),
+             accepted_html(getattr(run.config, "dmdw_env", None) or {}, run.skips)]
     if run.errors:
         parts.append("<h3>Report problems</h3><ul>" + "".join(
             f'<li class="dw-error">{escape(redact(e))}</li>' for e in run.errors) + "</ul>")
