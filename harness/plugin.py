@@ -35,6 +35,8 @@ MARKERS = (
     "slow: long-running (bulk load, full matrices); run with -m slow",
     "destructive: breaks the group; gets a freshly built group (and the next test a rebuilt one); runs first",
     "dw_auto: runs the group in DW_MODE AUTO with the confirm monitor; such tests run next to each other",
+    "own_group(why): needs a group the harness owns (why it cannot be restored on an existing deployment); "
+    "skipped on --dw-existing even with --dw-allow-destructive",
 )
 _NEXT_KEY = pytest.StashKey["pytest.Item | None"]()
 _FAILED_KEY = pytest.StashKey[bool]()
@@ -178,9 +180,15 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     test plus once. A mode change stops and starts the whole group: grouped, it happens once per part."""
     items[:] = sorted(items, key=lambda item: (not _destructive(item), _wants_auto(item)))
     settings = _settings(config)
+    if settings.existing:
+        for item in items:
+            own = item.get_closest_marker("own_group")
+            if own is not None:
+                why = own.args[0] if own.args else "it changes what the harness cannot put back"
+                item.add_marker(pytest.mark.skip(reason=f"cannot be restored on an existing deployment: {why}"))
     if settings.existing and not settings.allow_destructive:
         for item in items:
-            if not safe_on_existing(item):
+            if not safe_on_existing(item) and item.get_closest_marker("own_group") is None:
                 item.add_marker(pytest.mark.skip(reason=f"{DESTRUCTIVE_SKIP} ({suite_of(item.nodeid)}"
                                                  " suite): run with --dw-allow-destructive"))
 
