@@ -50,14 +50,19 @@ def snapshot(site: DockerSite) -> dict[str, str]:
                      "| grep -v grep", user="root", check=False).stdout for n, h in site.group.hosts.items()}
 
 
-def test_discovers_the_running_group(site: DockerSite, tmp_path: Path) -> None:
+def discover_site(site: DockerSite, tmp_path: Path) -> tuple:
+    """(topology, what was found) discovered through the ssh backend, as an acceptance run does."""
     b = backend(site.inventory)
     try:
         hosts = b.up()
-        t, found = discover(hosts, b.inventory, default_topology("emulator"),
-                            lambda topo: Sql(topo, b, hosts, tmp_path), tmp_path)
+        return discover(hosts, b.inventory, default_topology("emulator"),
+                        lambda topo: Sql(topo, b, hosts, tmp_path), tmp_path)
     finally:
         b.down()
+
+
+def test_discovers_the_running_group(site: DockerSite, tmp_path: Path) -> None:
+    t, found = discover_site(site, tmp_path)
     built = site.group.topology
     assert {s.name: (s.instance, s.role, s.internal_ip, s.external_ip, s.port_num, s.mal_port) for s in t.db_hosts} == \
         {s.name: (s.instance, s.role, s.internal_ip, s.external_ip, s.port_num, s.mal_port) for s in built.db_hosts}
@@ -188,13 +193,7 @@ def test_a_destructive_takeover_ends_in_the_starting_roles(site: DockerSite, tmp
                        cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True, timeout=600)
     out = r.stdout + r.stderr
     assert r.returncode == 0, out[-3000:]
-    b = backend(site.inventory)
-    try:
-        hosts = b.up()
-        _, found = discover(hosts, b.inventory, default_topology("emulator"),
-                            lambda topo: Sql(topo, b, hosts, tmp_path), tmp_path)
-    finally:
-        b.down()
+    _, found = discover_site(site, tmp_path)
     starting = {s.name: s.role for s in site.group.topology.db_hosts}
     assert {n: (h["live_role"], h["status"]) for n, h in found.hosts.items() if n in starting} == \
         {n: (role, "OPEN") for n, role in starting.items()}
