@@ -163,7 +163,7 @@ class Group:
         rebuilt: it is restored to its starting roles instead (restore())."""
         if self.existing:
             if self.dirty or self.suspect or not self.dw.healthy():
-                self.restore()
+                self.restore(after="a test start that found the group not healthy")
             self._monitor_running()
             self.used, self.suspect = True, False
             return
@@ -178,44 +178,52 @@ class Group:
         self._monitor_running()
         self.used, self.suspect = True, False
 
-    def restore(self) -> None:
+    def restore(self, after: str = "") -> None:
         """An accepted group back to its starting state: every watcher running (each restarts its
         instance), healthy in `show`, the starting primary primary again (switchover); verified with `show`.
+        Each action is logged (env `restores`, shown on the sign-off page) with the test it followed.
         Raises HarnessError saying what state the group is in when that cannot be reached."""
         t0 = time.monotonic()
+        actions: list[str] = []
+        entry: dict[str, Any] = {"after": after, "actions": actions, "ok": False}
+        self.env.setdefault("restores", []).append(entry)
         p = self.procedure
         for spec in self.topology.db_hosts:
             if not self.hosts[spec.name].pids("dmwatcher"):
                 p.start_watcher(spec)
+                actions.append(f"started dmwatcher on {spec.name}")
         self._monitor_running()
         try:
             self.dw.wait_healthy(self.topology.timers.recovery(), via_monitor=True)
         except Exception:  # noqa: BLE001 - a split standby (after a takeover) is rebuilt online, 十二.2.4
-            self._rebuild_split_standby()
+            actions.append(self._rebuild_split_standby())
         from harness.runbook import Runbook
 
         runbook = Runbook(self.dw)
-        if runbook.dw_mode() != self.topology.dw.dw_mode:  # a dw_auto test left the group in another mode
+        mode = runbook.dw_mode()
+        if mode != self.topology.dw.dw_mode:  # a dw_auto test left the group in another mode
             runbook.set_dw_mode(self.topology.dw.dw_mode)
+            actions.append(f"DW_MODE {mode} -> {self.topology.dw.dw_mode}")
         want = next(i for i, r in self.starting_roles.items() if r == "primary")
         primary, _ = p.live_roles(self.sql)
         if str(primary.instance).upper() != str(want).upper():
             p.monitor.switchover(want)
             self.dw.wait_healthy(self.topology.timers.recovery(), via_monitor=True)
+            actions.append(f"switchover {primary.instance} -> {want}")
         state = p.monitor.show()
         roles = {i: state.db(i).imode for i in self.starting_roles}
         ok = all(roles[i] == r.upper() for i, r in self.starting_roles.items()) and state.healthy(list(roles))
         self.steps.note(self.topology.monitor_host.name, "restore the accepted group's starting roles", "show",
                         state.text, ok=ok, duration=time.monotonic() - t0)
-        self.env.setdefault("restores", []).append({"roles": roles, "ok": ok,
-                                                    "seconds": round(time.monotonic() - t0, 1)})
+        entry.update(roles=roles, ok=ok, seconds=round(time.monotonic() - t0, 1))
         if not ok:
             raise HarnessError(f"the accepted group did not return to its starting roles {self.starting_roles}: "
                                f"`show` reports {state.summary()}")
         self.dirty = False
 
-    def _rebuild_split_standby(self) -> None:
-        """Seed 十二.2.4 on the instance that is not the one OPEN PRIMARY `show` reports; then healthy."""
+    def _rebuild_split_standby(self) -> str:
+        """Seed 十二.2.4 on the instance that is not the one OPEN PRIMARY `show` reports; then healthy.
+        Returns what it did, for the restore log."""
         from harness.runbook import Runbook
 
         self._monitor_running()
@@ -229,6 +237,7 @@ class Group:
                         "show", state.text, ok=True)
         Runbook(self.dw).rebuild_standby(bad, primaries[0])
         self.dw.wait_healthy(self.topology.timers.recovery(), via_monitor=True)
+        return f"rebuilt {bad} from {primaries[0]} online (十二.2.4)"
 
     def _monitor_running(self) -> None:
         if self.procedure.monitor is None or not self.procedure.monitor.alive():

@@ -39,6 +39,8 @@ HOST_KEYS = {"role", "address", "port", "user", "key_file", "password", "sudo", 
 HOST_REQUIRED = ("role", "address", "user", "dm_home", "data_path")
 SITE_KEYS = {"name", "sysdba_password", "deadman_seconds", "lang"}
 
+DESTRUCTIVE_SKIP = "destructive on an existing deployment"  # skip reason; the report lists these tests
+
 
 @dataclasses.dataclass
 class InventoryHost:

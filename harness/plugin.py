@@ -19,6 +19,7 @@ import pytest
 
 from harness.archive import compress_run_folder
 from harness.errors import HarnessError, UsageError
+from harness.inventory import DESTRUCTIVE_SKIP
 from harness.redact import redact_file
 from harness.scheduling import default_dist, pytest_xdist_make_scheduler, suite_of  # noqa: F401 - the hook
 from harness.settings import Settings
@@ -37,6 +38,8 @@ MARKERS = (
     "dw_auto: runs the group in DW_MODE AUTO with the confirm monitor; such tests run next to each other",
     "seed_os: checks the seed's OS accounts and limits (三); skipped where the backend does not create them",
     "systemd: needs systemd as PID 1 on the DB hosts (--dw-systemd, vagrant); skipped elsewhere",
+    "own_group(why): needs a group the harness owns (why it cannot be restored on an existing deployment); "
+    "skipped on --dw-existing even with --dw-allow-destructive",
 )
 _NEXT_KEY = pytest.StashKey["pytest.Item | None"]()
 _FAILED_KEY = pytest.StashKey[bool]()
@@ -151,10 +154,16 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     test plus once. A mode change stops and starts the whole group: grouped, it happens once per part."""
     items[:] = sorted(items, key=lambda item: (not _destructive(item), _wants_auto(item)))
     settings = _settings(config)
+    if settings.existing:
+        for item in items:
+            own = item.get_closest_marker("own_group")
+            if own is not None:
+                why = own.args[0] if own.args else "it changes what the harness cannot put back"
+                item.add_marker(pytest.mark.skip(reason=f"cannot be restored on an existing deployment: {why}"))
     if settings.existing and not settings.allow_destructive:
         for item in items:
-            if not safe_on_existing(item):
-                item.add_marker(pytest.mark.skip(reason=f"destructive on an existing deployment ({suite_of(item.nodeid)}"
+            if not safe_on_existing(item) and item.get_closest_marker("own_group") is None:
+                item.add_marker(pytest.mark.skip(reason=f"{DESTRUCTIVE_SKIP} ({suite_of(item.nodeid)}"
                                                  " suite): run with --dw-allow-destructive"))
 
 
@@ -304,7 +313,7 @@ def _restore_accepted(group: Group, item: pytest.Item) -> None:
     if safe_on_existing(item) and not item.stash.get(_FAILED_KEY, False):
         return
     try:
-        group.restore()
+        group.restore(after=item.nodeid)
     except Exception as exc:  # noqa: BLE001 - any failure to restore stops the run
         state = ""
         try:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from harness import archive
 from harness.redact import redact
+from harness.report.accepted import accepted_html
 from harness.report.state import Measurement, Run
 from harness.transcript import UNCONFIRMED_WORDING
 
@@ -107,7 +108,8 @@ def top_block(run: Run, interrupted: bool, exitstatus: int, extra: str = "") -> 
     parts = [f"<style>{CSS}</style>", '<div id="dw-top">',
              run.signoff.html(interrupted=interrupted, exitstatus=exitstatus,
                               group=(getattr(run.config, "dmdw_env", None) or {}).get("topology")),
-             unconfirmed_html(UNCONFIRMED_WORDING)]
+             unconfirmed_html(UNCONFIRMED_WORDING),
+             accepted_html(getattr(run.config, "dmdw_env", None) or {}, run.skips)]
     if run.errors:
         parts.append("<h3>Report problems</h3><ul>" + "".join(
             f'<li class="dw-error">{escape(redact(e))}</li>' for e in run.errors) + "</ul>")

@@ -22,6 +22,7 @@ import pytest
 from harness import archive, progress
 from harness.redact import redact, redact_file
 from harness.report import remote, runfolder
+from harness.report.accepted import skip_reason
 from harness.report.api import Recorder
 from harness.report.attachments import render
 from harness.report.autoattach import auto_attach
@@ -131,6 +132,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         outcome = "failed" if report.when == "call" else "error"
     elif report.skipped:
         outcome = "skipped"
+        run.skips[report.nodeid] = skip_reason(report)
     else:
         outcome = "passed"
     final = report.when == "teardown"

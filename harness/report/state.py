@@ -37,6 +37,7 @@ class Run:
     plot_prefix: str = ""  # an xdist worker's id, so its plot anchors stay unique once merged
     measurements: list[Measurement] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    skips: dict[str, str] = field(default_factory=dict)  # test id -> skip reason (the accepted-deployment section)
     steps_offset: int = 0  # bytes of run_dir/steps.jsonl already given to a test
     steps_given: int = 0  # steps of run_dir/steps.jsonl already given to a test (their numbers in the page)
     transcripts: dict[str, int] = field(default_factory=dict)  # monitor-*.log sizes when the test began

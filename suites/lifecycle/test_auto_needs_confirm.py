@@ -10,6 +10,8 @@ pytestmark = [pytest.mark.lifecycle]
 
 
 @pytest.mark.dw_auto
+@pytest.mark.own_group("it exits the group's only confirm monitor, and a site's own monitor (its service or "
+                       "start script) is not the harness's to stop and start again")
 def test_auto_mode_without_confirm_monitor_stalls_on_standby_failure(dw, runbook, workload, chaos) -> None:
     """Reference 3.3 / 4.4 / 9.6 (B6: 故障自动切换模式下，必须配置确认监视器…否则…会导致数据库服务中断): in DW_MODE AUTO
     the primary's watcher needs the confirm monitor to confirm a standby's failure before it sets that

@@ -3,6 +3,7 @@ discovery, one-line errors for bad inventories with nothing changed on the hosts
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -49,14 +50,19 @@ def snapshot(site: DockerSite) -> dict[str, str]:
                      "| grep -v grep", user="root", check=False).stdout for n, h in site.group.hosts.items()}
 
 
-def test_discovers_the_running_group(site: DockerSite, tmp_path: Path) -> None:
+def discover_site(site: DockerSite, tmp_path: Path) -> tuple:
+    """(topology, what was found) discovered through the ssh backend, as an acceptance run does."""
     b = backend(site.inventory)
     try:
         hosts = b.up()
-        t, found = discover(hosts, b.inventory, default_topology("emulator"),
-                            lambda topo: Sql(topo, b, hosts, tmp_path), tmp_path)
+        return discover(hosts, b.inventory, default_topology("emulator"),
+                        lambda topo: Sql(topo, b, hosts, tmp_path), tmp_path)
     finally:
         b.down()
+
+
+def test_discovers_the_running_group(site: DockerSite, tmp_path: Path) -> None:
+    t, found = discover_site(site, tmp_path)
     built = site.group.topology
     assert {s.name: (s.instance, s.role, s.internal_ip, s.external_ip, s.port_num, s.mal_port) for s in t.db_hosts} == \
         {s.name: (s.instance, s.role, s.internal_ip, s.external_ip, s.port_num, s.mal_port) for s in built.db_hosts}
@@ -173,3 +179,26 @@ def test_conformance_names_file_and_line_of_a_deviation(site: DockerSite, tmp_pa
     out = r.stdout + r.stderr
     assert r.returncode == 1, out[-3000:]
     assert f"host2:{ini}:{line} ENABLE_OFFLINE_TS = 1 (seed: 2)" in out, out[-3000:]
+
+
+def test_a_destructive_takeover_ends_in_the_starting_roles(site: DockerSite, tmp_path: Path) -> None:
+    """--dw-allow-destructive on the site: a takeover after isolating the primary host passes, the restore
+    rebuilds the split old primary online (十二.2.4) and switches back; afterwards v$instance on the hosts
+    shows the starting roles, and the run's sign-off page carries the restore log."""
+    reports = tmp_path / "reports"
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:randomly",
+                        "suites/failover/test_takeover.py::test_takeover_after_the_primary_host_is_isolated",
+                        "--dw-backend", "ssh", "--dw-inventory", str(site.inventory), "--dw-existing",
+                        "--dw-allow-destructive", "--dw-report-dir", str(reports)],
+                       cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True, timeout=600)
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out[-3000:]
+    _, found = discover_site(site, tmp_path)
+    starting = {s.name: s.role for s in site.group.topology.db_hosts}
+    assert {n: (h["live_role"], h["status"]) for n, h in found.hosts.items() if n in starting} == \
+        {n: (role, "OPEN") for n, role in starting.items()}
+    run = next(p for p in reports.iterdir() if p.is_dir() and not p.is_symlink())
+    restores = json.loads((run / "env.json").read_text())["restores"]
+    assert [x["ok"] for x in restores] == [True] and any("12.2.4" in a or "十二.2.4" in a for a in restores[0]["actions"])
+    html = (run / "report.html").read_text()
+    assert 'id="dw-accepted"' in html and "Restores after destructive tests: 1, 0 failed" in html

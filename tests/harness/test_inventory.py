@@ -81,3 +81,27 @@ def test_options_go_together(tmp_path: Path) -> None:
         Settings.build(backend="local", allow_destructive=True)
     s = Settings.build(backend="ssh", inventory=inv, existing=True)
     assert s.existing and s.inventory is not None and not s.allow_destructive
+
+
+def test_unrestorable_tests_are_skipped_on_an_existing_deployment(tmp_path: Path) -> None:
+    """own_group tests are skipped on --dw-existing even with --dw-allow-destructive, with their reason; the
+    other unsafe ones only without it. Every test here is skipped at collection, so no host is contacted."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    inv = write(tmp_path)
+
+    def run(*extra: str) -> str:
+        r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider",
+                            "suites/lifecycle/test_auto_needs_confirm.py", "--dw-backend", "ssh",
+                            "--dw-inventory", str(inv), "--dw-existing", "--dw-report-dir", str(tmp_path / "r"),
+                            *extra], cwd=root, capture_output=True, text=True, timeout=120,
+                           env={**os.environ, "DMDW_TEST_PWD": "x"})
+        assert r.returncode == 0 and "1 skipped" in r.stdout, r.stdout[-2000:] + r.stderr[-2000:]
+        return r.stdout
+
+    for extra in ((), ("--dw-allow-destructive",)):
+        out = run(*extra)
+        assert "cannot be restored on an existing deployment: it exits the group's only confirm monitor" in out
