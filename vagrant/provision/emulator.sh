@@ -70,6 +70,5 @@ for pair in dm_service_installer.sh:installer_main dm_service_uninstaller.sh:uni
     chmod 755 "$DM_HOME/script/root/$name"
 done
 chown -R dmdba:dinstall "$DM_HOME"
-chown -R root:root "$DM_HOME/script/root"
 python3 -c 'import dmemu' || { echo "emulator.sh: dmemu does not import after install" >&2; exit 1; }
 echo "emulator.sh: emulator installed in $DM_HOME/bin"
