@@ -3,9 +3,13 @@
 Why: a serializable history has an acyclic dependency graph; the edge kinds on a cycle say how strong
 the violation is. Each strongly connected component is searched for the weakest-edged cycle first:
 G0 (ww only), G1c (ww and wr), G-single (exactly one rw), G2 (two or more rw); a component with none of
-those has a cycle only through real-time or process order: a real-time violation (e.g. a read after a
-switchover that misses an acknowledged write) when it has at most one rw edge, else G2-realtime (two or
-more anti-dependencies between concurrent txns, which READ COMMITTED allows like G2).
+those has a cycle only through real-time or process order. It is a real-time violation (`realtime`) when
+the cycle has no rw edge (a read from the future), or one rw edge whose reader began after the chain from
+the missed writer reached it, i.e. the edge into the reader is real-time or process order: the missed
+write committed before the reader's first statement (a stale read, e.g. after a switchover). A one-rw
+cycle entering the reader through a read of its own (wr) is G-single-realtime: a multi-statement txn
+that read one key before a concurrent commit and another after a later one, which READ COMMITTED's
+per-statement snapshots allow; so is G2-realtime (two or more rw edges).
 """
 
 from __future__ import annotations
@@ -91,10 +95,12 @@ def _find(g: nx.DiGraph, allowed: tuple[str, ...]) -> list[int] | None:
     return [u for u, _v in edges]
 
 
-def _single(g: nx.DiGraph, deadline: float, via: tuple[str, ...] = ("ww", "wr")) -> list[int] | None:
+def _single(g: nx.DiGraph, deadline: float, via: tuple[str, ...] = ("ww", "wr"),
+            into: tuple[str, ...] | None = None) -> list[int] | None:
     """A cycle with exactly one rw edge: an rw edge u -> v and a path v -> u over `via` edges (ww/wr; also
-    rt/process for real-time cycles). Edges inside one component of the `via` graph are tried first (such
-    a path surely exists), then up to MAX_RW_TRIES searches, while time is left."""
+    rt/process for real-time cycles) whose last edge, into u, is of a kind in `into` (any `via` kind when
+    None). Edges inside one component of the `via` graph are tried first (such a path surely exists),
+    then up to MAX_RW_TRIES searches, while time is left."""
     dep = _view(g, via)
     where = {n: i for i, comp in enumerate(nx.strongly_connected_components(dep)) for n in comp}
     rws = [(u, v) for u, v, data in g.edges(data=True) if "rw" in data["types"]]
@@ -102,12 +108,24 @@ def _single(g: nx.DiGraph, deadline: float, via: tuple[str, ...] = ("ww", "wr"))
     for tries, (u, v) in enumerate(rws):
         if tries >= MAX_RW_TRIES or time.monotonic() > deadline:
             return None
-        try:
-            path = nx.shortest_path(dep, v, u)
-        except nx.NetworkXNoPath:
-            continue
-        return [u] + path[:-1]
+        ends = [u] if into is None else [p for p in g.predecessors(u) if _has(g, p, u, into)]
+        for end in ends:
+            try:
+                path = nx.shortest_path(dep, v, end)
+            except nx.NetworkXNoPath:
+                continue
+            return [u] + (path[:-1] if into is None else path)
     return None
+
+
+def _has(g: nx.DiGraph, a: int, b: int, kinds: tuple[str, ...]) -> bool:
+    return any(t in g[a][b]["types"] for t in kinds)
+
+
+def _stale(g: nx.DiGraph, cycle: list[int], kinds: list[str]) -> bool:
+    """Whether the cycle's one rw edge has its reader entered by real-time or process order."""
+    i = kinds.index("rw")
+    return _has(g, cycle[i - 1], cycle[i], ORDER_EDGES)
 
 
 def _label(g: nx.DiGraph, a: int, b: int, allowed: tuple[str, ...]) -> str:
@@ -150,7 +168,7 @@ def classify(g: Graph, txns: dict[int, Operation], time_limit: float = 30.0) -> 
             found = None if cyc is None else (cyc, DATA_EDGES)
         if found is None:  # only through real-time / process order: the weakest such cycle first
             for_order = ("ww", "wr") + ORDER_EDGES
-            cyc = _find(sub, for_order) or _single(sub, deadline, for_order)
+            cyc = _find(sub, for_order) or _single(sub, deadline, for_order, into=ORDER_EDGES)
             found = None if cyc is None else (cyc, DATA_EDGES + ORDER_EDGES)
         if found is None:
             cyc = _find(sub, DATA_EDGES + ORDER_EDGES)
@@ -161,7 +179,8 @@ def classify(g: Graph, txns: dict[int, Operation], time_limit: float = 30.0) -> 
         text, kinds = _describe(sub, cyc, allowed)
         rws = kinds.count("rw")
         if any(k in ORDER_EDGES for k in kinds):
-            kind = "G2-realtime" if rws > 1 else "realtime"
+            kind = ("G2-realtime" if rws > 1 else "G-single-realtime" if rws and not _stale(sub, cyc, kinds)
+                    else "realtime")
         else:
             kind = "G2" if rws > 1 else "G-single" if rws else "G1c" if "wr" in kinds else "G0"
         note = "" if "realtime" not in kind else f" ({rws} rw edge(s); needs real-time/process order)"

@@ -30,7 +30,7 @@ class ListAppend:
 
     # DM8's default isolation is READ COMMITTED (the emulator's too): read skew and write skew between
     # multi-key txns are allowed there, so these cycle classes are counted, not judged
-    allowed = ("G-single", "G2", "G2-realtime")
+    allowed = ("G-single", "G2", "G-single-realtime", "G2-realtime")
     pinned_readers = True  # a read-only client on each instance: the standby reads
     kind = "list-append"
 

@@ -232,3 +232,22 @@ def test_a_read_going_back_is_found_even_where_a_g_single_cycle_hides_it() -> No
     lag.txn([["r", "x", [1, 2]]], (4, 5), node="mema1", process="r1")
     lag.txn([["r", "x", [1]]], (6, 7), node="mema2", process="r2")
     assert "non-monotonic-read" not in listappend.check(lag.done(), roles=roles).kinds()
+
+
+def test_a_long_read_committed_txn_spanning_two_commits_is_not_a_realtime_violation() -> None:
+    """The cycle found on a 4-database run: T2 reads key 5 before T1 commits and key 4 after T3 commits,
+    T1 completed before T3 began. T2 -rw-> T1 -rt-> T3 -wr-> T2 enters the reader through its own read,
+    not through real time: READ COMMITTED's per-statement snapshots allow it (G-single-realtime). The
+    same reader begun after T1 completed misses a write committed before its first statement: realtime."""
+    def history(reader_starts: float) -> Build:
+        b = Build()
+        b.txn([["append", 5, 1]], (0, 1), process="w1")
+        b.txn([["r", 5, []], ["r", 4, [2]]], (reader_starts, 4), process="reader")
+        b.txn([["append", 4, 2]], (2, 3), process="w3")
+        b.txn([["r", 5, [1]], ["r", 4, [2]]], (5, 6), process="final")
+        return b
+    concurrent = listappend.check(history(0.5).done())
+    assert concurrent.kinds() == {"G-single-realtime"}, concurrent.explain()
+    stale = listappend.check(history(1.5).done())
+    assert stale.kinds() == {"realtime"}, stale.explain()
+    assert "-rt->" in stale.anomalies[0].explanation or "-process->" in stale.anomalies[0].explanation
