@@ -1,6 +1,7 @@
 """How `-n N` spreads the tests over xdist workers: xdist's own scope scheduling, with the suite folder
-as the scope (or each test, when the run holds fewer suites than workers), so every worker keeps the
-suites' ordering rules on its own group (destructive first, dw_auto tests together).
+as the scope or each test as its own (`--dw-spread`), so every worker keeps the suites' ordering rules on
+its own group (destructive first, dw_auto tests together): the session's order already puts every
+destructive test first and the dw_auto ones last, and xdist hands equal-sized scopes out in that order.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 
 BY_SUITE_KEY = pytest.StashKey[bool]()
+SPREAD_KEY = pytest.StashKey[str]()
 
 
 def default_dist(config: pytest.Config) -> None:
@@ -18,6 +20,7 @@ def default_dist(config: pytest.Config) -> None:
     given = any(a == "-d" or a.startswith("--dist") for a in config.invocation_params.args)
     by_suite = bool(getattr(config.option, "numprocesses", None)) and config.option.dist == "load" and not given
     config.stash[BY_SUITE_KEY] = by_suite and not hasattr(config, "workerinput")
+    config.stash[SPREAD_KEY] = config.getoption("--dw-spread", "auto")
 
 
 @pytest.hookimpl(tryfirst=True, optionalhook=True)
@@ -31,12 +34,14 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
         return None
     from xdist.scheduler import LoadScopeScheduling
 
+    spread = config.stash.get(SPREAD_KEY, "auto")
+
     class SuiteScheduling(LoadScopeScheduling):
         by_test: bool | None = None
 
         def _split_scope(self, nodeid: str) -> str:
             if self.by_test is None:  # the collection is complete when xdist first asks
-                self.by_test = spread_by_test(self.collection or [], len(self.nodes))
+                self.by_test = spread_by_test(self.collection or [], len(self.nodes), spread)
             return nodeid if self.by_test else suite_of(nodeid)
 
         def remove_node(self, node: Any) -> str | None:
@@ -56,9 +61,11 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     return SuiteScheduling(config, log)
 
 
-def spread_by_test(nodeids: list[str], workers: int) -> bool:
-    """True when the tests come from fewer suites than there are workers: whole suites would leave a
-    worker idle, so each test is a scope of its own."""
+def spread_by_test(nodeids: list[str], workers: int, spread: str = "auto") -> bool:
+    """Whether each test is a scope of its own: `--dw-spread test`, or (auto) when the tests come from fewer
+    suites than there are workers, where whole suites would leave a worker idle."""
+    if spread != "auto":
+        return spread == "test"
     return len({suite_of(n) for n in nodeids}) < workers
 
 
