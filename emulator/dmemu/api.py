@@ -49,7 +49,7 @@ class Result:
 
 
 class Session(Protocol):
-    """One client session as the wire layer sees it (instance.py implements it)."""
+    """One client session as the wire layer sees it (session.py implements it)."""
 
     autocommit: bool
 

@@ -17,8 +17,9 @@ import sqlite3
 import time
 
 from . import instmsg  # noqa: F401 - registers messages
+from .archconfig import load_arch
 from .errors import err
-from .instance import Instance, db_paths, is_running, load_arch, online_log_paths, open_database
+from .instance import Instance, db_paths, is_running, online_log_paths, open_database
 from .storage import ArchiveDest, ControlFile, LocalArchive, OnlineLog, fsync_dir, write_atomic
 
 META_KEYS = ("permanent_magic", "db_magic", "db_name", "page_size", "extent_size", "charset", "case_sensitive",

@@ -7,7 +7,8 @@ import pytest
 from dmemu import backup
 from dmemu.api import RedoRecord
 from dmemu.errors import DmError
-from dmemu.instance import CHUNK_ROWS, Instance
+from dmemu.instance import Instance
+from dmemu.redo import CHUNK_ROWS
 from dmemu.tools import dminit
 
 PWD = "Mema_1234"
@@ -75,7 +76,7 @@ def test_realtime_sender_runs_before_local_flush_and_standby_applies(pair):
 def test_redo_since_reads_the_memory_tail_or_the_files_alike(pair, monkeypatch):
     """A returning standby is re-sent the newest redo from memory when the tail reaches back far enough;
     further back the archives and online log are read. Both give the same records and encodings."""
-    from dmemu import instance as instance_mod
+    from dmemu import redo as redo_mod
     p, _ = pair
     sess = p.login("SYSDBA", PWD, {})
     start = p.cur_lsn
@@ -89,7 +90,7 @@ def test_redo_since_reads_the_memory_tail_or_the_files_alike(pair, monkeypatch):
     from_files = [(r.lsn_lo, r.lsn_hi, b) for r, b in p.redo_since(start)]
     assert [x[:2] for x in from_files] == [x[:2] for x in from_memory]
     assert [RedoRecord.decode(b).ops for *_, b in from_files] == [RedoRecord.decode(b).ops for *_, b in from_memory]
-    monkeypatch.setattr(instance_mod, "REDO_TAIL_BYTES", 1)  # keep only the newest record
+    monkeypatch.setattr(redo_mod, "REDO_TAIL_BYTES", 1)  # keep only the newest record
     sess.execute("insert into t values(99)")
     assert len(p._tail) == 1 and p._tail[0][0].lsn_lo > tail_first
     assert [r.lsn_hi for r, _ in p.redo_since(start)][:21] == [x[1] for x in from_memory]   # falls back to the files

@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 from dmemu import backup
 from dmemu.api import RedoRecord
-from dmemu.instance import INST_OP, Instance
+from dmemu.instance import Instance
+from dmemu.redo import INST_OP
 from dmemu.tools import dminit
 from dwlab import wait_for
 

@@ -4,7 +4,7 @@
   lock, taken with BEGIN IMMEDIATE at a transaction's first write and waited for up to LOCK_WAIT s).
 - synchronous=FULL by default: a COMMIT that returned survives kill -9 and power loss. The instance
   opens it with synchronous=NORMAL (WAL: no fsync per commit) because its online redo log, fsynced
-  before COMMIT, is the durability point and start-up replays what SQLite lost (see instance.py).
+  before COMMIT, is the durability point and start-up replays what SQLite lost (see redo.py).
 - Writers wait for SQLite's write lock on a condition signalled when a write transaction ends (not in
   SQLite's busy handler, which sleeps up to 100 ms per attempt and starves waiters under load).
 - Autocommit by default; DDL commits the open transaction first and then commits itself.
