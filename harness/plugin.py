@@ -70,9 +70,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 help="with --dw-existing: run destructive tests too, each restoring the starting roles")
     g.addoption("--dw-systemd", action="store_true", default=False,
                 help="docker hosts boot systemd as PID 1; the procedure registers and drives the seed's service units")
-    g.addoption("--dw-spread", default="auto", choices=("auto", "suite", "test"),
-                help="with -n: hand out whole suites or single tests to the workers (auto: tests when the run holds "
-                     "fewer suites than workers, else suites)")
+    g.addoption("--dw-spread", default="test", choices=("suite", "test"),
+                help="with -n: hand out single tests (default) or whole suites to the workers")
     g.addoption("--keep-topology", action="store_true", default=False,
                 help="leave the hosts running after the run (prints how to clean up)")
 

@@ -10,31 +10,31 @@ from typing import Any
 
 import pytest
 
-BY_SUITE_KEY = pytest.StashKey[bool]()
+SCOPED_KEY = pytest.StashKey[bool]()
 SPREAD_KEY = pytest.StashKey[str]()
 
 
 def default_dist(config: pytest.Config) -> None:
-    """`-n N` without --dist distributes by suite folder, or by test when the run holds fewer suites than
-    workers (xdist's own default, load, sends tests in chunks out of order); see pytest_xdist_make_scheduler."""
+    """`-n N` without --dist hands out single tests (or whole suites, `--dw-spread suite`) in the session's
+    order (xdist's own default, load, sends tests in chunks out of order); see pytest_xdist_make_scheduler."""
     given = any(a == "-d" or a.startswith("--dist") for a in config.invocation_params.args)
     by_suite = bool(getattr(config.option, "numprocesses", None)) and config.option.dist == "load" and not given
-    config.stash[BY_SUITE_KEY] = by_suite and not hasattr(config, "workerinput")
-    config.stash[SPREAD_KEY] = config.getoption("--dw-spread", "auto")
+    config.stash[SCOPED_KEY] = by_suite and not hasattr(config, "workerinput")
+    config.stash[SPREAD_KEY] = config.getoption("--dw-spread", "test")
 
 
 @pytest.hookimpl(tryfirst=True, optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """xdist's scope scheduling (as its loadfile uses the file as the scope) with the suite folder as the
-    scope: a suite runs whole on one worker, on one group, in its order. When the run holds fewer suites
-    than workers (`make failover ARGS="-n 2"`), each test is its own scope (all of size one, so xdist's
-    reordering by size keeps them as collected): xdist hands them out in the collected order (destructive
-    first, dw_auto last in each part) to whichever worker is free, so each worker keeps that order."""
-    if not config.stash.get(BY_SUITE_KEY, False):
+    """xdist's scope scheduling (as its loadfile uses the file as the scope) with each test as its own scope
+    (all of size one, so xdist's reordering by size keeps them as collected): xdist hands them out in the
+    session's order (destructive first, dw_auto last) to whichever worker is free, so each worker keeps that
+    order on its own group. With `--dw-spread suite` the suite folder is the scope: a suite runs whole on one
+    worker, in its order (by test still when the run holds fewer suites than workers)."""
+    if not config.stash.get(SCOPED_KEY, False):
         return None
     from xdist.scheduler import LoadScopeScheduling
 
-    spread = config.stash.get(SPREAD_KEY, "auto")
+    spread = config.stash.get(SPREAD_KEY, "test")
 
     class SuiteScheduling(LoadScopeScheduling):
         by_test: bool | None = None
@@ -61,12 +61,11 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     return SuiteScheduling(config, log)
 
 
-def spread_by_test(nodeids: list[str], workers: int, spread: str = "auto") -> bool:
-    """Whether each test is a scope of its own: `--dw-spread test`, or (auto) when the tests come from fewer
-    suites than there are workers, where whole suites would leave a worker idle."""
-    if spread != "auto":
-        return spread == "test"
-    return len({suite_of(n) for n in nodeids}) < workers
+def spread_by_test(nodeids: list[str], workers: int, spread: str = "test") -> bool:
+    """Whether each test is a scope of its own: `--dw-spread test` (the default: measured as fast as whole
+    suites on the quick set and not held up by the largest suite on the whole set), or `suite` when the
+    tests come from fewer suites than there are workers, where whole suites would leave a worker idle."""
+    return spread == "test" or len({suite_of(n) for n in nodeids}) < workers
 
 
 def suite_of(nodeid: str) -> str:

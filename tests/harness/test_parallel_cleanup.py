@@ -79,10 +79,9 @@ def test_sweep_takes_only_the_controllers_workers_and_waits_for_live_owners() ->
 
 
 def test_suite_of_groups_by_suite_folder() -> None:
-    assert spread_by_test(["suites/failover/test_a.py::t", "suites/failover/test_b.py::t"], 2)
-    assert not spread_by_test(["suites/failover/test_a.py::t", "suites/smoke/test_s.py::t"], 2)
-    assert spread_by_test(["suites/failover/test_a.py::t", "suites/smoke/test_s.py::t"], 2, "test")
-    assert not spread_by_test(["suites/failover/test_a.py::t"], 2, "suite")
+    assert spread_by_test(["suites/failover/test_a.py::t", "suites/smoke/test_s.py::t"], 2)
+    assert spread_by_test(["suites/failover/test_a.py::t", "suites/failover/test_b.py::t"], 2, "suite")
+    assert not spread_by_test(["suites/failover/test_a.py::t", "suites/smoke/test_s.py::t"], 2, "suite")
     assert suite_of("suites/failover/test_takeover.py::test_x[a/b]") == "failover"
     assert suite_of("tests/harness/test_x.py::test_y") == "tests/harness"
     assert suite_of("test_top.py::t") == "."
