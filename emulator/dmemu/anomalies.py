@@ -11,7 +11,8 @@
   received (and acknowledged), and takeover throws away KEEP_BUF and everything held: the primary's last
   commits before it was lost are gone although the standby had acknowledged them.
 
-Kept here so instance.py holds only one-line hooks; none of this runs unless DMEMU_BUGS names it.
+Kept here so the instance and its redo (instance.py, redo.py) hold only one-line hooks; none of this
+runs unless DMEMU_BUGS names it.
 """
 
 from __future__ import annotations

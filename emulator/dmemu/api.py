@@ -1,7 +1,7 @@
 """Contracts between the emulator's layers (see emulator/ARCHITECTURE.md).
 
-    wire/   (DM client protocol)  --uses-->  Server / Session            (implemented by instance.py)
-    instance.py                   --uses-->  sql.engine.Database / SqlSession
+    wire/   (DM client protocol)  --uses-->  Server / Session            (instance.py, session.py)
+    instance.py, session.py       --uses-->  sql.engine.Database / SqlSession
     dw/     (MAL, watcher, monitor) --uses-->  Instance hooks listed in ARCHITECTURE.md
 
 Values that cross these boundaries are plain Python: int, float, decimal.Decimal, str, bytes, bool,

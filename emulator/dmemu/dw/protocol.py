@@ -14,8 +14,8 @@ Emulator-only network controls (documented in emulator/README.md):
   endpoint and a bare `host` blocks every link to or from that address (a host isolation). Blocked
   established links are dropped; the file is re-read at least every 200 ms. A `host:port` line naming
   an instance's own client address (its PORT_NUM) also black-holes that instance's SQL clients
-  (wire/server.py uses `BLOCKS.endpoint_blocked`): new connections are closed at once, existing ones
-  get no answers until the line is gone. Bare-host lines do not touch client connections.
+  (wire/server.py and wire/connection.py use `BLOCKS.endpoint_blocked`): new connections are closed at
+  once, existing ones get no answers until the line is gone. Bare-host lines do not touch client connections.
 - DMEMU_SEND_STALL=<seconds> (default 1.5): a send that makes no progress that long (a black-holed
   peer) closes the link with LinkError instead of blocking; pushes may pass a shorter `stall`.
 """
