@@ -30,7 +30,7 @@ class Runbook:
         self.dw = dw
         self.proc = dw.procedure
         self.t = dw.t
-        self.units = Units(dw)  # the seed's service units (四.3, 十): names, files, systemctl, reboot
+        self.units = Units(dw, self.host)  # the seed's service units (四.3, 十): files, systemctl, reboot
 
     # ---- small reads ---------------------------------------------------------------------------
     def spec(self, node: str | Node) -> HostSpec:
