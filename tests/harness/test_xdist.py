@@ -186,11 +186,11 @@ def _ran(log: Path) -> dict[str, list[tuple[str, str]]]:
     return out
 
 
-def test_n_without_dist_keeps_each_suite_on_one_worker_in_its_order(tmp_path: Path) -> None:
-    """`-n 2` distributes by suite folder: a suite's tests share one worker, in the suite's order."""
+def test_spread_by_suite_keeps_each_suite_on_one_worker_in_its_order(tmp_path: Path) -> None:
+    """`-n 2 --dw-spread suite` distributes by suite folder: a suite's tests share one worker, in its order."""
     log = tmp_path / "order.log"
     project = _project(tmp_path, ORDERED.format(log=str(log), tag="smoke"), ORDERED.format(log=str(log), tag="replication"))
-    out = _finish(_pytest(project), 120)
+    out = _finish(_pytest(project, "--dw-spread", "suite"), 120)
     assert "12 passed" in out, out[-3000:]
     ran = _ran(log)
     for area in ("smoke", "replication"):
@@ -199,15 +199,12 @@ def test_n_without_dist_keeps_each_suite_on_one_worker_in_its_order(tmp_path: Pa
         assert [k for tag, k in ran[workers[0]] if tag == area] == IN_ORDER
 
 
-def test_n_on_one_suite_spreads_its_tests_and_each_worker_keeps_the_order(tmp_path: Path) -> None:
-    """`-n 2` on one suite (`make failover ARGS="-n 2"`): both workers get tests; on each, destructive
-    tests come first and dw_auto tests last in each part."""
+def test_n_spreads_single_tests_and_each_worker_keeps_the_order(tmp_path: Path) -> None:
+    """`-n 2` (by test, the default; also `make failover ARGS="-n 2"` on one suite): both workers get tests
+    of both suites; on each, destructive tests come first and dw_auto tests last."""
     log = tmp_path / "order.log"
-    folder = tmp_path / "suites" / "failover"
-    folder.mkdir(parents=True)
-    for n in ("a", "b"):
-        (folder / f"test_{n}.py").write_text(textwrap.dedent(ORDERED.format(log=str(log), tag=n)))
-    out = _finish(_pytest(tmp_path), 120)
+    project = _project(tmp_path, ORDERED.format(log=str(log), tag="smoke"), ORDERED.format(log=str(log), tag="replication"))
+    out = _finish(_pytest(project), 120)
     assert "12 passed" in out, out[-3000:]
     ran = _ran(log)
     assert sorted(ran) == ["gw0", "gw1"], ran
