@@ -60,6 +60,7 @@ ERR_SPLIT = -6118                  # emulator code: DM8's for a split sender is 
 
 SYNC_TYPES = ("REALTIME", "TIMELY")
 LATE_SEND_S = 1.0                      # commit-waits-first-standby: delay before the other standbys get it
+RENOTIFY_S = 1.0                       # a send failure the watcher has not acted on is told again this often
 SKIP_EVERY = 3                         # standby-skips-redo: every 3rd realtime package is dropped
 
 
@@ -326,12 +327,16 @@ class Mal:
                 inst.set_status("SUSPEND")
         except DmError:
             pass
-        if self.notify:
-            self.notify({"op": "send_failed", "dest": a["dest"], "code": getattr(e, "code", ERR_SEND),
-                         "error": getattr(e, "message", str(e))})
+        told = 0.0
         while a["status"] == "VALID" or inst.status == "SUSPEND":
             if inst.status in ("SHUTDOWN", "MOUNT"):
                 raise DmError(-6117, lang.msg("db_not_open", status=inst.status))
+            if self.notify and a["status"] == "VALID" and time.monotonic() - told >= RENOTIFY_S:
+                # told again while nothing happens: the watcher may have missed it (its link to us was
+                # down, e.g. after a SIGSTOP of this process) or failed to act on it (we were unreachable)
+                self.notify({"op": "send_failed", "dest": a["dest"], "code": getattr(e, "code", ERR_SEND),
+                             "error": getattr(e, "message", str(e))})
+                told = time.monotonic()
             time.sleep(0.05)
 
     # ---- standby: receive ------------------------------------------------------------------
