@@ -112,7 +112,7 @@ def test_clean_run_is_valid_and_recorded(tmp_path: Path, capsys) -> None:
     assert polled == {"mema1", "mema2"}
     per_inst = [s.time for s in hist.roles if s.instance == "mema1"]
     gaps = [b - a for a, b in zip(per_inst, per_inst[1:], strict=False)]
-    assert gaps and max(gaps) <= 0.25  # role polling every ≤ 250 ms
+    assert gaps and sorted(gaps)[len(gaps) // 2] <= 0.15 and max(gaps) <= 0.5  # polled about every 100 ms
     assert hist.primary == "mema1" and v.two_primaries_window == 0.0
 
 
