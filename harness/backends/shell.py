@@ -13,6 +13,7 @@ import re
 import shlex
 import signal
 import threading
+import uuid
 
 from harness.backends.base import Backend, BackendOptions, Host, Process
 from harness.errors import HarnessError
@@ -31,8 +32,17 @@ def host_env(dm_home: str, lang: str) -> dict[str, str]:
 class ShellProcess(Process):
     """A daemon started by ShellHost.spawn: its own session on the host; the pid is the host's own."""
 
-    def __init__(self, name: str, pid: int, host: ShellHost, log_path: str) -> None:
+    def __init__(self, name: str, pid: int, host: ShellHost, log_path: str, marker: str = "") -> None:
         self.name, self.pid, self.host, self.log_path = name, pid, host, log_path
+        self.marker = marker
+
+    def log(self) -> str:
+        """This process's output only: the log file is appended to by every start under the same name (a
+        restore's procedure numbers its daemons afresh), so an earlier run's `SYSTEM IS READY` must not count."""
+        text = super().log()
+        if self.marker and self.marker in text:
+            return text.rsplit(self.marker + "\n", 1)[-1]
+        return text
 
     def alive(self) -> bool:
         r = self.host.run(f"awk '{{print $3}}' /proc/{self.pid}/stat 2>/dev/null", user="root", check=False)
@@ -60,11 +70,13 @@ class ShellHost(Host):
 
     def spawn(self, cmd: str, *, name: str, user: str = "dmdba", env: dict[str, str] | None = None) -> Process:
         log_path = f"{LOG_DIR}/{name}.log"
-        launcher = (f"cd ~ || exit 1; setsid bash -c {shlex.quote('exec ' + cmd)} >>{shlex.quote(log_path)} 2>&1 "
+        marker = f"#dmdw spawn {name} {uuid.uuid4().hex}"
+        launcher = (f"cd ~ || exit 1; echo {shlex.quote(marker)} >>{shlex.quote(log_path)} || exit 1; "
+                    f"setsid bash -c {shlex.quote('exec ' + cmd)} >>{shlex.quote(log_path)} 2>&1 "
                     "</dev/null & echo $!")
         r = self.run(launcher, user=user, env=env, timeout=30)
         pid = int(r.stdout.strip().splitlines()[-1])
-        p = ShellProcess(name, pid, self, log_path)
+        p = ShellProcess(name, pid, self, log_path, marker)
         self.processes.append(p)
         return p
 
