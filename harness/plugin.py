@@ -21,7 +21,14 @@ from harness.archive import compress_run_folder
 from harness.errors import HarnessError, UsageError
 from harness.inventory import DESTRUCTIVE_SKIP
 from harness.redact import redact_file
-from harness.scheduling import default_dist, pytest_xdist_make_scheduler, suite_of  # noqa: F401 - the hook
+from harness.scheduling import (  # noqa: F401 - the hook
+    Durations,
+    default_dist,
+    pytest_xdist_make_scheduler,
+    session_order,
+    suite_of,
+    worker_durations,
+)
 from harness.settings import Settings
 
 if TYPE_CHECKING:
@@ -92,7 +99,9 @@ def pytest_configure(config: pytest.Config) -> None:
     default_dist(config)
     from harness.report.runfolder import open_run_dir  # here: the report registers itself first
 
-    open_run_dir(config)  # the report picks the run id and makes the folder (config.dmdw_run_dir)
+    folder = open_run_dir(config)  # the report picks the run id and makes the folder (config.dmdw_run_dir)
+    if folder is not None and not hasattr(config, "workerinput"):
+        config.pluginmanager.register(Durations(folder.parent), "dmdw-durations")
     config.dmdw_env = settings.env()  # type: ignore[attr-defined]  # read by harness.report
     if sharding:
         config.dmdw_env["shard"] = "{}/{}".format(*sharding)  # type: ignore[attr-defined]
@@ -148,13 +157,13 @@ def _settings(config: pytest.Config) -> Settings:
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Destructive tests first, then the others, each part in its collected (or shuffled) order; in each
-    part the DW_MODE AUTO tests last.
-
-    A destructive test needs a freshly built group and leaves it for a rebuild, so every switch between
-    destructive and other tests costs one build of the group; grouped, a run builds it once per destructive
-    test plus once. A mode change stops and starts the whole group: grouped, it happens once per part."""
-    items[:] = sorted(items, key=lambda item: (not _destructive(item), _wants_auto(item)))
+    """The session's order (harness.scheduling.session_order): destructive tests first, then the others;
+    the DW_MODE AUTO tests last in each part, or on an xdist worker the longest first. On an existing
+    deployment, what cannot be restored there is skipped."""
+    by_id = {item.nodeid: item for item in items}
+    order = session_order(list(by_id), {n for n, i in by_id.items() if _destructive(i)},
+                          {n for n, i in by_id.items() if _wants_auto(i)}, worker_durations(config))
+    items[:] = [by_id[n] for n in order]
     settings = _settings(config)
     if settings.existing:
         for item in items:

@@ -211,3 +211,36 @@ def test_n_spreads_single_tests_and_each_worker_keeps_the_order(tmp_path: Path) 
     for worker, done in ran.items():
         kinds = [k for _, k in done]
         assert kinds == sorted(kinds, key=IN_ORDER.index), f"{worker} ran {kinds}"
+
+
+TIMED = """
+    import os, time, pytest
+
+    @pytest.mark.parametrize("seconds", [0.3, 0.6, 1.0, 1.5])
+    def test_sleeps_{tag}(seconds):
+        with open({log!r}, "a") as f:
+            f.write(f"{{os.environ['PYTEST_XDIST_WORKER']}} {{seconds}}\\n")
+        time.sleep(seconds)
+"""
+
+
+def test_n_hands_out_the_longest_tests_first_by_the_previous_runs_times(tmp_path: Path) -> None:
+    """The first `-n 2` run records each test's time in <report dir>/durations.json; the next one runs,
+    on each worker, the longest tests first (within an ordering class), so no worker is left with a long
+    test at the end. Collected order is shortest first here, so only the recorded times can reorder it."""
+    log = tmp_path / "order.log"
+    project = _project(tmp_path, TIMED.format(log=str(log), tag="smoke"), "def test_other():\n    pass\n")
+    out = _finish(_pytest(project), 120)
+    assert "5 passed" in out, out[-3000:]
+    known = json.loads((project / "reports" / "durations.json").read_text())
+    sleeps = {n: v for n, v in known.items() if "test_sleeps" in n}
+    assert len(sleeps) == 4 and all(v >= float(n.split("[")[1].rstrip("]")) for n, v in sleeps.items()), known
+    log.unlink()
+    out = _finish(_pytest(project), 120)
+    assert "5 passed" in out, out[-3000:]
+    ran: dict[str, list[float]] = {}
+    for worker, seconds in (line.split() for line in log.read_text().splitlines()):
+        ran.setdefault(worker, []).append(float(seconds))
+    assert sorted(s for done in ran.values() for s in done) == [0.3, 0.6, 1.0, 1.5], ran
+    for worker, done in ran.items():
+        assert done == sorted(done, reverse=True), f"{worker} ran {done}: not the longest first"
