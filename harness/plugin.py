@@ -354,13 +354,18 @@ def _enter_auto(group: Group) -> None:
 
 def _leave_auto(group: Group, item: pytest.Item) -> None:
     """Back to the topology's DW_MODE unless the next test runs in AUTO too (they run next to each other);
-    a destructive test's group, or one that is not healthy, is left for a rebuild instead."""
+    a destructive test's group, or one that is not healthy, is left for a rebuild instead. A group the
+    harness owns is left in AUTO when no test follows (it is torn down; --keep-topology hands it back in
+    its mode) or the next one gets a fresh group (destructive): a mode change costs a restart of the group."""
     from harness.runbook import Runbook
 
     if _destructive(item) or group.dirty:
         return
     following = item.stash.get(_NEXT_KEY, None)
     if following is not None and _wants_auto(following) and not _destructive(following):
+        return
+    owned = not group.existing and not group.keep
+    if owned and (following is None or _destructive(following)):
         return
     try:
         if not group.dw.healthy():

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from harness import archive
+from harness.report import RUN_ID
 
 pytest_plugins = ["pytester"]
 
@@ -76,7 +77,7 @@ def test_group_lifecycle(pytester: pytest.Pytester) -> None:
                    "test_a_fixtures", "test_c_rebuilt_after_destructive", "test_d_reset_keeps_a_healthy_group",
                    "test_e_fails_with_a_frozen_monitor", "test_f_after_a_failure_show_is_checked_too",
                    "test_0_auto_runs_after_the_plain_tests", "test_0b_auto_is_the_last"]
-    runs = [p for p in (pytester.path / "reports").iterdir() if not p.is_symlink()]  # and the `latest` link
+    runs = [p for p in (pytester.path / "reports").iterdir() if RUN_ID.match(p.name)]  # not `latest`, durations.json
     assert len(runs) == 1
     run = runs[0]
     env = json.loads((run / "env.json").read_text())
@@ -85,6 +86,8 @@ def test_group_lifecycle(pytester: pytest.Pytester) -> None:
     assert env["timers"]["dw_error_time"] == 4
     steps = [json.loads(x) for x in archive.read_lines(run / "steps.jsonl")]  # compressed at session end
     assert sum(s["step"] == "dminit mema1" for s in steps) == 4
+    restarts = [s for s in steps if s["step"] == "十二.3.2 group healthy after restart"]
+    assert len(restarts) == 1, restarts  # into AUTO once; the last test's group is torn down in AUTO
     assert "\n".join(archive.read_lines(run / "monitor-monitor.log")).count("IS READY") >= 4
     logs = sorted(p.name for p in (run / "logs" / "host1").iterdir())
     assert any("dmserver-mema1" in n for n in logs) and any("dmwatcher-mema1" in n for n in logs)

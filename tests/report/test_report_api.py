@@ -103,7 +103,7 @@ def test_one_run_folder_with_the_report_id_whoever_asks_first(tmp_path: Path, pl
     proc = _pytest(tmp_path, *args, "-q", "--dw-backend", "local")
     assert proc.returncode == 0, proc.stdout
     reports = tmp_path / "reports"
-    folders = [p for p in reports.iterdir() if not p.is_symlink()]
+    folders = [p for p in reports.iterdir() if p.is_dir() and not p.is_symlink()]
     assert len(folders) == 1 and RUN_ID.match(folders[0].name), folders
     run = folders[0]
     assert (reports / "latest").readlink() == Path(run.name)
