@@ -5,7 +5,9 @@ read reveals the exact order of the appends before it. The longest read of a key
 order (every other read must be a prefix of it: else "incompatible-order"). From it: ww (one append
 follows another), wr (a read's last value came from that txn), rw (a read missed the next append); plus
 real-time (completed before the other was invoked) and process order. Cycles are classified in
-harness.checkers.cycles. Checked without a graph: G1a (a read saw a failed txn's append), G1b (a read
+harness.checkers.cycles. Checked without a graph: stale reads (a read held to real time missing an
+append acknowledged before its txn began, which a later read shows committed; apart from the cycles, where
+one allowed G-single or G2 cycle in a component would hide it), G1a (a read saw a failed txn's append), G1b (a read
 ended on another txn's non-final append to the key), reads going back on one instance
 (non-monotonic-read), lost appends (acknowledged, absent from the version
 order although a later read of the key ran), duplicates, values nobody appended, and a txn not seeing its
@@ -193,6 +195,35 @@ def _lost(res: Result, reads: _Reads, orders: dict, writer: dict, strict: Callab
     return unread
 
 
+def _stale_reads(res: Result, reads: _Reads, orders: dict, writer: dict, strict: Callable[[Operation], bool],
+                 known: set[int]) -> None:
+    """Every read held to real time sees each append acknowledged before its txn began (READ COMMITTED
+    too: every statement sees what committed before it). Only appends some read shows committed count
+    (one no read ever shows is a lost-append); a read already in a `realtime` cycle (`known`) is not
+    named twice. A read is a prefix of the version order, so it misses an earlier-acknowledged append
+    exactly when that append's position is at or past the read's length. One anomaly per key."""
+    for k, rs in reads.by_key.items():
+        position = {v: i for i, v in enumerate(orders.get(k, []))}
+        acked = sorted((w.complete, position[v], w) for (key, v), w in writer.items()
+                       if key == k and w.ok and v in position and not math.isinf(w.complete))
+        due, latest = 0, None  # appends acknowledged so far; the one furthest in the version order
+        for t, lst in sorted(((t, lst) for t, lst in rs if strict(t)), key=lambda r: r[0].invoke):
+            while due < len(acked) and acked[due][0] < t.invoke:
+                if latest is None or acked[due][1] > latest[1]:
+                    latest = acked[due]
+                due += 1
+            if latest is None or latest[1] < len(lst) or latest[2].index == t.index or t.index in known:
+                continue
+            missed = orders[k][latest[1]]
+            if missed in lst:
+                continue
+            w = latest[2]
+            res.add(Anomaly("stale-read", f"T{t.index} read {k}={_brief(lst)} on {t.instance or 'the primary'}, "
+                            f"invoked at {t.invoke:.3f}, without T{w.index}'s append {missed} acknowledged at "
+                            f"{w.complete:.3f}", [t, w], {"key": k, "value": missed}))
+            break
+
+
 def _frontier_edges(g: cycles.Graph, nodes: list[Operation], strict: Callable[[Operation], bool]) -> None:
     """rt edges A -> B for A completed before B was invoked, into the ops `strict` accepts, transitively
     reduced: B links to the frontier (completed ops not yet followed by a completed linked op)."""
@@ -273,8 +304,12 @@ def check(ops: list[Operation], realtime: bool = True, roles: list[RoleSample] |
     observed = {writer[(k, v)].index for k, order in orders.items() for v in order if (k, v) in writer}
     nodes = [t for t in txns if t.ok or (t.type == "info" and t.index in observed)]
     g = _graph(reads, orders, writer, nodes, realtime, roles)
-    for a in cycles.classify(g, {t.index: t for t in nodes}):
+    found = cycles.classify(g, {t.index: t for t in nodes})
+    for a in found:
         res.add(a)
+    if realtime:
+        named = {op.index for a in found if a.kind == "realtime" for op in a.ops}
+        _stale_reads(res, reads, orders, writer, held_to_real_time(roles), named)
     res.stats = {"txns": len(txns), "ok": sum(t.ok for t in txns), "keys": len(orders),
                  "edges": sum(len(v) for v in g.values()), "unread_acked_appends": unread}
     return res
