@@ -7,7 +7,8 @@ The TOML mirrors the model (harness.topology):
     [os]      user, uid, group, gid
     [dminit]  PAGE_SIZE = 32 ... (any dminit keyword, upper case)
     [dw]      dw_type, dw_mode, inst_auto_restart, rlog_send_threshold, rlog_apply_threshold,
-              arch_file_size, arch_space_limit, alter_mode_status, enable_offline_ts
+              arch_file_size, arch_space_limit, alter_mode_status, enable_offline_ts,
+              watcher_service_suffix (seed 十 `-p mema` -> DmWatcherServicemema)
     [timers]  dw_error_time, inst_error_time, inst_recover_time, mal_check_interval, mal_conn_fail_interval,
               timer_minute_s (seconds a dmtimer minute lasts: 60 on DM8; the emulator's is compressed)
     [monitor] mon_dw_confirm, mon_log_interval, mon_log_file_size, mon_log_space_limit
@@ -38,6 +39,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,31}$")
+_SUFFIX = re.compile(r"^[A-Za-z0-9_]{1,32}$")  # in a systemd unit name, a DM_HOME/bin file name, a shell word
 _CHOICES = {
     "dw.dw_type": ("GLOBAL", "LOCAL"),
     "dw.dw_mode": ("MANUAL", "AUTO"),
@@ -202,6 +204,9 @@ def validate(topo: Topology, source: str = "--dw-config") -> None:
         raise ConfigError(f"{source}: group {topo.group!r} is not a valid DM name")
     if not _NAME.match(topo.db_name):
         raise ConfigError(f"{source}: db_name {topo.db_name!r} is not a valid DM name")
+    if not _SUFFIX.match(topo.dw.watcher_service_suffix):
+        raise ConfigError(f"{source}: dw.watcher_service_suffix must be 1 to 32 letters, digits or underscores "
+                          f"(it names the unit DmWatcherService<suffix>); got {topo.dw.watcher_service_suffix!r}")
     for k in ("dm_home", "data_path", "arch_dir", "bak_dir", "mon_log_path", "svc_conf"):
         if not getattr(topo.paths, k).startswith("/"):
             raise ConfigError(f"{source}: paths.{k} must be an absolute path")

@@ -34,3 +34,9 @@ class StepError(HarnessError):
         tail = "\n".join(output.rstrip().splitlines()[-30:])
         why = f": {reason}" if reason else ""
         super().__init__(f"procedure step '{step}' failed on {host}{why}\n  command: {cmd}\n{tail}")
+
+
+class BackendLimit(HarnessError):
+    """What the test asks is beyond this harness backend (an environment limit, not a DM8 failure, e.g. a
+    fault the local backend cannot apply). Harness core raises it; the plugin reports the test skipped
+    with this sentence."""

@@ -18,9 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import pytest
-
-from harness.errors import HarnessError
+from harness.errors import BackendLimit, HarnessError
 from harness.wait import hold
 
 LINKS = ("MAL", "DW", "MON", "INST_DW", "CLIENT")
@@ -77,14 +75,16 @@ def open_fault(chaos: Any, topo: Any, case: Case, primary_host: str, standby_hos
     return chaos.bandwidth(case.link, BANDWIDTH_KBPS, between=between, direction=shaped)
 
 
-def start_or_skip(fault: Any, dw: Any) -> None:
+def start_fault(fault: Any, dw: Any) -> None:
     """Start a fault; a network backend that cannot apply this kind of fault on this harness backend (the
-    local backend's block files: no CLIENT link, no latency/bandwidth) is an environment limit -> skip."""
+    local backend's block files: no CLIENT link, no latency/bandwidth) is an environment limit: BackendLimit,
+    which the plugin reports as a skip."""
     try:
         fault.start()
     except HarnessError as exc:
         if dw.procedure.backend.name == "local":
-            pytest.skip(f"the local backend cannot apply this fault ({exc}); run with --dw-backend docker")
+            why = f"the local backend cannot apply this fault ({exc}); run with --dw-backend docker"
+            raise BackendLimit(why) from exc
         raise
 
 

@@ -286,14 +286,14 @@ def sweep_run(prefix: str, backend: str, grace: float = 30.0) -> list[str]:
     """Remove what the groups of runs whose id starts with prefix left behind (an xdist controller sweeps
     its workers': <run id>-gw0...). Owners still running get `grace` seconds to tear down themselves; then
     everything of the prefix goes. Returns what was removed (container/network names, local pids)."""
-    from harness.backends import local
+    from harness.backends import local_processes
 
     removed: list[str] = []
     deadline = time.monotonic() + grace
     while True:
         force = time.monotonic() >= deadline
-        removed += [str(pid) for pid in local.sweep(prefix, force=force)]
-        left = local.leftovers(prefix)
+        removed += [str(pid) for pid in local_processes.sweep(prefix, force=force)]
+        left = local_processes.leftovers(prefix)
         if backend != "local":
             from harness.backends import docker
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import pytest
 
 from harness.archive import compress_run_folder
-from harness.errors import HarnessError, UsageError
+from harness.errors import BackendLimit, HarnessError, UsageError
 from harness.inventory import DESTRUCTIVE_SKIP
 from harness.redact import redact_file
 from harness.scheduling import (  # noqa: F401 - the hook
@@ -199,6 +199,16 @@ def _wants_auto(item: pytest.Item) -> bool:
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> None:
     item.stash[_NEXT_KEY] = nextitem
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    """A test that meets a limit of this harness backend (harness core raised BackendLimit, e.g. a fault the
+    local backend cannot apply) is skipped with that sentence, as `seed_os`/`systemd` tests are."""
+    try:
+        return (yield)
+    except BackendLimit as exc:
+        pytest.skip(str(exc))
 
 
 @pytest.hookimpl(hookwrapper=True)

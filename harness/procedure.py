@@ -249,8 +249,9 @@ class Procedure:
         """Seed 十: start dmwatcher on a DB host (`systemctl start DmWatcherService...` where systemd runs)."""
         h = self.host(spec)
         if h.systemd:
-            services.systemctl(h, "start", services.watcher_service(self.t), self.steps,
-                               f"十 systemctl start {services.watcher_service(self.t)} on {spec.name}")
+            unit = services.watcher_service(self.t)
+            self.steps.run(h, f"十 systemctl start {unit} on {spec.name}", f"systemctl start {unit}", user="root",
+                           timeout=120)
             return None
         cmd = f"{h.bin('dmwatcher')} {h.path(self.t.dmwatcher_ini)}"
         t0 = time.time()
@@ -366,7 +367,7 @@ class Procedure:
         t0 = time.time()
         proc = self.watchers.pop(spec.name, None)
         if h.systemd:
-            services.systemctl(h, "stop", services.watcher_service(self.t), self.steps, step)
+            self.steps.run(h, step, f"systemctl stop {services.watcher_service(self.t)}", user="root", timeout=120)
         elif proc is not None:
             rc = proc.stop(timeout=60)
         else:

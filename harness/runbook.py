@@ -30,7 +30,7 @@ class Runbook:
         self.dw = dw
         self.proc = dw.procedure
         self.t = dw.t
-        self.units = Units(dw)  # the seed's service units (四.3, 十): names, files, systemctl, reboot
+        self.units = Units(dw, self.host)  # the seed's service units (四.3, 十): files, systemctl, reboot
 
     # ---- small reads ---------------------------------------------------------------------------
     def spec(self, node: str | Node) -> HostSpec:
@@ -102,7 +102,7 @@ class Runbook:
         self.dw.wait_roles(primary=to, standby=old)
         monitor.wait_healthy()
         for run in running:
-            run.wait_ok(10)
+            run.wait_acked(10)
 
     def takeover(self, monitor: Any, to: str | Node, *running: Any, force: bool = False) -> None:
         """Seed 十二.2.2 (reference 7.2 for `force`): `takeover [force]` to `to` from a logged-in monitor;
@@ -114,7 +114,7 @@ class Runbook:
         monitor.takeover(self.dw.node(to).name, force=force)
         self.dw.wait_roles(primary=to)
         for run in running:
-            run.wait_ok(10)
+            run.wait_acked(10)
 
     def retire(self, node: str | Node, *clients: Any) -> None:
         """The failed old primary leaves the group: its watcher stops it on its host (so its DM processes

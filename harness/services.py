@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING
 from harness.errors import HarnessError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from harness.backends.base import Host
     from harness.dw import DataWatch, Node
     from harness.steps import StepLog
@@ -51,75 +53,48 @@ def register(t: Topology, h: Host, spec: HostSpec, steps: StepLog) -> None:
               f"-p {t.dw.watcher_service_suffix}", user="root", timeout=60)
 
 
-def systemctl(h: Host, verb: str, unit: str, steps: StepLog, step: str) -> None:
-    """`systemctl <verb> <unit>` as root, a step that fails on a non-zero status."""
-    steps.run(h, step, f"systemctl {verb} {unit}", user="root", timeout=120)
-
-
-def active(h: Host, unit: str) -> str:
-    """`systemctl is-active <unit>`: active, inactive, failed, activating ..."""
-    return h.run(f"systemctl is-active {unit}", user="root", check=False).stdout.strip()
-
-
-def unit_file(h: Host, unit: str) -> dict[str, str]:
-    """The [Section] Key=value lines of /usr/lib/systemd/system/<unit>.service ({} when absent)."""
-    if not h.exists(f"{UNIT_DIR}/{unit}.service", mapped=True):
-        return {}
-    text = h.read_file(f"{UNIT_DIR}/{unit}.service", mapped=True)
-    return {m.group(1).strip(): m.group(2).strip() for m in re.finditer(r"(?m)^\s*([A-Za-z]+)\s*=(.*)$", text)}
-
-
-def enabled(h: Host, unit: str) -> bool:
-    """True when the unit is enabled (started at boot)."""
-    return h.run(f"systemctl is-enabled {unit}", user="root", check=False).stdout.strip() == "enabled"
-
-
-def script_setting(t: Topology, h: Host, unit: str, key: str) -> str | None:
-    """A setting of the service script DM_HOME/bin/<unit> (INI_PATH, START_MODE: the script parameters of
-    Dameng's script manual), None when the script or the key is missing."""
-    path = h.path(f"{t.paths.dm_home}/bin/{unit}")
-    if not h.exists(path, mapped=True):
-        return None
-    m = re.search(rf"(?m)^\s*{key}\s*=\s*\"?([^\"\n]*)\"?\s*$", h.read_file(path, mapped=True))
-    return m.group(1).strip() if m else None
-
-
 class Units:
-    """The operator's view of one group's service units (the runbook's `units`): names, the unit files
-    and scripts the installer wrote, `systemctl` state, and a host reboot."""
+    """The operator's view of one group's service units (the runbook's `units`): the unit files and
+    scripts the installer wrote, `systemctl` state, and a host reboot. The units' names are the module's
+    `instance_service` and `watcher_service`."""
 
     NEEDS = ("systemd as PID 1 on the DB hosts: --dw-backend docker --dw-systemd, or the vagrant VMs "
              "(--dw-backend vagrant)")
 
-    def __init__(self, dw: DataWatch) -> None:
-        self.dw, self.proc, self.t = dw, dw.procedure, dw.t
-
-    def host(self, node: str | Node) -> Host:
-        return self.proc.hosts[self.dw.spec(node).name]
+    def __init__(self, dw: DataWatch, host: Callable[[str | Node], Host]) -> None:
+        """`host` resolves a node to its Host (the runbook's `host`, the one place that does)."""
+        self.dw, self.proc, self.t, self.host = dw, dw.procedure, dw.t, host
 
     def available(self) -> bool:
         """True when every DB host runs systemd as PID 1 (the procedure registered the units there)."""
         return all(self.proc.hosts[s.name].systemd for s in self.t.db_hosts)
 
-    def instance_service(self, node: str | Node) -> str:
-        return instance_service(self.dw.spec(node))
-
-    @property
-    def watcher_service(self) -> str:
-        return watcher_service(self.t)
-
     def unit(self, node: str | Node, name: str) -> dict[str, str]:
-        """Key=value lines of the unit file the installer wrote on the node's host."""
-        return unit_file(self.host(node), name)
+        """The [Section] Key=value lines of /usr/lib/systemd/system/<name>.service the installer wrote on
+        the node's host ({} when absent)."""
+        h = self.host(node)
+        if not h.exists(f"{UNIT_DIR}/{name}.service", mapped=True):
+            return {}
+        text = h.read_file(f"{UNIT_DIR}/{name}.service", mapped=True)
+        return {m.group(1).strip(): m.group(2).strip() for m in re.finditer(r"(?m)^\s*([A-Za-z]+)\s*=(.*)$", text)}
 
     def script_setting(self, node: str | Node, name: str, key: str) -> str | None:
-        return script_setting(self.t, self.host(node), name, key)
+        """A setting of the service script DM_HOME/bin/<name> on the node's host (INI_PATH, START_MODE: the
+        script parameters of Dameng's script manual), None when the script or the key is missing."""
+        h = self.host(node)
+        path = h.path(f"{self.t.paths.dm_home}/bin/{name}")
+        if not h.exists(path, mapped=True):
+            return None
+        m = re.search(rf"(?m)^\s*{key}\s*=\s*\"?([^\"\n]*)\"?\s*$", h.read_file(path, mapped=True))
+        return m.group(1).strip() if m else None
 
     def enabled(self, node: str | Node, name: str) -> bool:
-        return enabled(self.host(node), name)
+        """True when the unit is enabled (started at boot) on the node's host."""
+        return self.host(node).run(f"systemctl is-enabled {name}", user="root", check=False).stdout.strip() == "enabled"
 
     def active(self, node: str | Node, name: str) -> str:
-        return active(self.host(node), name)
+        """`systemctl is-active <name>` on the node's host: active, inactive, failed, activating ..."""
+        return self.host(node).run(f"systemctl is-active {name}", user="root", check=False).stdout.strip()
 
     def reboot(self, *nodes: str | Node) -> None:
         """Reboot the nodes' hosts (the docker backend restarts their containers; systemd stops the units
@@ -132,4 +107,4 @@ class Units:
             spec = self.dw.spec(node)
             self.proc.servers.pop(spec.name, None)
             self.proc.watchers.pop(spec.name, None)
-            backend.reboot(self.proc.hosts[spec.name])
+            backend.reboot(self.host(node))

@@ -467,10 +467,6 @@ class Workload:
                           f"{n} writes acknowledged by the workload{' ' + what if what else ''}",
                           ok=lambda k: k >= n, interval=0.2)
 
-    def wait_ok(self, n: int = 10) -> int:
-        """The progress step every running workload has (runbook steps call it): `n` more writes acknowledged."""
-        return self.wait_acked(n)
-
     @contextlib.contextmanager
     def running(self, threads: int = 4, chaos: Any = None, final: bool = True, acked: int = 0) -> Iterator[History]:
         """Run `threads` writers and the poller inside the block; on exit stop them and run the final phase.

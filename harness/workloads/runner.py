@@ -59,8 +59,9 @@ class Run:
         """Operations acknowledged (ok) after `since`, reads included."""
         return sum(1 for op in list(self.history.ops) if op.type == "ok" and op.time > since)
 
-    def wait_ok(self, n: int = 10, timeout: float = 60.0) -> int:
-        """Wait until `n` more operations are acknowledged from now (the clients are making progress)."""
+    def wait_acked(self, n: int = 10, timeout: float = 60.0) -> int:
+        """Wait until `n` more operations are acknowledged from now (the clients are making progress); the
+        same step as Workload.wait_acked, so runbook steps call it on any running workload."""
         t = time.monotonic()
         return wait_until(lambda: self.ok_count(t), timeout, f"{n} {self.wl.model.kind} operations acknowledged",
                           ok=lambda k: k >= n, interval=0.2)
@@ -324,7 +325,7 @@ class TxnWorkload:
         run = Run(self, hist)
         try:
             if acked:
-                run.wait_ok(acked, timeout=max(60.0, self.topology.timers.group_open()))
+                run.wait_acked(acked, timeout=max(60.0, self.topology.timers.group_open()))
             yield run
         finally:
             stopping.set()

@@ -14,7 +14,7 @@ from harness.fault_matrix import (
     matrix,
     not_taken_over,
     open_fault,
-    start_or_skip,
+    start_fault,
     wait_recovered,
 )
 
@@ -38,7 +38,7 @@ def test_link_fault(case: Case, dw, chaos, workload, report) -> None:
     fault = open_fault(chaos, dw.t, case, p.host_name, s.host_name)
     with workload.running(chaos=chaos) as history:
         workload.wait_acked(10, timeout=timers.group_open(), what="before the fault")
-        start_or_skip(fault, dw)
+        start_fault(fault, dw)
         lasts_until = history.mark(ahead=timers.failure_detect())  # at least DM's failure-detection time
         try:
             if case.breaks_mal:

@@ -19,8 +19,8 @@ def test_no_anomaly_through_an_auto_takeover(dw, runbook, workloads, chaos) -> N
     with workloads.list_append(keys=6).running() as lists, workloads.register(keys=4).running() as regs:
         with chaos.isolate(old.host_name) as fault:
             new = dw.wait_primary_among(candidates, timeout=dw.t.timers.group_open())
-            lists.wait_ok(10)
-            regs.wait_ok(10)
+            lists.wait_acked(10)
+            regs.wait_acked(10)
             runbook.retire(old, workloads)
     for history in (lists, regs):
         verdict = history.check(cut_off={old.name: fault.start})

@@ -64,6 +64,6 @@ def test_no_anomaly_when_the_primary_dmserver_is_killed(kind, dw, runbook, workl
     with workloads.make(kind).running() as history:
         chaos.kill(old.host_name, "dmserver")
         dw.wait_roles(primary=old, standby=new, timeout=dw.t.timers.recovery())
-        history.wait_ok(10)
+        history.wait_acked(10)
     verdict = history.check()
     assert verdict.valid, verdict.explain()

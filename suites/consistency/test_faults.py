@@ -39,10 +39,10 @@ def test_no_anomaly_through_a_mal_cut(dw, workloads, chaos) -> None:
     with workloads.bank(accounts=8).running() as bank, workloads.list_append(keys=6).running() as lists:
         with chaos.cut("MAL"):
             dw.wait_archive(new, "INVALID")
-            bank.wait_ok(10)
+            bank.wait_acked(10)
         dw.wait_archive(new, "VALID")
         dw.wait_healthy()
-        lists.wait_ok(10)
+        lists.wait_acked(10)
     for history in (bank, lists):
         verdict = history.check()
         assert verdict.valid, verdict.explain()
@@ -57,7 +57,7 @@ def test_commits_hang_while_the_primary_archive_is_full_then_resume(dw, workload
     with workloads.list_append(keys=6).running() as lists:
         with chaos.disk_full(old.host_name, "archive"):
             lists.hold_no_writes(4)
-        lists.wait_ok(10)
+        lists.wait_acked(10)
     verdict = lists.check()
     assert verdict.valid, verdict.explain()
     assert dw.role(old).writable_primary
@@ -69,7 +69,7 @@ def test_no_anomaly_with_a_slow_disk_under_the_primary_redo(dw, workloads, chaos
     _require(chaos, "slow_disk")
     with workloads.bank(accounts=8).running() as bank:
         with chaos.slow_disk(dw.primary.host_name, 150):
-            bank.wait_ok(10)
+            bank.wait_acked(10)
     verdict = bank.check()
     assert verdict.valid, verdict.explain()
 
@@ -94,8 +94,8 @@ def test_no_anomaly_with_packet_loss_and_reordering_on_mal(dw, workloads, chaos)
     _require(chaos, "packets")
     with workloads.bank(accounts=8).running() as bank, workloads.list_append(keys=6).running() as lists:
         with chaos.packets("MAL", loss=3, reorder=25):
-            bank.wait_ok(10)
-            lists.wait_ok(10)
+            bank.wait_acked(10)
+            lists.wait_acked(10)
         dw.wait_healthy()
     for history in (bank, lists):
         verdict = history.check()
@@ -114,6 +114,6 @@ def test_fault_matrix(fault, kind, dw, workloads, chaos) -> None:
         with make(chaos, dw):
             history.run_for(5)
         dw.wait_healthy()
-        history.wait_ok(10)
+        history.wait_acked(10)
     verdict = history.check()
     assert verdict.valid, verdict.explain()

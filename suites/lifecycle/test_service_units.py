@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import pytest
 
+from harness.services import instance_service, watcher_service
+
 pytestmark = [pytest.mark.lifecycle, pytest.mark.systemd, pytest.mark.signoff("shutdown-order")]
 
 
@@ -20,8 +22,8 @@ def test_installer_wrote_the_seeds_units(dw, runbook, topology) -> None:
     units = runbook.units
     bin_dir = f"{topology.paths.dm_home}/bin"
     for node in dw.nodes:
-        for name, ini in ((units.instance_service(node), topology.dm_ini),
-                          (units.watcher_service, topology.dmwatcher_ini)):
+        for name, ini in ((instance_service(dw.spec(node)), topology.dm_ini),
+                          (watcher_service(topology), topology.dmwatcher_ini)):
             unit = units.unit(node, name)
             assert unit, f"no {name}.service on {node}'s host"
             assert unit.get("Type") == "forking", (node, name, unit)
@@ -30,11 +32,11 @@ def test_installer_wrote_the_seeds_units(dw, runbook, topology) -> None:
             assert unit.get("WantedBy") == "multi-user.target", (node, name, unit)
             assert units.enabled(node, name), f"{name} is not enabled on {node}'s host"
             assert units.script_setting(node, name, "INI_PATH") == ini, (node, name)
-        start_mode = units.script_setting(node, units.instance_service(node), "START_MODE")
-        assert start_mode == "mount", f"{units.instance_service(node)} on {node}'s host starts in {start_mode!r}"
+        start_mode = units.script_setting(node, instance_service(dw.spec(node)), "START_MODE")
+        assert start_mode == "mount", f"{instance_service(dw.spec(node))} on {node}'s host starts in {start_mode!r}"
 
 
-def test_systemctl_stop_of_each_watcher_stops_its_instance(dw, runbook) -> None:
+def test_systemctl_stop_of_each_watcher_stops_its_instance(dw, runbook, topology) -> None:
     """Seed 十二.3.1: exit the monitor, `systemctl stop DmWatcherServicemema` on the primary's host, then on
     the standby's: each stop leaves no dmwatcher and no dmserver on that host and the unit inactive; the
     start in the seed's order (十二.3.2, `systemctl start`) brings the same roles back healthy."""
@@ -44,11 +46,11 @@ def test_systemctl_stop_of_each_watcher_stops_its_instance(dw, runbook) -> None:
     for node in (primary, standby):
         assert runbook.dm_pids(node, "dmwatcher") == [], f"dmwatcher still runs on {node}'s host"
         assert runbook.dm_pids(node, "dmserver") == [], f"dmserver still runs on {node}'s host"
-        assert units.active(node, units.watcher_service) == "inactive", node
+        assert units.active(node, watcher_service(topology)) == "inactive", node
     runbook.start_in_seed_order(order)
     dw.wait_roles(primary=primary, standby=standby)
     for node in (primary, standby):
-        assert units.active(node, units.watcher_service) == "active", node
+        assert units.active(node, watcher_service(topology)) == "active", node
 
 
 def test_reboot_of_every_db_host_brings_the_group_back(dw, runbook, workload, chaos, sql) -> None:

@@ -127,9 +127,7 @@ def test_takeover_picks_a_realtime_standby_never_the_async(dw, monitor, runbook,
             runbook.takeover(monitor, new, workload)
             runbook.retire(old, workload)
         others = [n for n in dw.standbys() if n.name != old.name]
-        for n in others:
-            if n.name in rt:
-                dw.wait_archive(n, "VALID", primary=new, timeout=topology.timers.recovery())
+        dw.wait_following(new, [n for n in others if n.name in rt], timeout=topology.timers.recovery())
         report.measure("takeover candidates", len(cands), "standbys", note=", ".join(cands))
     verdict = history.check(lost_after=fault.start, allow=("two-primaries",))  # the isolated old primary
     assert history.acked_before(fault.start, verdict.lost) == [], verdict.explain()

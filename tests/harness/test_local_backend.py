@@ -12,7 +12,8 @@ import pytest
 
 from harness.backends import make_backend
 from harness.backends.base import BackendOptions
-from harness.backends.local import LocalBackend, free_ports, marked_pids, port_free, venv_bin
+from harness.backends.local import LocalBackend, free_ports, port_free, venv_bin
+from harness.backends.local_processes import marked_pids
 from harness.errors import CommandError, HarnessError
 from harness.topology import Topology
 from harness.wait import wait_until
@@ -147,7 +148,7 @@ def test_a_later_run_cleans_what_a_killed_run_left(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    from harness.backends.local import cleanup_stale
+    from harness.backends.local_processes import cleanup_stale
 
     script = tmp_path / "killed_run.py"
     script.write_text(

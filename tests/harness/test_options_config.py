@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from harness import services
 from harness.config import ConfigError, apply_config, load_config
 from harness.topology import Topology
 
@@ -106,6 +107,23 @@ internal_subnet = "10.9.0.0/24"
     assert t.dminit["PAGE_SIZE"] == "16" and t.dminit["EXTENT_SIZE"] == "32"
     assert (t.primary.internal_ip, t.primary.port_num, t.standby.port_num) == ("10.9.0.1", 6236, 5236)
     assert t.backend_options == {"internal_subnet": "10.9.0.0/24"}
+
+
+def test_watcher_service_suffix_is_set_from_the_config(tmp_path: Path) -> None:
+    f = tmp_path / "dw.toml"
+    f.write_text('[dw]\nwatcher_service_suffix = "grp1_w"\n')
+    t = load_config(f)
+    assert t.dw.watcher_service_suffix == "grp1_w"
+    assert services.watcher_service(t) == "DmWatcherServicegrp1_w"
+
+
+@pytest.mark.parametrize("value", ["", "mema w", "mema;reboot", "x" * 33, "../mema"])
+def test_a_bad_watcher_service_suffix_is_one_line_naming_the_key(value: str) -> None:
+    with pytest.raises(ConfigError) as exc:
+        apply_config({"dw": {"watcher_service_suffix": value}}, Topology(), source="dw.toml")
+    assert str(exc.value).startswith("dw.toml: dw.watcher_service_suffix must be 1 to 32 letters, digits or "
+                                     "underscores")
+    assert "\n" not in str(exc.value) and repr(value) in str(exc.value)
 
 
 def test_invalid_toml_is_reported(tmp_path: Path) -> None:

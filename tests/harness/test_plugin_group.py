@@ -111,7 +111,7 @@ def test_keep_topology_leaves_the_group_running_and_says_how_to_clean(pytester: 
     import signal
     import subprocess
 
-    from harness.backends.local import cleanup_stale, kill_pids, marked_pids
+    from harness.backends.local_processes import cleanup_stale, kill_pids, marked_pids
     from harness.wait import wait_until
 
     pytester.makepyfile(test_suite="def test_x(dw):\n    assert dw.healthy()\n")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.backends.local import MARK, marked_pids
+from harness.backends.local_processes import MARK, marked_pids
 from harness.wait import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]

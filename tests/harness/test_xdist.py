@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from harness import archive
-from harness.backends.local import leftovers
+from harness.backends.local_processes import leftovers
 from harness.report import RUN_ID
 from harness.wait import wait_until
 

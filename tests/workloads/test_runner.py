@@ -37,7 +37,7 @@ def _fake(**kw):
 def test_a_crashed_client_costs_its_open_operation_only(tmp_path: Path) -> None:
     wl = _workloads(tmp_path).unique_ids(**_fake(writers=2, crash_after=3))
     with wl.running(acked=5) as history:
-        history.wait_ok(20, timeout=30)
+        history.wait_acked(20, timeout=30)
     verdict = history.check(report=False)
     assert wl.crashes >= 1
     crashed = [op for op in history.ops if op.type == "info" and "died" in (op.error or "")]
@@ -50,7 +50,7 @@ def test_a_crashed_client_costs_its_open_operation_only(tmp_path: Path) -> None:
 def test_bank_run_is_recorded_and_judged_from_its_file(tmp_path: Path) -> None:
     wl = _workloads(tmp_path).bank(accounts=2, total=100, **_fake(writers=1))
     with wl.running(acked=5) as history:
-        history.wait_ok(10, timeout=30)
+        history.wait_acked(10, timeout=30)
     procs = {op.process for op in history.ops}
     assert {"bank-w0", f"bank-r-{INST}", "final"} <= procs
     assert {op.node for op in history.ops if op.type == "ok"} == {INST}
@@ -63,7 +63,7 @@ def test_bank_run_is_recorded_and_judged_from_its_file(tmp_path: Path) -> None:
 def test_cut_off_turns_late_acks_of_that_instance_into_info(tmp_path: Path) -> None:
     wl = _workloads(tmp_path).register(**_fake(writers=1))
     with wl.running(acked=5) as history:
-        history.wait_ok(10, timeout=30)
+        history.wait_acked(10, timeout=30)
     strict = history.check(report=False)
     forgiving = history.check({INST: 0.0}, report=False)
     writes = sum(1 for op in history.ops if op.type == "ok" and op.f in ("write", "cas") and op.process != "final")
@@ -117,7 +117,7 @@ def test_offline_check_prints_the_verdict_the_run_gave(tmp_path: Path, capsys) -
 
     wl = _workloads(tmp_path).register(**_fake(writers=2))
     with wl.running(acked=5) as history:
-        history.wait_ok(10, timeout=30)
+        history.wait_acked(10, timeout=30)
     verdict = history.check({INST: 0.0}, report=False)
     assert verdict.stats["acked_after_cut_off"] > 0
     terms = list(tmp_path.glob("history-register-*.terms.json"))
