@@ -176,7 +176,23 @@ class Group:
             except Exception:  # noqa: BLE001 - any failure to recover means rebuild
                 self.rebuild()
         self._monitor_running()
+        if self.used:
+            self._starting_primary_back()
         self.used, self.suspect = True, False
+
+    def _starting_primary_back(self) -> None:
+        """Every test starts from the seed's roles: a healthy group a test left with another primary (a
+        switchover not switched back) gets a switchover back; when that fails, a rebuild."""
+        want = str(self.topology.primary.instance)
+        if self.dw.primary.name.upper() == want.upper():
+            return
+        try:
+            self.procedure.monitor.switchover(want)
+            self.dw.wait_healthy(self.topology.timers.recovery(), via_monitor=True)
+            self.steps.note(self.topology.monitor_host.name, f"back to the starting primary {want}", "switchover",
+                            "", ok=True)
+        except Exception:  # noqa: BLE001 - any failure to switch back means rebuild
+            self.rebuild()
 
     def restore(self, after: str = "") -> None:
         """An accepted group back to its starting state: every watcher running (each restarts its

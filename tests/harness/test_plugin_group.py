@@ -130,3 +130,23 @@ def test_keep_topology_leaves_the_group_running_and_says_how_to_clean(pytester: 
         assert not Path(root).exists()
     finally:
         kill_pids(marked_pids(run_id), signal.SIGKILL)
+
+
+SWITCHED = '''
+def test_a_switches_over_and_leaves_it(dw, monitor):
+    monitor.switchover("mema2")
+    dw.wait_roles(primary="mema2")
+
+def test_b_starts_from_the_seeds_roles(dw, dw_group):
+    assert dw.primary.name == "mema1" and dw.healthy()
+    assert dw_group.builds == 1          # switched back, not rebuilt
+'''
+
+
+def test_every_test_starts_from_the_seeds_primary(pytester: pytest.Pytester) -> None:
+    """A test that switches over and does not switch back leaves the next test the seed's roles: the group
+    switches back before it (an order-dependent failure of the smoke suite under `-n 3` found this)."""
+    pytester.makepyfile(test_suite=SWITCHED)
+    result = pytester.runpytest_subprocess("-p", "harness.plugin", "-p", "no:cacheprovider", "--dw-backend",
+                                           "local", "-p", "no:randomly", timeout=300)
+    result.assert_outcomes(passed=2)
