@@ -116,7 +116,7 @@ def worker_durations(config: pytest.Config) -> dict[str, float] | None:
 
 class Durations:
     """Each test's duration (setup + call + teardown, as the controller or a serial run sees it) in
-    `<report dir>/durations.json`, merged over runs; handed to the xdist workers for `longest_first`."""
+    `<report dir>/durations.json`, merged over runs; handed to the xdist workers for `session_order`."""
 
     def __init__(self, report_dir: Path) -> None:
         self.path = report_dir / DURATIONS_FILE
