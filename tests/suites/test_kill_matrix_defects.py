@@ -56,8 +56,9 @@ TOPOLOGY = [
      "suites/failover/test_auto_takeover.py::test_auto_takeover_when_the_primary_host_is_isolated"),
 ]
 TIMEOUT = 300.0
+XDIST_SPREAD = True  # each case is its own pytest run: hand them out one by one under -n
 UNITS = "suites/lifecycle/test_service_units.py"
-# the service-unit checks need systemd in the hosts: docker with --dw-systemd (run under the suites lock)
+# the service-unit checks need systemd in the hosts: docker with --dw-systemd
 SYSTEMD = [
     ("service-ignores-mount", UNITS + "::test_installer_wrote_the_seeds_units"),      # `-m mount` (reference 6.4)
     ("watcher-stop-leaves-instance", UNITS + "::test_systemctl_stop_of_each_watcher_stops_its_instance"),  # 十二.3.1
