@@ -183,16 +183,24 @@ class Group:
     def _starting_primary_back(self) -> None:
         """Every test starts from the seed's roles: a healthy group a test left with another primary (a
         switchover not switched back) gets a switchover back; when that fails, a rebuild."""
-        want = str(self.topology.primary.instance)
-        if self.dw.primary.name.upper() == want.upper():
-            return
         try:
-            self.procedure.monitor.switchover(want)
-            self.dw.wait_healthy(self.topology.timers.recovery(), via_monitor=True)
-            self.steps.note(self.topology.monitor_host.name, f"back to the starting primary {want}", "switchover",
-                            "", ok=True)
+            done = self._switch_back(str(self.topology.primary.instance))
         except Exception:  # noqa: BLE001 - any failure to switch back means rebuild
             self.rebuild()
+            return
+        if done:
+            self.steps.note(self.topology.monitor_host.name, f"back to the starting primary: {done}", "switchover",
+                            "", ok=True)
+
+    def _switch_back(self, want: str) -> str:
+        """A switchover to `want` when another instance is the primary, then healthy again; returns what it
+        did ("" when `want` is the primary already)."""
+        primary = str(self.procedure.live_roles(self.sql)[0].instance)
+        if primary.upper() == want.upper():
+            return ""
+        self.procedure.monitor.switchover(want)
+        self.dw.wait_healthy(self.topology.timers.recovery(), via_monitor=True)
+        return f"switchover {primary} -> {want}"
 
     def restore(self, after: str = "") -> None:
         """An accepted group back to its starting state: every watcher running (each restarts its
@@ -220,12 +228,8 @@ class Group:
         if mode != self.topology.dw.dw_mode:  # a dw_auto test left the group in another mode
             runbook.set_dw_mode(self.topology.dw.dw_mode)
             actions.append(f"DW_MODE {mode} -> {self.topology.dw.dw_mode}")
-        want = next(i for i, r in self.starting_roles.items() if r == "primary")
-        primary, _ = p.live_roles(self.sql)
-        if str(primary.instance).upper() != str(want).upper():
-            p.monitor.switchover(want)
-            self.dw.wait_healthy(self.topology.timers.recovery(), via_monitor=True)
-            actions.append(f"switchover {primary.instance} -> {want}")
+        if done := self._switch_back(next(str(i) for i, r in self.starting_roles.items() if r == "primary")):
+            actions.append(done)
         state = p.monitor.show()
         roles = {i: state.db(i).imode for i in self.starting_roles}
         ok = all(roles[i] == r.upper() for i, r in self.starting_roles.items()) and state.healthy(list(roles))

@@ -369,13 +369,10 @@ def _leave_auto(group: Group, item: pytest.Item) -> None:
     its mode) or the next one gets a fresh group (destructive): a mode change costs a restart of the group."""
     from harness.runbook import Runbook
 
-    if _destructive(item) or group.dirty:
-        return
     following = item.stash.get(_NEXT_KEY, None)
-    if following is not None and _wants_auto(following) and not _destructive(following):
-        return
-    owned = not group.existing and not group.keep
-    if owned and (following is None or _destructive(following)):
+    next_in_auto = following is not None and _wants_auto(following) and not _destructive(following)
+    torn_down_or_rebuilt = not group.existing and not group.keep and (following is None or _destructive(following))
+    if _destructive(item) or group.dirty or next_in_auto or torn_down_or_rebuilt:
         return
     try:
         if not group.dw.healthy():

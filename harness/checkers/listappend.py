@@ -202,10 +202,13 @@ def _stale_reads(res: Result, reads: _Reads, orders: dict, writer: dict, strict:
     (one no read ever shows is a lost-append); a read already in a `realtime` cycle (`known`) is not
     named twice. A read is a prefix of the version order, so it misses an earlier-acknowledged append
     exactly when that append's position is at or past the read's length. One anomaly per key."""
+    acked_by_key: dict[Any, list[tuple[Any, Operation]]] = defaultdict(list)
+    for (key, v), w in writer.items():
+        if w.ok and not math.isinf(w.complete):
+            acked_by_key[key].append((v, w))
     for k, rs in reads.by_key.items():
         position = {v: i for i, v in enumerate(orders.get(k, []))}
-        acked = sorted((w.complete, position[v], w) for (key, v), w in writer.items()
-                       if key == k and w.ok and v in position and not math.isinf(w.complete))
+        acked = sorted((w.complete, position[v], w) for v, w in acked_by_key.get(k, ()) if v in position)
         due, latest = 0, None  # appends acknowledged so far; the one furthest in the version order
         for t, lst in sorted(((t, lst) for t, lst in rs if strict(t)), key=lambda r: r[0].invoke):
             while due < len(acked) and acked[due][0] < t.invoke:
