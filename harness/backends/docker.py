@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness.backends import docker_systemd
 from harness.backends.base import BackendOptions, CommandResult, Host, NetShell, ProxySite
-from harness.backends.shell import LOG_DIR, ShellBackend, ShellHost, ShellProcess, host_env
+from harness.backends.shell import LOG_DIR, ShellBackend, ShellHost, ShellProcess, host_env, write_line
 from harness.errors import HarnessError, UsageError
 from harness.wait import wait_until
 
@@ -267,10 +267,7 @@ class DockerHost(ShellHost):
         return r.stdout.decode(errors="replace")
 
     def write_file(self, p: str, text: str, owner: str = "dmdba", *, mapped: bool = False) -> None:
-        q = shlex.quote(p)
-        script = f"mkdir -p \"$(dirname {q})\" && cat > {q}"
-        if owner != "root":
-            script += f" && chown {shlex.quote(owner)}: {q}"
+        script = write_line(shlex.quote(p), owner, "cat")
         r = self._exec(["sh", "-c", script], user="root", env=None, stdin=text.encode(), timeout=60,
                        interactive=True)
         if r.returncode != 0:

@@ -23,6 +23,18 @@ LOG_DIR = "/var/log/dmdw"
 SYS_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
+def write_line(q: str, owner: str, fill: str) -> str:
+    """The root shell line that writes file `q` (quoted) with `fill` (`cat` for stdin), owned by `owner`; a
+    missing parent directory is made and given to `owner` too, so a file the harness adds under DM_HOME keeps
+    the seed's `chown -R dmdba:dinstall` true."""
+    d = f"\"$(dirname {q})\""
+    line = f"{fill} > {q}"
+    if owner == "root":
+        return f"mkdir -p {d} && {line}"
+    o = shlex.quote(owner)
+    return f"{{ [ -d {d} ] || {{ mkdir -p {d} && chown {o}: {d}; }}; }} && {line} && chown {o}: {q}"
+
+
 def host_env(dm_home: str, lang: str) -> dict[str, str]:
     """The environment every command on a shell host runs with (DM tools on PATH, their language)."""
     return {"PATH": f"{SYS_PATH}:{dm_home}/bin", "DM_HOME": dm_home, "LANGUAGE": lang,

@@ -15,7 +15,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from harness.backends.base import CommandResult, Process
-from harness.backends.shell import ShellHost, ShellProcess, host_env
+from harness.backends.shell import ShellHost, ShellProcess, host_env, write_line
 from harness.errors import HarnessError
 
 if TYPE_CHECKING:
@@ -94,16 +94,13 @@ class SshHost(ShellHost):
     def write_file(self, p: str, text: str, owner: str = "dmdba", *, mapped: bool = False) -> None:
         """The text goes through ssh's stdin (a backup copied between hosts is far past a command line's size)."""
         q = shlex.quote(p)
-        chown = f" && chown {shlex.quote(owner)}: {q}" if owner != "root" else ""
         if len(text) < 32_000:  # small files (configs, scripts): one command
             data = base64.b64encode(text.encode()).decode()
-            r0 = self.run(f"mkdir -p \"$(dirname {q})\" && echo {data} | base64 -d > {q}{chown}", user="root",
-                          check=False)
+            r0 = self.run(write_line(q, owner, f"echo {data} | base64 -d"), user="root", check=False)
             if r0.rc != 0:
                 raise HarnessError(f"writing {p} on {self.name} failed: {r0.stderr.strip()}")
             return
-        line = self.command_line(f"mkdir -p \"$(dirname {q})\" && cat > {q}{chown}", user="root", env=None,
-                                 timeout=600)
+        line = self.command_line(write_line(q, owner, "cat"), user="root", env=None, timeout=600)
         try:
             r = subprocess.run(["ssh", "-F", self.ssh_config, self.name, line], input=text.encode(),
                                capture_output=True, timeout=660)

@@ -102,6 +102,10 @@ def test_host_contract_over_docker_exec(backend: dk.DockerBackend) -> None:
     h.write_file("/opt/dm8/data/memadb/x.ini", "A = 1\n中文\n")
     assert h.read_file("/opt/dm8/data/memadb/x.ini") == "A = 1\n中文\n"
     assert h.ti.file("/opt/dm8/data/memadb/x.ini").user == "dmdba"
+    h.write_file("/opt/dm8/dmdw-new/f", "x\n")  # a directory made for the file keeps chown -R dmdba true
+    assert h.ti.file("/opt/dm8/dmdw-new").user == "dmdba"
+    h.write_file("/tmp/dmdw-f", "x\n")  # an existing directory keeps its owner
+    assert h.ti.file("/tmp").user == "root" and h.ti.file("/tmp/dmdw-f").user == "dmdba"
     assert h.exists("/opt/dm8/data/memadb/x.ini") and not h.exists("/nope")
     with pytest.raises(FileNotFoundError):
         h.read_file("/nope")
