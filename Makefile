@@ -13,7 +13,7 @@ suites: setup            ## every suite (long)
 	$(RUN) pytest suites $(ARGS)
 
 test: setup              ## the project's own tests (what CI runs)
-	$(RUN) pytest tests -n 2 --dist loadgroup --durations=40 $(ARGS)
+	$(RUN) pytest tests -m "not matrix" -n 2 --dist loadgroup --durations=40 $(ARGS)
 
 lint: setup
 	$(RUN) ruff check harness emulator tests suites benchmarks

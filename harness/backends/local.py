@@ -69,8 +69,54 @@ def port_free(port: int, ip: str = "0.0.0.0") -> bool:
     return True
 
 
+PORT_CLAIMS = Path(tempfile.gettempdir()) / "dmdw-port-claims"  # one file per claimed port, holding its pid
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _claim(port: int) -> bool:
+    """Claim a port for this process until release_ports(): two local runs picking at the same moment never
+    get the same port (a port is only bound when the group starts, seconds after it is picked). A claim
+    whose process is gone is taken over."""
+    PORT_CLAIMS.mkdir(exist_ok=True)
+    f = PORT_CLAIMS / str(port)
+    for _ in range(2):
+        try:
+            fd = os.open(f, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                owner = int(f.read_text() or 0)
+            except (OSError, ValueError):
+                return False
+            if not owner or pid_alive(owner):
+                return False
+            f.unlink(missing_ok=True)
+            continue
+        os.write(fd, str(os.getpid()).encode())
+        os.close(fd)
+        return True
+    return False
+
+
+def release_ports(ports: list[int]) -> None:
+    """Give back the claims of free_ports() (this process's only)."""
+    for port in ports:
+        f = PORT_CLAIMS / str(port)
+        with contextlib.suppress(OSError, ValueError):
+            if int(f.read_text() or 0) == os.getpid():
+                f.unlink()
+
+
 def free_ports(n: int, *, avoid: set[int] | None = None, rng: random.Random | None = None) -> list[int]:
-    """n distinct TCP ports that are free on every address (random, so parallel runs rarely collide)."""
+    """n distinct TCP ports that are free on every address and claimed for this process (see _claim)."""
     rng = rng or random.Random()
     taken = set(avoid or ())
     out: list[int] = []
@@ -79,7 +125,7 @@ def free_ports(n: int, *, avoid: set[int] | None = None, rng: random.Random | No
         if p in taken:
             continue
         taken.add(p)
-        if port_free(p):
+        if port_free(p) and _claim(p):
             out.append(p)
             if len(out) == n:
                 return out
@@ -275,11 +321,14 @@ class LocalBackend(Backend):
         self.hosts: dict[str, Host] = {}
         self.extra_env: dict[str, str] = {}  # added to every host command (e.g. DMEMU_BUGS for defect runs)
         self.stop_grace = 10.0  # seconds down() waits after SIGTERM before SIGKILL
+        self.ports: list[int] = []  # claimed by adapt(), given back by down()
 
     def adapt(self, topology: Topology) -> Topology:
         t = topology.copy()
         t.paths.dm_home = self.options.dm_home if self.options.dm_home else t.paths.dm_home
-        ports = iter(free_ports(4 * len(t.db_hosts)))
+        release_ports(self.ports)
+        self.ports = free_ports(4 * len(t.db_hosts))
+        ports = iter(self.ports)
         for h in t.hosts.values():
             h.internal_ip = INTERNAL.get(h.name) or loopback_of(h.internal_ip, "127.0.56")
             h.external_ip = (EXTERNAL.get(h.name) or loopback_of(h.external_ip or h.internal_ip, "127.0.0")
@@ -322,6 +371,8 @@ class LocalBackend(Backend):
                                f"kill them and remove {self.root}")
         if self.root and not self.options.keep:
             shutil.rmtree(self.root, ignore_errors=True)
+        if not self.options.keep:
+            release_ports(self.ports)
 
     def _reap(self) -> None:
         """Collect the exit status of the daemons this process started (they are its children)."""

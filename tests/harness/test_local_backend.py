@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,11 +14,13 @@ import pytest
 
 from harness.backends import make_backend
 from harness.backends.base import BackendOptions
-from harness.backends.local import LocalBackend, free_ports, port_free, venv_bin
+from harness.backends.local import LocalBackend, free_ports, port_free, release_ports, venv_bin
 from harness.backends.local_processes import marked_pids
 from harness.errors import CommandError, HarnessError
 from harness.topology import Topology
 from harness.wait import wait_until
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -124,6 +128,29 @@ def test_interactive_session(local: tuple[LocalBackend, Topology]) -> None:
 def test_free_ports_are_distinct() -> None:
     ports = free_ports(12)
     assert len(set(ports)) == 12 and all(20000 <= p <= 32000 for p in ports)
+    release_ports(ports)
+
+
+def test_a_claimed_port_is_not_handed_to_another_process_until_released() -> None:
+    """Two local runs picking ports at once (xdist workers, CI under -n) never get the same one; a claim
+    of a process that is gone is taken over; a released port can be claimed again."""
+    import random
+
+    from harness.backends import local
+
+    pick = ("import random; from harness.backends.local import free_ports; "
+            "print(free_ports(1, rng=random.Random(7))[0])")
+
+    def other_process() -> int:
+        return int(subprocess.run([sys.executable, "-c", pick], capture_output=True, text=True, check=True,
+                                  cwd=ROOT).stdout)
+
+    mine = free_ports(1, rng=random.Random(7))
+    theirs = other_process()  # the same random sequence: its first pick is the port this process holds
+    assert theirs != mine[0], "another process got the port this one claimed"
+    assert local._claim(theirs), "the other process has exited: its claim is taken over"
+    release_ports([theirs, *mine])
+    assert other_process() == mine[0], "a released port is free to claim again"
 
 
 def test_backend_factory_checks_names_and_targets() -> None:
