@@ -16,10 +16,8 @@ from __future__ import annotations
 import atexit
 import contextlib
 import ipaddress
-import os
 import re
 import shlex
-import socket
 import subprocess
 import tempfile
 import time
@@ -29,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness.backends import docker_systemd
 from harness.backends.base import BackendOptions, CommandResult, Host, NetShell, ProxySite
+from harness.backends.owner import owner_alive, owner_label
 from harness.backends.shell import LOG_DIR, ShellBackend, ShellHost, ShellProcess, host_env, write_line
 from harness.errors import HarnessError, UsageError
 from harness.wait import wait_until
@@ -52,33 +51,6 @@ def subnet_lock() -> contextlib.AbstractContextManager[None]:
     from harness.images import file_lock
 
     return file_lock(SUBNET_LOCK_PATH)
-
-
-# ---- ownership labels ------------------------------------------------------------------------------
-def _proc_start(pid: int) -> str:
-    """Start time (clock ticks since boot) of a process; '' if it does not exist."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return ""
-
-
-def owner_label(pid: int | None = None) -> str:
-    """machine:pid:start-time of the process that owns the objects (this one by default)."""
-    pid = pid or os.getpid()
-    return f"{socket.gethostname()}:{pid}:{_proc_start(pid)}"
-
-
-def owner_alive(label: str) -> bool:
-    """True if the owner process of a label still runs (labels from other machines count as alive)."""
-    try:
-        machine, pid, start = label.rsplit(":", 2)
-    except ValueError:
-        return False
-    if machine != socket.gethostname():
-        return True
-    return pid.isdigit() and _proc_start(int(pid)) == start and start != ""
 
 
 def cleanup_stale(client: Any) -> list[str]:

@@ -36,6 +36,7 @@ from harness.backends.local_processes import (
     proc_cmdline,
     reap_marked,
 )
+from harness.backends.owner import owner_alive, owner_label
 from harness.errors import HarnessError
 
 if TYPE_CHECKING:
@@ -69,17 +70,7 @@ def port_free(port: int, ip: str = "0.0.0.0") -> bool:
     return True
 
 
-PORT_CLAIMS = Path(tempfile.gettempdir()) / "dmdw-port-claims"  # one file per claimed port, holding its pid
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+PORT_CLAIMS = Path(tempfile.gettempdir()) / "dmdw-port-claims"  # one file per claimed port, holding its owner label
 
 
 def _claim(port: int) -> bool:
@@ -93,14 +84,14 @@ def _claim(port: int) -> bool:
             fd = os.open(f, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
             try:
-                owner = int(f.read_text() or 0)
-            except (OSError, ValueError):
+                owner = f.read_text()
+            except OSError:
                 return False
-            if not owner or pid_alive(owner):
+            if not owner or owner_alive(owner):  # empty: the claimer is writing it now
                 return False
             f.unlink(missing_ok=True)
             continue
-        os.write(fd, str(os.getpid()).encode())
+        os.write(fd, owner_label().encode())
         os.close(fd)
         return True
     return False
@@ -110,8 +101,8 @@ def release_ports(ports: list[int]) -> None:
     """Give back the claims of free_ports() (this process's only)."""
     for port in ports:
         f = PORT_CLAIMS / str(port)
-        with contextlib.suppress(OSError, ValueError):
-            if int(f.read_text() or 0) == os.getpid():
+        with contextlib.suppress(OSError):
+            if f.read_text() == owner_label():
                 f.unlink()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -133,7 +134,7 @@ def test_free_ports_are_distinct() -> None:
 
 def test_a_claimed_port_is_not_handed_to_another_process_until_released() -> None:
     """Two local runs picking ports at once (xdist workers, CI under -n) never get the same one; a claim
-    of a process that is gone is taken over; a released port can be claimed again."""
+    of a process that is gone (or whose pid now names another process) is taken over; a released port can be claimed again."""
     import random
 
     from harness.backends import local
@@ -151,6 +152,11 @@ def test_a_claimed_port_is_not_handed_to_another_process_until_released() -> Non
     assert local._claim(theirs), "the other process has exited: its claim is taken over"
     release_ports([theirs, *mine])
     assert other_process() == mine[0], "a released port is free to claim again"
+    recycled = local.PORT_CLAIMS / str(mine[0])  # a claim naming this pid with another start time
+    recycled.write_text(f"{socket.gethostname()}:{os.getpid()}:1")
+    assert local._claim(mine[0]), "a claim whose pid was reused by another process is taken over"
+    release_ports(mine)
+    assert not recycled.exists()
 
 
 def test_backend_factory_checks_names_and_targets() -> None:
