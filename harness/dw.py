@@ -11,7 +11,7 @@ import dataclasses
 import time
 from typing import TYPE_CHECKING
 
-from harness.wait import wait_until
+from harness.wait import hold, wait_until
 
 if TYPE_CHECKING:
     from harness.backends.base import Host
@@ -240,6 +240,20 @@ class DataWatch:
         wait_until(state, timeout or self.t.timers.recovery(), f"{names} to follow {self.node(primary).name}",
                    ok=lambda st: all(v == ("STANDBY", "VALID") for v in st.values()), interval=0.5,
                    describe=lambda st: st)
+
+    def hold_roles(self, primary: str | Node, standbys: list[Node], seconds: float, what: str) -> None:
+        """Poll v$instance for `seconds`: `primary` stays PRIMARY OPEN and every one of `standbys` STANDBY
+        (a later takeover onto one of them, or one opening on its own, fails at once, naming `what`)."""
+        names = [self.node(n).name for n in standbys]
+
+        def state() -> bool:
+            roles = {n: self.role(n, retries=READ_RETRIES) for n in [self.node(primary).name, *names]}
+            first, *rest = roles.values()
+            assert first == Role("PRIMARY", "OPEN") and all(r.mode == "STANDBY" for r in rest), \
+                f"{what} stopped holding: {roles}"
+            return True
+
+        hold(state, seconds, what)
 
     def _detect_deadline(self) -> float:
         return self.t.timers.failure_detect() + 30.0
