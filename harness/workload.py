@@ -218,7 +218,7 @@ class Workload:
         finally:
             cur.close()
 
-    def _read(self, inst: str, fn: Callable[[Any], T], timeout: float, what: str) -> T:
+    def _read(self, inst: str | None, fn: Callable[[Any], T], timeout: float, what: str) -> T:
         """fn(connection) on a fresh connection to `inst`, retried until it succeeds or `timeout` passes.
         Raises InstanceDown as soon as connecting has failed for `down_after` seconds in a row."""
         deadline = time.monotonic() + timeout

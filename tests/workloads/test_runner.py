@@ -125,3 +125,29 @@ def test_offline_check_prints_the_verdict_the_run_gave(tmp_path: Path, capsys) -
     check.main([str(tmp_path)])
     out = capsys.readouterr().out
     assert f"{verdict.summary()}\n" in out, out
+
+
+def test_pinned_readers_wait_until_every_instance_shows_the_setup(tmp_path: Path, monkeypatch) -> None:
+    """A standby applies redo after acknowledging it: the readers start once it shows the setup, and an
+    instance that never does is given up after SETUP_SEEN_S (its readers then lag or fail, as before)."""
+    from harness.workloads import runner
+
+    wl = _workloads(tmp_path).bank(accounts=2, total=100, **_fake(writers=1))
+    wl.instances = [INST, "LAGGING", "DOWN"]
+    full = {"0": 50, "1": 50}
+    reads: dict[str | None, int] = {}
+
+    def fake_read(inst, fn, timeout, what):
+        reads[inst] = reads.get(inst, 0) + 1
+        if inst == "DOWN":
+            raise ConnectionError("refused")
+        if inst == "LAGGING" and reads[inst] < 4:
+            return {"0": 50}  # the second account's insert not applied there yet
+        return full
+
+    monkeypatch.setattr(wl.base, "_read", fake_read)
+    monkeypatch.setattr(runner, "SETUP_SEEN_S", 1.5)
+    wl.setup()
+    assert reads[None] == 1 and reads[INST] == 1
+    assert reads["LAGGING"] == 4, "the readers started before the lagging standby showed the setup"
+    assert reads["DOWN"] >= 2, "a down instance is read again until the bound"
