@@ -36,7 +36,7 @@ from harness.backends.local_processes import (
     proc_cmdline,
     reap_marked,
 )
-from harness.backends.owner import owner_alive, owner_label
+from harness.backends.owner import owner_alive, owner_label, process_tag
 from harness.errors import HarnessError
 
 if TYPE_CHECKING:
@@ -307,7 +307,7 @@ class LocalBackend(Backend):
         if options.target != "emulator":
             raise HarnessError("the local backend runs the emulator only; use --dw-backend docker or vagrant")
         self.options = options
-        self.run_id = f"{options.run_id}-{os.getpid()}"
+        self.run_id = f"{options.run_id}-{process_tag()}"
         self.root: Path | None = None
         self.hosts: dict[str, Host] = {}
         self.extra_env: dict[str, str] = {}  # added to every host command (e.g. DMEMU_BUGS for defect runs)

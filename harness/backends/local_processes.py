@@ -16,6 +16,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from harness.backends.owner import process_alive
+
 MARK = "DMDW_LOCAL_HOST"
 ROOT_VAR = "DMDW_LOCAL_ROOT"  # the run's root directory (a KEEP file there protects a kept topology)
 
@@ -134,9 +136,12 @@ def reap_marked(prefix: str, *, grace: float, deadline: float,
 
 
 def _owner_alive(run_id: str) -> bool:
-    """A run id ends with its pytest process's pid; False when that process is gone."""
-    tail = run_id.rsplit("-", 1)[-1]
-    return not tail.isdigit() or Path(f"/proc/{tail}").exists()
+    """A run id ends with its pytest process's pid.start-time (owner.process_tag); False when that process
+    is gone, also when its pid now names another process. An id ending in a bare pid is judged by the pid."""
+    pid, _, start = run_id.rsplit("-", 1)[-1].partition(".")
+    if not pid.isdigit():
+        return True
+    return process_alive(pid, start) if start else Path(f"/proc/{pid}").exists()
 
 
 def cleanup_stale(prefix: str = "") -> list[int]:

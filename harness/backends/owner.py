@@ -30,4 +30,15 @@ def owner_alive(label: str) -> bool:
         return False
     if machine != socket.gethostname():
         return True
-    return pid.isdigit() and _proc_start(int(pid)) == start and start != ""
+    return process_alive(pid, start)
+
+
+def process_tag(pid: int | None = None) -> str:
+    """pid.start-time of a process on this machine (this one by default), e.g. the tail of a local run id."""
+    pid = pid or os.getpid()
+    return f"{pid}.{_proc_start(pid)}"
+
+
+def process_alive(pid: str, start: str) -> bool:
+    """True if process `pid` runs and started at `start` (a recycled pid has another start time)."""
+    return pid.isdigit() and start != "" and _proc_start(int(pid)) == start

@@ -202,3 +202,15 @@ def test_a_later_run_cleans_what_a_killed_run_left(tmp_path: Path) -> None:
     assert marked_pids(run_id)  # the SIGKILLed run left its daemon behind
     assert set(marked_pids(run_id)) == set(cleanup_stale(prefix="killed-"))
     wait_until(lambda: marked_pids(run_id) == [], 5, "the orphan to be gone")
+
+
+def test_a_run_whose_pid_was_recycled_counts_as_gone() -> None:
+    """A local run id ends with its process's pid.start-time: a later process with the same pid is not
+    taken for the run's owner, so the run's leftovers are swept."""
+    from harness.backends.local_processes import _owner_alive
+    from harness.backends.owner import process_tag
+
+    assert _owner_alive(f"unit-{process_tag()}")
+    assert not _owner_alive(f"unit-{os.getpid()}.1"), "same pid, another start time: another process"
+    assert _owner_alive(f"unit-{os.getpid()}")  # an id with a bare pid: judged by the pid
+    assert LocalBackend(BackendOptions(run_id="unit")).run_id == f"unit-{process_tag()}"

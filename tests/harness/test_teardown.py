@@ -35,7 +35,8 @@ def run_pids(pid: int) -> list[int]:
         for item in env:
             if item.startswith(MARK.encode() + b"="):
                 run_id = item.split(b"=", 1)[1].decode().split("/")[0]
-                if run_id.endswith(f"-{pid}") and int(entry) in marked_pids(run_id):
+                owner = run_id.rsplit("-", 1)[-1].partition(".")[0]  # <run>-<pid>.<start time>
+                if owner == str(pid) and int(entry) in marked_pids(run_id):
                     out.append(int(entry))
     return out
 
